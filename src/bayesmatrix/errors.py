@@ -1,0 +1,15 @@
+"""Errors a user can fix: raised at the boundary with the fix in the message.
+
+The CLI turns any `BayesmatrixError` into one readable line and exit code 2. It subclasses
+ValueError so callers that catch ValueError for bad input keep working.
+"""
+
+from __future__ import annotations
+
+
+class BayesmatrixError(ValueError):
+    """Bad input or a missing resource; the message says what to do."""
+
+
+class ModelNotFoundError(BayesmatrixError):
+    """A model name, path or hub id that cannot be loaded here."""

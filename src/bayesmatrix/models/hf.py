@@ -1,0 +1,136 @@
+"""Load transformers models from names, GGUF files, local directories or cached hub ids.
+
+GGUF files are dequantised to float32 by transformers (~20-45 s); the converted weights and
+tokenizer are then cached as safetensors so later loads take well under a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+from transformers.utils import logging as hf_logging
+
+from bayesmatrix.errors import ModelNotFoundError
+from bayesmatrix.models.registry import MODELS, get_spec
+
+hf_logging.disable_progress_bar()
+hf_logging.set_verbosity_error()
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = "1"
+
+
+def cache_root() -> Path:
+    """Where converted models live: $BAYESMATRIX_CACHE or ~/.cache/bayesmatrix."""
+    env = os.environ.get("BAYESMATRIX_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "bayesmatrix"
+
+
+def resolve(name_or_path: str | os.PathLike[str]) -> tuple[str, Path | str, str]:
+    """Classify a model reference as ('gguf', path), ('dir', path) or ('hub', id) with a label."""
+    ref = str(name_or_path)
+    if ref in MODELS:
+        return "gguf", get_spec(ref).path(), ref
+    path = Path(ref).expanduser()
+    if path.suffix == ".gguf" or path.is_file():
+        if not path.is_file():
+            raise ModelNotFoundError(f"GGUF file not found: {path}; check the path")
+        return "gguf", path, path.stem
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelNotFoundError(
+                f"{path} is a directory without config.json; point at a directory written by "
+                "save_pretrained (or a trained wind-tunnel model)"
+            )
+        return "dir", path, path.name
+    if ref.count("/") == 1 and not ref.startswith((".", "/")):
+        return "hub", ref, ref
+    get_spec(ref)  # raises with the list of named models
+    raise AssertionError("unreachable")
+
+
+def _gguf_cache_dir(path: Path) -> Path:
+    stat = path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{CACHE_VERSION}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return cache_root() / "converted" / f"{path.stem}-{digest}"
+
+
+def _convert_gguf(path: Path, target: Path) -> None:
+    """Dequantise a GGUF file with transformers and write weights, config and tokenizer."""
+    from safetensors.torch import save_file
+    from transformers.utils.quantization_config import GgufConfig
+
+    log.info("converting %s (first load only; later loads use %s)", path, target)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        model = AutoModelForCausalLM.from_pretrained(
+            path.parent,
+            gguf_file=path.name,
+            dtype=torch.float32,
+            quantization_config=GgufConfig(dequantize=True),
+        )
+    except Exception as exc:  # transformers raises many types for a bad file
+        raise ModelNotFoundError(
+            f"could not read GGUF file {path}: {type(exc).__name__}: {exc}. "
+            "The file may be truncated or corrupt; reinstall the package that ships it "
+            "or re-download the file"
+        ) from exc
+    config = model.config.to_dict()
+    config.pop("quantization_config", None)
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    if model.config.tie_word_embeddings:
+        state.pop("lm_head.weight", None)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
+    try:
+        save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        (tmp / "config.json").write_text(json.dumps(config, indent=1))
+        tokenizer.save_pretrained(tmp)
+        (tmp / "source.json").write_text(json.dumps({"gguf": str(path)}))
+        try:
+            tmp.rename(target)
+        except OSError:  # another process finished first; its copy is equally good
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def load_hf(name_or_path: str | os.PathLike[str]) -> tuple[PreTrainedModel, object, str]:
+    """Return (model in eval mode, tokenizer, label) for any supported model reference."""
+    kind, where, label = resolve(name_or_path)
+    if kind == "gguf":
+        directory = _gguf_cache_dir(Path(where))
+        if not (directory / "model.safetensors").is_file():
+            _convert_gguf(Path(where), directory)
+    elif kind == "hub":
+        try:
+            AutoConfig.from_pretrained(where, local_files_only=True)
+        except OSError as exc:
+            raise ModelNotFoundError(
+                f"'{where}' is neither a named model ({', '.join(MODELS)}), a path, nor a hub id "
+                "in the local Hugging Face cache; this machine has no network, so download it "
+                "elsewhere and copy the cache, or pass a local directory"
+            ) from exc
+        directory = where
+    else:
+        directory = where
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(
+            directory, dtype=torch.float32, local_files_only=True
+        )
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(f"could not load model from {directory}: {exc}") from exc
+    model.eval()
+    return model, tokenizer, label

@@ -1,0 +1,287 @@
+"""LanguageModel: a causal LM instrumented to read rows of its next-token matrix."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import torch
+
+from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.models.stats import row_stats
+from bayesmatrix.models.trace import Trace
+
+RowsDtype = Literal["float16", "float32"] | bool
+_DTYPES = {"float16": torch.float16, "float32": torch.float32, True: torch.float32}
+
+
+class LanguageModel:
+    """A transformers causal LM with its tokenizer; every method returns data.
+
+    Row i of a sequence is p(next token | token_ids[: i + 1]). Logits are formed from the final
+    hidden states in chunks (see models.stats), never for all positions at once.
+    """
+
+    def __init__(self, model: torch.nn.Module, tokenizer: object, name: str) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.name = name
+        cfg = model.config
+        self.vocab_size: int = model.get_output_embeddings().weight.shape[0]
+        self.context_length: int = int(getattr(cfg, "max_position_embeddings", 2048))
+        self.num_layers: int = int(cfg.num_hidden_layers)
+        self.hidden_size: int = int(cfg.hidden_size)
+        self.softcap: float | None = getattr(cfg, "final_logit_softcapping", None)
+        self.bos_id: int | None = tokenizer.bos_token_id
+        plain = tokenizer("a", add_special_tokens=False).input_ids
+        special = tokenizer("a").input_ids
+        self.adds_bos: bool = self.bos_id is not None and special[: -len(plain)] == [self.bos_id]
+        self.pad_id: int = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    def __repr__(self) -> str:
+        return (
+            f"LanguageModel({self.name!r}, vocab={self.vocab_size}, layers={self.num_layers}, "
+            f"context={self.context_length})"
+        )
+
+    # ---- tokens -------------------------------------------------------------------------
+    def tokenize(self, text: str, add_bos: bool | None = None) -> tuple[list[int], bool]:
+        """Token ids as the model sees them and whether a BOS was prepended.
+
+        add_bos=None follows the tokenizer's own convention (Gemma adds BOS, SmolLM2 does not).
+        """
+        if not isinstance(text, str):
+            raise BayesmatrixError(f"expected a str prompt, got {type(text).__name__}")
+        if text == "":
+            raise BayesmatrixError("the prompt is empty; pass at least one character of text")
+        ids = self.tokenizer(text, add_special_tokens=False).input_ids
+        bos = self.adds_bos if add_bos is None else add_bos
+        if bos:
+            if self.bos_id is None:
+                raise BayesmatrixError(f"{self.name} has no BOS token; use add_bos=False")
+            ids = [self.bos_id, *ids]
+        return ids, bos
+
+    def decode_tokens(self, ids: Sequence[int]) -> list[str]:
+        """Each id decoded on its own (partial UTF-8 bytes show as U+FFFD)."""
+        return self.tokenizer.batch_decode([[int(i)] for i in ids])
+
+    def _fit_window(self, ids: list[int], bos: bool, truncate: str | None) -> list[int]:
+        limit = self.context_length
+        if len(ids) <= limit:
+            return ids
+        if truncate != "left":
+            raise BayesmatrixError(
+                f"prompt is {len(ids)} tokens but {self.name} has a context window of {limit} "
+                "tokens; shorten it or pass truncate='left' to keep the last tokens"
+            )
+        return [ids[0], *ids[len(ids) - limit + 1 :]] if bos else ids[len(ids) - limit :]
+
+    def _prepare(
+        self, source: str | Sequence[int], add_bos: bool | None, truncate: str | None
+    ) -> tuple[list[int], bool]:
+        if isinstance(source, str):
+            ids, bos = self.tokenize(source, add_bos)
+        else:
+            ids = [int(i) for i in source]
+            if not ids:
+                raise BayesmatrixError("token_ids is empty; pass at least one token id")
+            bad = [i for i in ids if not 0 <= i < self.vocab_size]
+            if bad:
+                raise BayesmatrixError(f"token ids out of range [0, {self.vocab_size}): {bad[:5]}")
+            bos = self.bos_id is not None and ids[0] == self.bos_id
+        if truncate not in (None, "left"):
+            raise BayesmatrixError(f"truncate must be None or 'left', not {truncate!r}")
+        return self._fit_window(ids, bos, truncate), bos
+
+    # ---- forward ------------------------------------------------------------------------
+    def to_logits(self, normed_hidden: torch.Tensor) -> torch.Tensor:
+        """Final-norm hidden states -> logits, with the model's own head and soft-capping."""
+        logits = self.model.get_output_embeddings()(normed_hidden)
+        if self.softcap:
+            logits = torch.tanh(logits / self.softcap) * self.softcap
+        return logits
+
+    def final_norm(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Apply the model's final norm to residual-stream states of an intermediate layer."""
+        return self.model.base_model.norm(hidden)
+
+    def _layers(self, hidden_layers: Sequence[int] | None) -> list[int]:
+        out = []
+        for layer in hidden_layers or []:
+            if not -(self.num_layers + 1) <= layer <= self.num_layers:
+                raise BayesmatrixError(
+                    f"layer {layer} out of range: {self.name} has hidden states "
+                    f"0..{self.num_layers} (0 = embeddings, last = after the final norm); "
+                    "negative indices count back"
+                )
+            out.append(layer % (self.num_layers + 1))
+        return out
+
+    @torch.inference_mode()
+    def forward_hidden(
+        self, batch: list[list[int]], layers: Sequence[int] = ()
+    ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """Right-padded batch -> final normed hidden states [b, n, d] and chosen layers."""
+        width = max(len(ids) for ids in batch)
+        input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, ids in enumerate(batch):
+            input_ids[row, : len(ids)] = torch.tensor(ids)
+            mask[row, : len(ids)] = 1
+        out = self.model.base_model(
+            input_ids=input_ids,
+            attention_mask=mask,
+            output_hidden_states=bool(layers),
+            use_cache=False,
+        )
+        hidden = {k: out.hidden_states[k] for k in layers} if layers else {}
+        return out.last_hidden_state, hidden
+
+    # ---- traces -------------------------------------------------------------------------
+    def trace(
+        self,
+        source: str | Sequence[int],
+        top_k: int = 5,
+        rows: RowsDtype = False,
+        hidden_layers: Sequence[int] | None = None,
+        add_bos: bool | None = None,
+        truncate: str | None = None,
+    ) -> Trace:
+        """Trace a text or token ids: next-token log-prob, entropy, top-k (and rows/hidden)."""
+        return self.trace_many([source], 1, top_k, rows, hidden_layers, add_bos, truncate)[0]
+
+    def trace_many(
+        self,
+        sources: Sequence[str | Sequence[int]],
+        batch_size: int = 8,
+        top_k: int = 5,
+        rows: RowsDtype = False,
+        hidden_layers: Sequence[int] | None = None,
+        add_bos: bool | None = None,
+        truncate: str | None = None,
+    ) -> list[Trace]:
+        """Trace many sources in length-sorted, right-padded batches; order is preserved."""
+        if not 0 <= top_k <= self.vocab_size:
+            raise BayesmatrixError(f"top_k must be in [0, {self.vocab_size}], not {top_k}")
+        if rows is not False and rows not in _DTYPES:
+            raise BayesmatrixError(f"rows must be False, 'float16' or 'float32', not {rows!r}")
+        rows_dtype = _DTYPES.get(rows) if rows is not False else None
+        layers = self._layers(hidden_layers)
+        prepared = [self._prepare(s, add_bos, truncate) for s in sources]
+        order = sorted(range(len(prepared)), key=lambda i: len(prepared[i][0]))
+        results: list[Trace | None] = [None] * len(prepared)
+        for start in range(0, len(order), max(1, batch_size)):
+            chunk = order[start : start + batch_size]
+            batch = [prepared[i][0] for i in chunk]
+            last, hidden = self.forward_hidden(batch, layers)
+            for row, i in enumerate(chunk):
+                ids, bos = prepared[i]
+                n = len(ids)
+                next_ids = torch.tensor([*ids[1:], -1])
+                stats = row_stats(
+                    last[row, :n], self.to_logits, next_ids, top_k, rows_dtype, self.vocab_size
+                )
+                results[i] = Trace(
+                    model=self.name,
+                    token_ids=np.asarray(ids, dtype=np.int64),
+                    tokens=self.decode_tokens(ids),
+                    bos_added=bos,
+                    logprob_next=stats.logprob_next,
+                    entropy=stats.entropy,
+                    topk_ids=stats.topk_ids,
+                    topk_probs=stats.topk_probs,
+                    topk_tokens=[self.decode_tokens(r) for r in stats.topk_ids],
+                    rows=stats.rows,
+                    hidden={k: v[row, :n].float().numpy().copy() for k, v in hidden.items()},
+                )
+        return results  # type: ignore[return-value]
+
+    # ---- scoring ------------------------------------------------------------------------
+    def split_continuation(
+        self, context: str, continuation: str, add_bos: bool | None = None
+    ) -> tuple[list[int], int]:
+        """Tokenise context+continuation as one string; return ids and the index of the first
+        continuation token. Trailing whitespace of the context moves to the continuation (as in
+        lm-evaluation-harness); a token straddling the boundary is an error."""
+        if continuation == "":
+            raise BayesmatrixError("the continuation is empty; pass at least one character")
+        stripped = context.rstrip()
+        continuation = context[len(stripped) :] + continuation
+        context = stripped
+        enc = self.tokenizer(
+            context + continuation, add_special_tokens=False, return_offsets_mapping=True
+        )
+        ids, offsets = list(enc.input_ids), list(enc.offset_mapping)
+        cut = len(context)
+        split = next((j for j, (_, end) in enumerate(offsets) if end > cut), len(ids))
+        if split < len(ids) and offsets[split][0] < cut:
+            raise BayesmatrixError(
+                f"a token spans the boundary between context and continuation ({context[-10:]!r}|"
+                f"{continuation[:10]!r}); end the context at a word boundary"
+            )
+        bos = self.adds_bos if add_bos is None else add_bos
+        if bos:
+            ids, split = [self.bos_id, *ids], split + 1
+        if split == 0:
+            raise BayesmatrixError(
+                f"the context is empty and {self.name} adds no BOS token, so the first token has "
+                "no prediction; pass a non-empty context or add_bos=True"
+            )
+        return ids, split
+
+    def score_many(
+        self, pairs: Sequence[tuple[str, str]], batch_size: int = 8, add_bos: bool | None = None
+    ) -> np.ndarray:
+        """Summed log-prob (nats) of each continuation given its context."""
+        prepared = [self.split_continuation(c, x, add_bos) for c, x in pairs]
+        for ids, _ in prepared:
+            self._fit_window(ids, False, None)
+        out = np.empty(len(prepared))
+        order = sorted(range(len(prepared)), key=lambda i: len(prepared[i][0]))
+        for start in range(0, len(order), max(1, batch_size)):
+            chunk = order[start : start + batch_size]
+            last, _ = self.forward_hidden([prepared[i][0] for i in chunk])
+            for row, i in enumerate(chunk):
+                ids, split = prepared[i]
+                hidden = last[row, split - 1 : len(ids) - 1]
+                stats = row_stats(
+                    hidden, self.to_logits, torch.tensor(ids[split:]), 0, vocab=self.vocab_size
+                )
+                out[i] = float(stats.logprob_next.sum())
+        return out
+
+    def score(self, context: str, continuation: str, add_bos: bool | None = None) -> float:
+        """log p(continuation | context) in nats, summed over the continuation's tokens."""
+        return float(self.score_many([(context, continuation)], add_bos=add_bos)[0])
+
+    def next_token_probs(self, context: str, candidates: Sequence[str]) -> pd.DataFrame:
+        """Probability of each candidate continuation, and renormalised over the candidates."""
+        if not candidates:
+            raise BayesmatrixError("pass at least one candidate continuation")
+        logp = self.score_many([(context, c) for c in candidates])
+        n_tokens = [
+            len(ids) - split
+            for ids, split in (self.split_continuation(context, c) for c in candidates)
+        ]
+        shifted = np.exp(logp - logp.max())
+        return pd.DataFrame(
+            {
+                "candidate": list(candidates),
+                "n_tokens": n_tokens,
+                "logprob": logp,
+                "prob": np.exp(logp),
+                "prob_renormalised": shifted / shifted.sum(),
+            }
+        )
+
+
+def load(name_or_path: str | os.PathLike[str] = "smollm2-135m") -> LanguageModel:
+    """Load a named embedded model, a .gguf file, a local HF directory or a cached hub id."""
+    from bayesmatrix.models.hf import load_hf
+
+    model, tokenizer, label = load_hf(name_or_path)
+    return LanguageModel(model, tokenizer, label)

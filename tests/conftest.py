@@ -1,0 +1,46 @@
+"""Shared fixtures: the embedded models are loaded once per session (from the on-disk cache
+after the first conversion); tiny random models are built in-process for unit tests."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import bayesmatrix
+from bayesmatrix.models.lm import LanguageModel
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> LanguageModel:
+    return bayesmatrix.load("smollm2-135m")
+
+
+@pytest.fixture(scope="session")
+def gemma3() -> LanguageModel:
+    return bayesmatrix.load("gemma3-270m")
+
+
+@pytest.fixture(scope="session", params=["smollm2", "gemma3"])
+def embedded(request: pytest.FixtureRequest) -> LanguageModel:
+    """Each embedded model in turn."""
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(scope="session")
+def tiny(smollm2: LanguageModel) -> LanguageModel:
+    """A randomly initialised 2-layer Llama with SmolLM2's real tokenizer and a 64-token window."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=smollm2.vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        tie_word_embeddings=True,
+    )
+    model = LlamaForCausalLM(config).eval()
+    return LanguageModel(model, smollm2.tokenizer, "tiny-llama")
