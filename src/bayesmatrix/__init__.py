@@ -1,20 +1,52 @@
 """bayesmatrix: test the Bayesian theory of language models on real models.
 
-Front door: `load(name)` -> LanguageModel; `LanguageModel.trace(text)` -> Trace.
+Front door: `load(name)` -> LanguageModel; `LanguageModel.trace(text)` -> Trace;
+`Dirichlet`, `DirichletMixture` and the learners for the Bayesian reading.
+Model names resolve lazily, so `import bayesmatrix.bayes` never imports torch.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bayesmatrix.bayes import (
+    Beta,
+    BetaBernoulliLearner,
+    Dirichlet,
+    DirichletMixture,
+    HypothesisMixtureLearner,
+    RecencyLearner,
+)
 from bayesmatrix.errors import BayesmatrixError, ModelNotFoundError
-from bayesmatrix.models import DEFAULT_MODEL, LanguageModel, Trace, list_models, load
+
+if TYPE_CHECKING:
+    from bayesmatrix.models import DEFAULT_MODEL, LanguageModel, Trace, list_models, load
 
 __version__ = "0.1.0"
+
+_LAZY = {"DEFAULT_MODEL", "LanguageModel", "Trace", "list_models", "load"}
 
 __all__ = [
     "DEFAULT_MODEL",
     "BayesmatrixError",
+    "Beta",
+    "BetaBernoulliLearner",
+    "Dirichlet",
+    "DirichletMixture",
+    "HypothesisMixtureLearner",
     "LanguageModel",
     "ModelNotFoundError",
+    "RecencyLearner",
     "Trace",
     "__version__",
     "list_models",
     "load",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import bayesmatrix.models as models
+
+        return getattr(models, name)
+    raise AttributeError(f"module 'bayesmatrix' has no attribute {name!r}")

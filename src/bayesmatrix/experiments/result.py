@@ -1,0 +1,70 @@
+"""What every experiment returns: a tidy frame, metadata, and a verdict that can go either way."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from bayesmatrix.errors import BayesmatrixError
+
+Status = Literal["supported", "not supported", "inconclusive"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A claim, whether the numbers support it, and the numbers (with intervals) behind it."""
+
+    claim: str
+    status: Status
+    evidence: str
+
+    def __str__(self) -> str:
+        return f"[{self.status}] {self.claim}: {self.evidence}"
+
+
+def save_frame(directory: str | Path, frame: pd.DataFrame, meta: dict) -> Path:
+    """Write frame.parquet and meta.json into directory (created)."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(out / "frame.parquet", index=False)
+    (out / "meta.json").write_text(json.dumps(meta, indent=1, default=_json_default))
+    return out
+
+
+def load_frame(directory: str | Path) -> tuple[pd.DataFrame, dict]:
+    src = Path(directory)
+    if not (src / "frame.parquet").is_file() or not (src / "meta.json").is_file():
+        raise BayesmatrixError(f"{src} holds no saved result (frame.parquet/meta.json missing)")
+    return pd.read_parquet(src / "frame.parquet"), json.loads((src / "meta.json").read_text())
+
+
+def verdict_dict(verdict: Verdict) -> dict:
+    return asdict(verdict)
+
+
+def bootstrap_mean_ci(
+    values: np.ndarray, n_boot: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float, float]:
+    """Mean of values and a percentile bootstrap interval over them."""
+    v = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(len(v), size=(n_boot, len(v)))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    return (
+        float(v.mean()),
+        float(np.percentile(means, tail)),
+        float(np.percentile(means, 100 - tail)),
+    )
+
+
+def _json_default(obj: object) -> object:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
