@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -41,10 +41,6 @@ def load_frame(directory: str | Path) -> tuple[pd.DataFrame, dict]:
     if not (src / "frame.parquet").is_file() or not (src / "meta.json").is_file():
         raise BayesmatrixError(f"{src} holds no saved result (frame.parquet/meta.json missing)")
     return pd.read_parquet(src / "frame.parquet"), json.loads((src / "meta.json").read_text())
-
-
-def verdict_dict(verdict: Verdict) -> dict:
-    return asdict(verdict)
 
 
 def bootstrap_mean_ci(

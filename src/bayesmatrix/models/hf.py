@@ -19,7 +19,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTra
 from transformers.utils import logging as hf_logging
 
 from bayesmatrix.errors import ModelNotFoundError
-from bayesmatrix.models.registry import MODELS, get_spec
+from bayesmatrix.models.registry import MODELS, get_spec, unknown_model
 
 hf_logging.disable_progress_bar()
 hf_logging.set_verbosity_error()
@@ -54,8 +54,7 @@ def resolve(name_or_path: str | os.PathLike[str]) -> tuple[str, Path | str, str]
         return "dir", path, path.name
     if ref.count("/") == 1 and not ref.startswith((".", "/")):
         return "hub", ref, ref
-    get_spec(ref)  # raises with the list of named models
-    raise AssertionError("unreachable")
+    raise unknown_model(ref)
 
 
 def _gguf_cache_dir(path: Path) -> Path:

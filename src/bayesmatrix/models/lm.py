@@ -237,7 +237,14 @@ class LanguageModel:
         self, pairs: Sequence[tuple[str, str]], batch_size: int = 8, add_bos: bool | None = None
     ) -> np.ndarray:
         """Summed log-prob (nats) of each continuation given its context."""
-        prepared = [self.split_continuation(c, x, add_bos) for c, x in pairs]
+        return self._score_split(
+            [self.split_continuation(c, x, add_bos) for c, x in pairs], batch_size
+        )
+
+    def _score_split(
+        self, prepared: list[tuple[list[int], int]], batch_size: int = 8
+    ) -> np.ndarray:
+        """Summed log-prob of ids[split:] given ids[:split], for (ids, split) pairs."""
         for ids, _ in prepared:
             self._fit_window(ids, False, None)
         out = np.empty(len(prepared))
@@ -262,11 +269,9 @@ class LanguageModel:
         """Probability of each candidate continuation, and renormalised over the candidates."""
         if not candidates:
             raise BayesmatrixError("pass at least one candidate continuation")
-        logp = self.score_many([(context, c) for c in candidates])
-        n_tokens = [
-            len(ids) - split
-            for ids, split in (self.split_continuation(context, c) for c in candidates)
-        ]
+        prepared = [self.split_continuation(context, c) for c in candidates]
+        logp = self._score_split(prepared)
+        n_tokens = [len(ids) - split for ids, split in prepared]
         shifted = np.exp(logp - logp.max())
         return pd.DataFrame(
             {

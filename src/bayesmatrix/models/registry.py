@@ -84,12 +84,16 @@ def list_models() -> list[ModelSpec]:
     return list(MODELS.values())
 
 
+def unknown_model(name: str) -> ModelNotFoundError:
+    """The error for a reference that is no named model, path or hub id; lists the names."""
+    return ModelNotFoundError(
+        f"unknown model '{name}'; named models are: {', '.join(MODELS)} "
+        "(or pass a local HF directory, a .gguf file, or a hub id already in the local cache)"
+    )
+
+
 def get_spec(name: str) -> ModelSpec:
     """The spec of a named model; the error lists the names that exist."""
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise ModelNotFoundError(
-            f"unknown model '{name}'; named models are: {', '.join(MODELS)} "
-            "(or pass a local HF directory, a .gguf file, or a hub id already in the local cache)"
-        ) from None
+    if name not in MODELS:
+        raise unknown_model(name)
+    return MODELS[name]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from bayesmatrix.models.trace import Trace
 
@@ -53,15 +54,11 @@ def plot_trace(trace: Trace, max_positions: int = 48) -> Figure:
                 color="white" if p > 0.55 else "black",
             )
             if trace.topk_ids[i, r] == next_ids[i]:
-                bottom.add_patch(_outline(i, r))
+                bottom.add_patch(
+                    Rectangle((i - 0.5, r - 0.5), 1, 1, fill=False, edgecolor="tab:red", lw=1.5)
+                )
     bottom.set_yticks(range(k), [f"top {r + 1}" for r in range(k)], fontsize=7)
     bottom.set_xticks(x, [_label(t) for t in trace.tokens[:n]], rotation=60, ha="right", fontsize=7)
     bottom.set_xlabel("input token (row = distribution of the token after it)")
     fig.tight_layout()
     return fig
-
-
-def _outline(i: int, r: int):
-    from matplotlib.patches import Rectangle
-
-    return Rectangle((i - 0.5, r - 0.5), 1, 1, fill=False, edgecolor="tab:red", linewidth=1.5)
