@@ -200,6 +200,17 @@ class LanguageModel:
                 )
         return results  # type: ignore[return-value]
 
+    @torch.inference_mode()
+    def logprobs_at(
+        self, ids: Sequence[int], positions: Sequence[int], candidates: Sequence[int]
+    ) -> np.ndarray:
+        """[len(positions), len(candidates)] log p(candidate | ids[: pos + 1]) from one forward
+        pass; only the requested rows are formed."""
+        ids = self._fit_window([int(i) for i in ids], False, None)
+        last, _ = self.forward_hidden([ids])
+        rows = self.to_logits(last[0, list(positions)]).float()
+        return torch.log_softmax(rows, dim=-1)[:, list(candidates)].double().numpy()
+
     # ---- scoring ------------------------------------------------------------------------
     def split_continuation(
         self, context: str, continuation: str, add_bos: bool | None = None
