@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,6 +13,7 @@ from bayesmatrix.experiments.prior_approx import (
     lm_rows,
     sample_prior,
 )
+from tests.cli_helpers import run_cli
 
 
 def test_logistic_normal_gap_shrinks_and_verdict_supported(tmp_path):
@@ -66,24 +64,17 @@ def test_lm_rows_are_restricted_renormalised_rows(smollm2):
 
 
 def test_cli_prior_approx_writes_results_and_verdict(tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bayesmatrix.cli",
-            "prior",
-            "approx",
-            "--source",
-            "spiky",
-            "--n",
-            "600",
-            "--k-max",
-            "3",
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
+    proc = run_cli(
+        "prior",
+        "approx",
+        "--source",
+        "spiky",
+        "--n",
+        "600",
+        "--k-max",
+        "3",
+        "--out",
+        str(tmp_path),
         check=True,
     )
     frame = pd.read_parquet(tmp_path / "frame.parquet")
@@ -94,19 +85,5 @@ def test_cli_prior_approx_writes_results_and_verdict(tmp_path):
 
 
 def test_cli_prior_approx_bad_source(tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bayesmatrix.cli",
-            "prior",
-            "approx",
-            "--source",
-            "gaussian",
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    proc = run_cli("prior", "approx", "--source", "gaussian", "--out", str(tmp_path))
     assert proc.returncode == 2 and "choose from" in proc.stderr

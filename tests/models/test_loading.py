@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -13,6 +10,7 @@ import bayesmatrix
 from bayesmatrix import ModelNotFoundError
 from bayesmatrix.models import hf
 from bayesmatrix.models.registry import get_spec
+from tests.cli_helpers import run_cli
 
 
 def test_unknown_name_lists_models():
@@ -67,24 +65,17 @@ def test_cli_trace_outputs_agree_with_library(smollm2, tmp_path):
     import pandas as pd
 
     out, plot = tmp_path / "t.parquet", tmp_path / "t.png"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bayesmatrix.cli",
-            "trace",
-            "smollm2-135m",
-            "Two plus two is",
-            "--json",
-            "--out",
-            str(out),
-            "--plot",
-            str(plot),
-            "--top-k",
-            "3",
-        ],
-        capture_output=True,
-        text=True,
+    proc = run_cli(
+        "trace",
+        "smollm2-135m",
+        "Two plus two is",
+        "--json",
+        "--out",
+        str(out),
+        "--plot",
+        str(plot),
+        "--top-k",
+        "3",
         check=True,
     )
     records = json.loads(proc.stdout)
@@ -108,9 +99,7 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, args, message):
     bad = tmp_path / "latin1.txt"
     bad.write_bytes("caf\xe9".encode("latin-1"))
     args = [str(bad) if a == "NONUTF8" else a for a in args]
-    proc = subprocess.run(
-        [sys.executable, "-m", "bayesmatrix.cli", *args], capture_output=True, text=True
-    )
+    proc = run_cli(*args)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr

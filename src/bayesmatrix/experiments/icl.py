@@ -8,11 +8,15 @@ whole learning curve costs one forward pass instead of N (lm-evaluation-harness 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from bayesmatrix.errors import BayesmatrixError
+
+if TYPE_CHECKING:
+    from bayesmatrix.models import LanguageModel
 
 TEMPLATE = "Input: {input}\nOutput: {label}"
 SEPARATOR = "\n\n"
@@ -44,7 +48,7 @@ def render_context(
 
 
 def prequential_label_probs(
-    lm: object,
+    lm: LanguageModel,
     demos: Sequence[tuple[str, str]],
     label_words: Mapping[str, str],
     template: str = TEMPLATE,
@@ -60,20 +64,20 @@ def prequential_label_probs(
     if len(words) != len(label_words):
         raise BayesmatrixError("two labels share one label word; label words must differ")
     text, cuts, lead = render_context(demos, label_words, template, separator)
-    enc = lm.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)  # type: ignore[attr-defined]
+    enc = lm.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids, offsets = list(enc.input_ids), list(enc.offset_mapping)
     cand = {}
     for name, word in label_words.items():
-        piece = lm.tokenizer(lead + word, add_special_tokens=False).input_ids  # type: ignore[attr-defined]
+        piece = lm.tokenizer(lead + word, add_special_tokens=False).input_ids
         if len(piece) != 1:
             raise BayesmatrixError(
-                f"label word {word!r} is {len(piece)} tokens for {lm.name}; use single-token "  # type: ignore[attr-defined]
+                f"label word {word!r} is {len(piece)} tokens for {lm.name}; use single-token "
                 "label words (multi-token scoring is not implemented yet)"
             )
         cand[name] = piece[0]
-    shift = 1 if lm.adds_bos else 0  # type: ignore[attr-defined]
+    shift = 1 if lm.adds_bos else 0
     if shift:
-        ids = [lm.bos_id, *ids]  # type: ignore[attr-defined]
+        ids = [lm.bos_id, *ids]
     positions = []
     for k, cut in enumerate(cuts):
         j = next(i for i, (_, end) in enumerate(offsets) if end > cut)
@@ -85,7 +89,7 @@ def prequential_label_probs(
     if positions[0] < 0:
         raise BayesmatrixError("the first label has no context; start the template with text")
     names = list(label_words)
-    logp = lm.logprobs_at(ids, positions, [cand[n] for n in names])  # type: ignore[attr-defined]
+    logp = lm.logprobs_at(ids, positions, [cand[n] for n in names])
     p = np.exp(logp)
     mass = p.sum(axis=1)
     renorm = p / mass[:, None]

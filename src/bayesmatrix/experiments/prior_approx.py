@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from bayesmatrix.bayes import DirichletMixture, LogisticNormal, SpikyPrior
 from bayesmatrix.errors import BayesmatrixError
+
+if TYPE_CHECKING:
+    from bayesmatrix.models import LanguageModel
 from bayesmatrix.experiments.result import Verdict, bootstrap_mean_ci, load_frame, save_frame
 
 SOURCES = ("logistic-normal", "spiky", "lm")
@@ -70,7 +74,9 @@ class PriorApproxResult:
         return cls(meta["source"], frame, meta, train_points=train, test_points=test)
 
 
-def sample_prior(source: str, v: int, n: int, seed: int = 0) -> tuple[np.ndarray, object | None]:
+def sample_prior(
+    source: str, v: int, n: int, seed: int = 0
+) -> tuple[np.ndarray, LogisticNormal | None]:
     """n points from a synthetic prior and the prior object (for its density, if known)."""
     if source == "logistic-normal":
         prior = LogisticNormal.random(v, seed=seed)
@@ -85,7 +91,7 @@ def approximate_prior(
     test: np.ndarray,
     k_max: int = 6,
     source: str = "custom",
-    truth: object | None = None,
+    truth: LogisticNormal | None = None,
     restarts: int = 3,
     seed: int = 0,
 ) -> PriorApproxResult:
@@ -102,7 +108,7 @@ def approximate_prior(
         mix = DirichletMixture.fit(train, k, restarts=restarts, random_state=seed)
         mixtures.append(mix)
         per_point.append(-np.asarray(mix.logpdf(test)))
-    truth_nll = -np.asarray(truth.logpdf(test)) if truth is not None else None  # type: ignore[attr-defined]
+    truth_nll = -np.asarray(truth.logpdf(test)) if truth is not None else None
     rows = []
     for k, (mix, nll) in enumerate(zip(mixtures, per_point, strict=True), start=1):
         gain, lo, hi = bootstrap_mean_ci(per_point[0] - nll, seed=seed)
@@ -132,14 +138,14 @@ def approximate_prior(
     return PriorApproxResult(source, pd.DataFrame(rows), meta, mixtures, test, train)
 
 
-def lm_rows(lm: object, text: str, v: int, n: int, window: int = 256) -> np.ndarray:
+def lm_rows(lm: LanguageModel, text: str, v: int, n: int, window: int = 256) -> np.ndarray:
     """n next-token rows of an LM along text, restricted to the V tokens with the highest
     mean probability across those rows, and renormalised over that shared support."""
-    ids, _ = lm.tokenize(text)  # type: ignore[attr-defined]
+    ids, _ = lm.tokenize(text)
     if len(ids) < n + 1:
         raise BayesmatrixError(f"text has {len(ids)} tokens; need more than n={n}")
     chunks = [ids[i : i + window] for i in range(0, n, window)]
-    traces = lm.trace_many(chunks, batch_size=4, top_k=0, rows="float32")  # type: ignore[attr-defined]
+    traces = lm.trace_many(chunks, batch_size=4, top_k=0, rows="float32")
     rows = np.concatenate([t.rows for t in traces])[:n].astype(np.float64)
     support = np.argsort(-rows.mean(axis=0))[:v]
     restricted = rows[:, support] + 1e-12
