@@ -22,7 +22,9 @@ WORDS = {"pos": "positive", "neg": "negative"}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("words", [WORDS, {"pos": "foo", "neg": "bar"}])
+@pytest.mark.parametrize(
+    "words", [WORDS, {"pos": "foo", "neg": "bar"}, {"pos": "very good", "neg": "very bad"}]
+)
 def test_single_pass_equals_separate_k_shot_prompts(embedded, words):
     frame = prequential_label_probs(embedded, DEMOS, words)
     for k in (0, 3, 7):

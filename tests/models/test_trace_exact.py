@@ -8,6 +8,8 @@ import pytest
 import scipy.stats
 import torch
 
+from bayesmatrix import BayesmatrixError
+
 PROMPT = "The capital of France is Paris. The capital of Italy is"
 
 
@@ -156,3 +158,30 @@ def test_rows_float16_opt_in(tiny):
     half = tiny.trace("abc", rows="float16").rows
     assert half.dtype == np.float16
     np.testing.assert_allclose(half.astype(np.float32).sum(1), 1.0, atol=2e-2)
+
+
+@pytest.mark.slow
+def test_continuation_logprobs_equal_separate_scores(embedded):
+    context = "The weather today is cold. Tomorrow it will be"
+    ids, _ = embedded.tokenize(context + " much warmer and sunny")
+    conts = [" much warmer", " sunny", " extremely cold and wet"]
+    cut = len(embedded.tokenize(context)[0])
+    requests = [(cut, embedded.tokenizer(c, add_special_tokens=False).input_ids) for c in conts]
+    requests.append((cut - 2, embedded.tokenizer(" is", add_special_tokens=False).input_ids))
+    got = embedded.continuation_logprobs(ids, requests)
+    assert len(requests[2][1]) >= 3  # exercises the cached branches
+    for value, c in zip(got[:3], conts, strict=True):
+        assert value == pytest.approx(embedded.score(context, c), abs=2e-4)
+    prefix = embedded.tokenizer.decode(ids[: cut - 2], skip_special_tokens=True)
+    assert got[3] == pytest.approx(embedded.score(prefix, " is"), abs=2e-4)
+
+
+def test_continuation_fallback_equals_cache_path(tiny, monkeypatch):
+    ids, _ = tiny.tokenize("one two three four five six seven eight")
+    requests = [(3, [10, 20, 30]), (6, [40, 50]), (2, [7])]
+    cached = tiny.continuation_logprobs(ids, requests)
+    monkeypatch.setattr(tiny.model.config, "sliding_window", 4, raising=False)
+    recomputed = tiny.continuation_logprobs(ids, requests)
+    np.testing.assert_allclose(recomputed, cached, atol=1e-5)
+    with pytest.raises(BayesmatrixError, match="each request"):
+        tiny.continuation_logprobs(ids, [(0, [1])])

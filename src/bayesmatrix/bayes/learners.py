@@ -54,6 +54,11 @@ def _as_binary(observed: object, outcomes: object) -> tuple[np.ndarray, np.ndarr
     return q, o
 
 
+def _positive(x: float) -> float:
+    """exp(x) kept inside [1e-6, 1e8]: strengths stay finite and non-zero while optimising."""
+    return float(np.exp(np.clip(x, np.log(1e-6), np.log(1e8))))
+
+
 def _binary_ce(q: np.ndarray, p: np.ndarray) -> np.ndarray:
     p = np.clip(p, EPS, 1 - EPS)
     return -(q * np.log(p) + (1 - q) * np.log1p(-p))
@@ -171,7 +176,7 @@ class BetaBernoulliLearner:
         names = ("strength", "prior_mean") if fit_mean else ("strength",)
 
         def to_params(theta: np.ndarray) -> dict[str, float]:
-            p = {"strength": float(np.exp(theta[0]))}
+            p = {"strength": _positive(theta[0])}
             if fit_mean:
                 p["prior_mean"] = float(expit(theta[1]))
             return p
@@ -228,7 +233,7 @@ class RecencyLearner:
         names = ("strength", "decay", *(("prior_mean",) if fit_mean else ()))
 
         def to_params(theta: np.ndarray) -> dict[str, float]:
-            p = {"strength": float(np.exp(theta[0])), "decay": float(expit(theta[1]))}
+            p = {"strength": _positive(theta[0]), "decay": float(expit(theta[1]))}
             if fit_mean:
                 p["prior_mean"] = float(expit(theta[2]))
             return p
@@ -358,7 +363,7 @@ class HypothesisMixtureLearner:
             w = np.exp(log_softmax(np.append(theta[: n_w - 1], 0.0)))
             p = {f"w{j}": float(w[j]) for j in range(n_w)}
             p["noise"] = float(expit(theta[n_w - 1]) * (k - 1) / k)  # noise < (K-1)/K
-            p["base_strength"] = float(np.exp(theta[n_w]))
+            p["base_strength"] = _positive(theta[n_w])
             return p
 
         def learner(p: dict[str, float]) -> HypothesisMixtureLearner:

@@ -7,7 +7,11 @@ whole learning curve costs one forward pass instead of N (lm-evaluation-harness 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,6 +20,7 @@ import pandas as pd
 from bayesmatrix.errors import BayesmatrixError
 
 if TYPE_CHECKING:
+    from bayesmatrix.experiments.icl_tasks import Task
     from bayesmatrix.models import LanguageModel
 
 TEMPLATE = "Input: {input}\nOutput: {label}"
@@ -57,7 +62,8 @@ def prequential_label_probs(
     """One forward pass; per demonstration k (0 = zero-shot) the probability of each label
     word before its label is seen, renormalised over the label set, the raw mass on the label
     set, the entropy (bits) of the renormalised distribution, and whether the argmax is right.
-    Label words must be single tokens in context (checked)."""
+    Multi-token label words are scored teacher-forced on top of the same pass (see
+    LanguageModel.continuation_logprobs)."""
     if not demos:
         raise BayesmatrixError("need at least one demonstration")
     words = list(dict.fromkeys(label_words.values()))
@@ -66,30 +72,28 @@ def prequential_label_probs(
     text, cuts, lead = render_context(demos, label_words, template, separator)
     enc = lm.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids, offsets = list(enc.input_ids), list(enc.offset_mapping)
-    cand = {}
-    for name, word in label_words.items():
-        piece = lm.tokenizer(lead + word, add_special_tokens=False).input_ids
-        if len(piece) != 1:
-            raise BayesmatrixError(
-                f"label word {word!r} is {len(piece)} tokens for {lm.name}; use single-token "
-                "label words (multi-token scoring is not implemented yet)"
-            )
-        cand[name] = piece[0]
+    pieces = {
+        name: lm.tokenizer(lead + word, add_special_tokens=False).input_ids
+        for name, word in label_words.items()
+    }
     shift = 1 if lm.adds_bos else 0
     if shift:
         ids = [lm.bos_id, *ids]
-    positions = []
+    names = list(label_words)
+    starts = []
     for k, cut in enumerate(cuts):
         j = next(i for i, (_, end) in enumerate(offsets) if end > cut)
-        if offsets[j][0] < cut or ids[j + shift] != cand[demos[k][1]]:
+        piece = pieces[demos[k][1]]
+        if offsets[j][0] < cut or ids[j + shift : j + shift + len(piece)] != piece:
             raise BayesmatrixError(
-                f"demo {k}: the label word does not start a token in context; adjust the template"
+                f"demo {k}: the label word {label_words[demos[k][1]]!r} is not tokenised on its "
+                "own in context; adjust the template or the label words"
             )
-        positions.append(j + shift - 1)
-    if positions[0] < 0:
+        starts.append(j + shift)
+    if starts[0] < 1:
         raise BayesmatrixError("the first label has no context; start the template with text")
-    names = list(label_words)
-    logp = lm.logprobs_at(ids, positions, [cand[n] for n in names])
+    requests = [(start, pieces[name]) for start in starts for name in names]
+    logp = lm.continuation_logprobs(ids, requests).reshape(len(demos), len(names))
     p = np.exp(logp)
     mass = p.sum(axis=1)
     renorm = p / mass[:, None]
@@ -102,3 +106,225 @@ def prequential_label_probs(
     frame["entropy_bits"] = -(renorm * np.log2(np.clip(renorm, 1e-300, 1))).sum(axis=1)
     frame["correct"] = renorm.argmax(axis=1) == np.array(truth)
     return frame
+
+
+# ---- conditions -------------------------------------------------------------------------------
+CONDITIONS = ("regular", "flipped", "sul", "random", "flip-half")
+SUL_WORDS = ("foo", "bar", "zip", "cup", "sun", "pen", "map", "jet")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """How demonstration labels are shown: which label each demo gets, and the label words.
+
+    regular: true labels. flipped: binary tasks, the other label on a fraction flip_fraction of
+    demos (1.0 = all). sul: true labels shown as semantically unrelated words (sul_words).
+    random: labels drawn uniformly. flip-half: true labels, then flipped from halfway on.
+    """
+
+    name: str
+    flip_fraction: float = 1.0
+    sul_words: tuple[str, ...] = SUL_WORDS
+
+    def __post_init__(self) -> None:
+        if self.name not in CONDITIONS:
+            raise BayesmatrixError(
+                f"unknown condition '{self.name}'; choose from {', '.join(CONDITIONS)}"
+            )
+        if not 0 <= self.flip_fraction <= 1:
+            raise BayesmatrixError("flip_fraction must be between 0 and 1")
+
+    def label_words(self, task: Task) -> dict[str, str]:
+        if self.name != "sul":
+            return dict(task.label_words)
+        if len(self.sul_words) < len(task.labels):
+            raise BayesmatrixError(
+                f"task {task.name} has {len(task.labels)} labels but only "
+                f"{len(self.sul_words)} unrelated words were given"
+            )
+        return dict(zip(task.labels, self.sul_words, strict=False))
+
+    def shown_labels(self, task: Task, true: Sequence[str], rng: np.random.Generator) -> list[str]:
+        labels = task.labels
+        n = len(true)
+        if self.name in ("flipped", "flip-half") and not task.binary:
+            raise BayesmatrixError(
+                f"condition '{self.name}' needs a binary task; {task.name} has {len(labels)} labels"
+            )
+        other = {labels[0]: labels[1], labels[1]: labels[0]} if task.binary else {}
+        if self.name == "flipped":
+            flip = np.zeros(n, dtype=bool)
+            flip[rng.permutation(n)[: round(self.flip_fraction * n)]] = True
+            return [other[y] if f else y for y, f in zip(true, flip, strict=True)]
+        if self.name == "flip-half":
+            return [y if i < n // 2 else other[y] for i, y in enumerate(true)]
+        if self.name == "random":
+            return [labels[i] for i in rng.integers(len(labels), size=n)]
+        return list(true)
+
+    @property
+    def tag(self) -> str:
+        """A file-safe identifier, including the flip fraction when it is not 1."""
+        if self.name == "flipped" and self.flip_fraction != 1:
+            return f"flipped-{self.flip_fraction:g}"
+        return self.name
+
+
+def parse_condition(text: str, sul_words: Sequence[str] = SUL_WORDS) -> Condition:
+    """'regular', 'flipped', 'flipped:0.5' (a fraction), 'sul', 'random', 'flip-half'."""
+    name, _, arg = text.partition(":")
+    if arg and name != "flipped":
+        raise BayesmatrixError(f"only 'flipped' takes a fraction ('flipped:0.5'), not '{text}'")
+    if len(set(sul_words)) != len(sul_words) or not all(w.strip() for w in sul_words):
+        raise BayesmatrixError(f"unrelated label words must be distinct and non-empty: {sul_words}")
+    try:
+        return Condition(name, float(arg) if arg else 1.0, tuple(sul_words))
+    except ValueError as exc:
+        raise BayesmatrixError(f"bad condition '{text}': {exc}") from None
+
+
+# ---- one cell: (model, task, condition, seed) --------------------------------------------------
+def zero_shot_probs(
+    lm: LanguageModel, task: Task, inputs: Sequence[str], label_words: Mapping[str, str]
+) -> np.ndarray:
+    """[n, K] zero-shot label distributions (renormalised over the label set), one short prompt
+    per input."""
+    out = []
+    first = task.labels[0]
+    for x in inputs:
+        frame = prequential_label_probs(lm, [(x, first)], label_words, task.template)
+        out.append([frame.loc[0, f"p_{name}"] for name in task.labels])
+    return np.asarray(out)
+
+
+def max_shots(
+    lm: LanguageModel, task: Task, demos: Sequence[tuple[str, str]], label_words: Mapping[str, str]
+) -> int:
+    """The largest number of these demonstrations whose context fits the model's window."""
+    text, cuts, lead = render_context(demos, label_words, task.template)
+    enc = lm.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    token_ends = [end for _, end in enc.offset_mapping]
+    room = lm.context_length - (1 if lm.adds_bos else 0)
+    demo_ends = [
+        cut + len(lead) + len(label_words[y]) for cut, (_, y) in zip(cuts, demos, strict=True)
+    ]
+    return sum(1 for end in demo_ends if np.searchsorted(token_ends, end, side="right") <= room)
+
+
+def run_cell(
+    lm: LanguageModel, task: Task, condition: Condition, seed: int, shots: int
+) -> pd.DataFrame:
+    """One seeded context of `shots` demonstrations under a condition; one row per demo k with
+    the LM's label distribution before seeing demo k's label (tidy; see README for columns)."""
+    if shots < 1:
+        raise BayesmatrixError("shots must be at least 1")
+    if shots > len(task.examples):
+        raise BayesmatrixError(
+            f"{task.name} has {len(task.examples)} examples; ask for at most that many shots"
+        )
+    rng = np.random.default_rng([seed, 2024])
+    order = rng.permutation(len(task.examples))[:shots]
+    inputs = [task.examples[i][0] for i in order]
+    true = [task.examples[i][1] for i in order]
+    shown = condition.shown_labels(task, true, rng)
+    words = condition.label_words(task)
+    demos = list(zip(inputs, shown, strict=True))
+    fits = max_shots(lm, task, demos, words)
+    if fits < shots:
+        raise BayesmatrixError(
+            f"{shots} demonstrations of {task.name} exceed {lm.name}'s window of "
+            f"{lm.context_length} tokens; at most {fits} fit"
+        )
+    frame = prequential_label_probs(lm, demos, words, task.template)
+    probs = frame[[f"p_{name}" for name in task.labels]].to_numpy()
+    zero = zero_shot_probs(lm, task, inputs, words)
+    t_idx = np.array([task.labels.index(y) for y in true])
+    s_idx = np.array([task.labels.index(y) for y in shown])
+    rows = np.arange(shots)
+    return pd.DataFrame(
+        {
+            "model": lm.name,
+            "model_params": sum(p.numel() for p in lm.model.parameters()),
+            "task": task.name,
+            "condition": condition.tag,
+            "seed": seed,
+            "k": rows,
+            "input": inputs,
+            "true_label": true,
+            "shown_label": shown,
+            "label_words": ", ".join(words[name] for name in task.labels),
+            "agree": t_idx == s_idx,
+            "p_true": probs[rows, t_idx],
+            "p_shown": probs[rows, s_idx],
+            "zero_shot_p_true": zero[rows, t_idx],
+            "zero_shot_p_shown": zero[rows, s_idx],
+            "label_mass": frame["label_mass"].to_numpy(),
+            "entropy_bits": frame["entropy_bits"].to_numpy(),
+            "correct_true": probs.argmax(1) == t_idx,
+            "correct_shown": probs.argmax(1) == s_idx,
+            "probs": list(probs),
+            "true_index": t_idx,
+            "shown_index": s_idx,
+        }
+    )
+
+
+# ---- sweeps that resume -------------------------------------------------------------------------
+def cell_path(out: Path, kind: str, model: str, task: str, condition: str, seed: int) -> Path:
+    """Where one cell lives; `kind` names the settings (e.g. 'shots32'), so cells computed
+    with other settings never mix."""
+    safe = model.replace("/", "__")
+    return out / "cells" / kind / safe / task / condition / f"seed{seed}.parquet"
+
+
+CellFn = Callable[["LanguageModel", "Task", Condition, int], pd.DataFrame]
+
+
+def run_sweep(
+    models: Sequence[str],
+    tasks: Sequence[Task],
+    conditions: Sequence[Condition],
+    seeds: Sequence[int],
+    out: str | Path,
+    load: Callable[[str], LanguageModel],
+    cell: CellFn,
+    kind: str,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Every (model, task, condition, seed) cell, each written to its own Parquet file as it
+    finishes (atomically), so a killed sweep resumes without redoing or losing cells.
+    Models are loaded one at a time and only if one of their cells is missing."""
+    out = Path(out)
+    frames = []
+    for model in models:
+        lm = None
+        for task in tasks:
+            for condition in conditions:
+                for seed in seeds:
+                    path = cell_path(out, kind, model, task.name, condition.tag, seed)
+                    label = f"{model} {task.name} {condition.tag} seed {seed}"
+                    if path.is_file():
+                        frames.append(pd.read_parquet(path))
+                        if progress:
+                            progress(label + " (done)")
+                        continue
+                    lm = lm or load(model)
+                    frame = cell(lm, task, condition, seed)
+                    _write_atomic(frame, path)
+                    frames.append(frame)
+                    if progress:
+                        progress(label)
+        del lm
+    return pd.concat(frames, ignore_index=True)
+
+
+def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

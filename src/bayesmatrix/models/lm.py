@@ -201,15 +201,45 @@ class LanguageModel:
         return results  # type: ignore[return-value]
 
     @torch.inference_mode()
-    def logprobs_at(
-        self, ids: Sequence[int], positions: Sequence[int], candidates: Sequence[int]
+    def continuation_logprobs(
+        self, ids: Sequence[int], requests: Sequence[tuple[int, Sequence[int]]]
     ) -> np.ndarray:
-        """[len(positions), len(candidates)] log p(candidate | ids[: pos + 1]) from one forward
-        pass; only the requested rows are formed."""
+        """log P(tokens | ids[:cut]) summed over tokens, for each (cut, tokens) request, from one
+        forward pass over ids. First tokens are read from that pass; later tokens of multi-token
+        requests are fed on top of its KV cache, cropped back to each cut (latest cut first).
+        When ids reach a sliding-attention window the cache cannot be cropped, and those
+        branches are recomputed from scratch (exact, slower)."""
         ids = self._fit_window([int(i) for i in ids], False, None)
-        last, _ = self.forward_hidden([ids])
-        rows = self.to_logits(last[0, list(positions)]).float()
-        return torch.log_softmax(rows, dim=-1)[:, list(candidates)].double().numpy()
+        if any(not 1 <= cut <= len(ids) or not toks for cut, toks in requests):
+            raise BayesmatrixError(f"each request needs 1 <= cut <= {len(ids)} and tokens")
+        branching = any(len(toks) > 1 for _, toks in requests)
+        window = getattr(self.model.config, "sliding_window", None)
+        crop = branching and not (window and len(ids) >= window)
+        out = self.model.base_model(input_ids=torch.tensor([ids]), use_cache=crop)
+        hidden = out.last_hidden_state[0]
+        firsts = torch.tensor([cut - 1 for cut, _ in requests])
+        first_ids = torch.tensor([int(toks[0]) for _, toks in requests])
+        logp = torch.log_softmax(self.to_logits(hidden[firsts]).float(), -1)
+        result = logp[torch.arange(len(requests)), first_ids].double().numpy().copy()
+        cache = out.past_key_values if crop else None
+        for i in sorted(range(len(requests)), key=lambda i: -requests[i][0]):
+            cut, toks = requests[i]
+            if len(toks) < 2:
+                continue
+            if cache is not None:
+                cache.crop(-(cache.get_seq_length() - cut))
+                branch = self.model.base_model(
+                    input_ids=torch.tensor([list(toks[:-1])]),
+                    past_key_values=cache,
+                    position_ids=torch.arange(cut, cut + len(toks) - 1)[None],
+                    use_cache=True,
+                ).last_hidden_state[0]
+            else:
+                full = self.model.base_model(input_ids=torch.tensor([ids[:cut] + list(toks[:-1])]))
+                branch = full.last_hidden_state[0, cut:]
+            rows = torch.log_softmax(self.to_logits(branch).float(), -1)
+            result[i] += float(rows[torch.arange(len(toks) - 1), torch.tensor(toks[1:])].sum())
+        return result
 
     # ---- scoring ------------------------------------------------------------------------
     def split_continuation(

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from matplotlib.figure import Figure
 
 from bayesmatrix.bayes import DirichletMixture
+
+if TYPE_CHECKING:
+    from bayesmatrix.experiments.prior_approx import PriorApproxResult
 
 _CORNERS = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3) / 2]])
 
@@ -15,7 +20,7 @@ def to_triangle(points: np.ndarray) -> np.ndarray:
     return np.asarray(points) @ _CORNERS
 
 
-def plot_heldout_nll(result) -> Figure:
+def plot_heldout_nll(result: PriorApproxResult) -> Figure:
     """Held-out NLL per point against k (± 2 s.e.), with the true prior's NLL when known."""
     frame = result.frame
     fig = Figure(figsize=(5.5, 3.6))

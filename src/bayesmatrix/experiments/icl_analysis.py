@@ -1,0 +1,269 @@
+"""Reading ICL curves as Bayesian updating: fitted learners, their comparison, verdicts.
+
+Per (model, task, condition): the LM's probability of the semantic (true) label at every
+demonstration, q[s, k], is fitted by
+- Beta-Bernoulli: prior mean = the zero-shot probability of the true label, strength kappa in
+  pseudo-counts, outcomes = whether each shown label agreed with the semantic one;
+- a hypothesis mixture over {semantic mapping, flipped (binary) / shifted mapping, base rate};
+- the non-Bayesian recency baseline (exponential forgetting; decay = 1 is Beta-Bernoulli).
+Learners are compared by leave-one-seed-out cross-entropy on q.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bayesmatrix.bayes import BetaBernoulliLearner, HypothesisMixtureLearner, RecencyLearner
+from bayesmatrix.bayes.learners import _binary_ce
+from bayesmatrix.experiments.result import Verdict, bootstrap_mean_ci, load_frame, save_frame
+
+KEYS = ["model", "task", "condition"]
+# a kappa interval reaching this means the curve cannot be told apart from the zero-shot prior
+NO_UPDATE_KAPPA = 1e4
+
+
+@dataclass
+class _Arrays:
+    q: np.ndarray  # [S, T] LM probability of the true label
+    probs: np.ndarray  # [S, T, K]
+    agree: np.ndarray  # [S, T] shown label == true label
+    prior: np.ndarray  # [S, T] zero-shot probability of the true label
+    shown: np.ndarray  # [S, T] shown label index
+    hyp: np.ndarray  # [S, 2, T] label under the semantic and the flipped/shifted mapping
+    k_classes: int
+
+
+def _arrays(group: pd.DataFrame) -> _Arrays:
+    group = group.sort_values(["seed", "k"])
+    seeds = group["seed"].nunique()
+    t = len(group) // seeds
+    probs = np.stack(group["probs"].to_numpy()).reshape(seeds, t, -1)
+    k = probs.shape[-1]
+    true = group["true_index"].to_numpy().reshape(seeds, t)
+    shifted = 1 - true if k == 2 else (true + 1) % k
+    eps = 1e-4
+    return _Arrays(
+        q=np.clip(group["p_true"].to_numpy().reshape(seeds, t), eps, 1 - eps),
+        probs=probs,
+        agree=group["agree"].to_numpy().reshape(seeds, t).astype(float),
+        prior=np.clip(group["zero_shot_p_true"].to_numpy().reshape(seeds, t), eps, 1 - eps),
+        shown=group["shown_index"].to_numpy().reshape(seeds, t),
+        hyp=np.stack([true, shifted], axis=1),
+        k_classes=k,
+    )
+
+
+def _fit_all(a: _Arrays, bootstrap: int, seed: int) -> dict[str, object]:
+    hm_probs = a.probs / a.probs.sum(-1, keepdims=True)
+    return {
+        "beta-bernoulli": BetaBernoulliLearner(a.prior).fit(
+            a.q, a.agree, bootstrap=bootstrap, seed=seed
+        ),
+        "recency": RecencyLearner(a.prior).fit(a.q, a.agree, bootstrap=bootstrap, seed=seed),
+        "hypothesis-mixture": HypothesisMixtureLearner(np.ones(3) / 3).fit(
+            hm_probs, a.shown, a.hyp, bootstrap=bootstrap, seed=seed
+        ),
+    }
+
+
+def _predict_true(name: str, learner: object, a: _Arrays, rows: np.ndarray) -> np.ndarray:
+    """A fitted learner's predicted P(true label) for the sequences in rows."""
+    if name == "hypothesis-mixture":
+        pred = learner.predict(a.shown[rows], a.hyp[rows], a.k_classes)  # type: ignore[attr-defined]
+        true = a.hyp[rows, 0]
+        return np.take_along_axis(pred, true[..., None], 2)[..., 0]
+    params = {"strength": learner.strength, "prior_mean": a.prior[rows]}  # type: ignore[attr-defined]
+    if name == "recency":
+        return RecencyLearner(decay=learner.decay, **params).predict(a.agree[rows])  # type: ignore[attr-defined]
+    return BetaBernoulliLearner(**params).predict(a.agree[rows])
+
+
+def _cv_cross_entropy(a: _Arrays) -> dict[str, np.ndarray]:
+    """Leave-one-seed-out cross-entropy (nats/position) of each learner on held-out seeds."""
+    seeds = a.q.shape[0]
+    out: dict[str, list[float]] = {}
+    for held in range(seeds):
+        train = np.array([s for s in range(seeds) if s != held])
+        sub = _Arrays(
+            a.q[train],
+            a.probs[train],
+            a.agree[train],
+            a.prior[train],
+            a.shown[train],
+            a.hyp[train],
+            a.k_classes,
+        )
+        for name, learner in _fit_all(sub, 0, 0).items():
+            pred = _predict_true(name, learner, a, np.array([held]))
+            out.setdefault(name, []).append(float(_binary_ce(a.q[held], pred[0]).mean()))
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+@dataclass
+class IclAnalysis:
+    """fits: one row per (model, task, condition, learner) with parameters, 95% intervals,
+    goodness of fit and held-out cross-entropy. curves: mean P(true label) per k with a
+    bootstrap band over seeds, next to the fitted Beta-Bernoulli curve."""
+
+    fits: pd.DataFrame
+    curves: pd.DataFrame
+
+    def save(self, directory: str | Path) -> Path:
+        out = save_frame(Path(directory) / "fits", self.fits, {"kind": "icl-fits"})
+        save_frame(Path(directory) / "curves", self.curves, {"kind": "icl-curves"})
+        return out.parent
+
+    @classmethod
+    def load(cls, directory: str | Path) -> IclAnalysis:
+        return cls(
+            load_frame(Path(directory) / "fits")[0], load_frame(Path(directory) / "curves")[0]
+        )
+
+    def verdicts(self) -> list[Verdict]:
+        """Per (model, task, condition): is the curve consistent with Bayesian updating?"""
+        out = []
+        for (model, task, cond), g in self.fits.groupby(KEYS, sort=False):
+            rows = g.set_index("learner")
+            bb = rows.loc["beta-bernoulli"]
+            claim = f"ICL of {model} on {task} ({cond}) is consistent with Bayesian updating"
+            rec = rows.loc["recency"]
+            text = (
+                f"kappa = {bb['strength']:.2f} [{bb['strength_lo']:.2f}, "
+                f"{bb['strength_hi']:.2f}] pseudo-counts; fit KL {bb['kl_bits']:.4f} "
+                f"bits/demo; recency decay {rec['decay']:.3f} "
+                f"[{rec['decay_lo']:.3f}, {rec['decay_hi']:.3f}]"
+            )
+            gap, lo, hi = bb["cv_gap"], bb["cv_gap_lo"], bb["cv_gap_hi"]
+            best = g.loc[g["cv_ce"].idxmin(), "learner"] if g["cv_ce"].notna().any() else "n/a"
+            text += (
+                f"; held-out CE of the best Bayesian learner minus recency {gap:+.4f} "
+                f"[{lo:+.4f}, {hi:+.4f}] nats/demo; best held-out learner: {best}"
+            )
+            if np.isnan(lo):
+                status = "inconclusive"
+                text += " (needs at least 2 seeds)"
+            elif lo > 0:
+                status = "not supported"
+                text += " (a forgetting learner predicts held-out seeds better)"
+            elif bb["strength_hi"] >= NO_UPDATE_KAPPA:
+                status = "inconclusive"
+                text += " (no measurable updating: the curve stays at the zero-shot prior)"
+            else:
+                status = "supported"
+            out.append(Verdict(claim, status, text))
+        return out
+
+    def compare_models(self) -> pd.DataFrame:
+        """Per (task, condition) with two or more models: kappa with intervals by model size,
+        the k from which P(semantic label) stays below 0.5, and whether the larger model
+        updates faster (smaller kappa with non-overlapping 95% intervals)."""
+        bb = self.fits[self.fits["learner"] == "beta-bernoulli"]
+        rows = []
+        for (task, cond), g in bb.groupby(["task", "condition"], sort=False):
+            if g["model"].nunique() < 2:
+                continue
+            g = g.sort_values("model_params")
+            small, large = g.iloc[0], g.iloc[-1]
+            if large["strength_hi"] < small["strength_lo"]:
+                status = "supported"
+            elif large["strength_lo"] > small["strength_hi"]:
+                status = "not supported"
+            else:
+                status = "inconclusive"
+            crossing = {}
+            for model in (small["model"], large["model"]):
+                c = self.curves[
+                    (self.curves["model"] == model)
+                    & (self.curves["task"] == task)
+                    & (self.curves["condition"] == cond)
+                ]
+                crossing[model] = sustained_crossing(c.sort_values("k")["p_true_mean"].to_numpy())
+            rows.append(
+                {
+                    "task": task,
+                    "condition": cond,
+                    "smaller": small["model"],
+                    "larger": large["model"],
+                    "kappa_smaller": small["strength"],
+                    "kappa_smaller_ci": (small["strength_lo"], small["strength_hi"]),
+                    "kappa_larger": large["strength"],
+                    "kappa_larger_ci": (large["strength_lo"], large["strength_hi"]),
+                    "crossing_smaller": crossing[small["model"]],
+                    "crossing_larger": crossing[large["model"]],
+                    "larger_updates_faster": status,
+                }
+            )
+        return pd.DataFrame(rows)
+
+
+def sustained_crossing(curve: np.ndarray) -> int | None:
+    """The first k from which the curve stays below 0.5 to the end (None if it never does);
+    a single noisy dip below 0.5 is not a crossing."""
+    above = np.nonzero(np.asarray(curve) >= 0.5)[0]
+    if len(above) == 0:
+        return 0
+    k = int(above[-1]) + 1
+    return k if k < len(curve) else None
+
+
+def analyse(frame: pd.DataFrame, bootstrap: int = 100, seed: int = 0) -> IclAnalysis:
+    """Fit every learner to every (model, task, condition) group of a sweep's cells."""
+    fit_rows, curve_rows = [], []
+    for (model, task, cond), group in frame.groupby(KEYS, sort=False):
+        a = _arrays(group)
+        fits = _fit_all(a, bootstrap, seed)
+        cv = _cv_cross_entropy(a) if a.q.shape[0] >= 2 else {}
+        best_bayes = min(
+            ("beta-bernoulli", "hypothesis-mixture"), key=lambda n: cv[n].mean() if cv else 0.0
+        )
+        if cv:
+            gap, lo, hi = bootstrap_mean_ci(cv[best_bayes] - cv["recency"], seed=seed)
+        else:
+            gap = lo = hi = float("nan")
+        params = int(group["model_params"].iloc[0])
+        for name, learner in fits.items():
+            fit = learner.fit_  # type: ignore[attr-defined]
+            row = {
+                "model": model,
+                "model_params": params,
+                "task": task,
+                "condition": cond,
+                "learner": name,
+                "kl_bits": fit.kl_bits,
+                "r2": fit.r2,
+                "cross_entropy": fit.cross_entropy,
+                "n_params": fit.n_params,
+                "n_seeds": fit.n_sequences,
+                "shots": fit.n_positions,
+                "cv_ce": float(cv[name].mean()) if cv else float("nan"),
+                "cv_gap": gap,
+                "cv_gap_lo": lo,
+                "cv_gap_hi": hi,
+            }
+            for key, value in fit.params.items():
+                row[key] = value
+                row[f"{key}_lo"], row[f"{key}_hi"] = fit.ci[key]
+            fit_rows.append(row)
+        fitted_bb = _predict_true(
+            "beta-bernoulli", fits["beta-bernoulli"], a, np.arange(a.q.shape[0])
+        )
+        for k in range(a.q.shape[1]):
+            mean, lo, hi = bootstrap_mean_ci(a.q[:, k], n_boot=500, seed=seed)
+            curve_rows.append(
+                {
+                    "model": model,
+                    "task": task,
+                    "condition": cond,
+                    "k": k,
+                    "p_true_mean": mean,
+                    "p_true_lo": lo,
+                    "p_true_hi": hi,
+                    "bayes_fit": float(fitted_bb[:, k].mean()),
+                    "zero_shot_mean": float(a.prior[:, k].mean()),
+                }
+            )
+    return IclAnalysis(pd.DataFrame(fit_rows), pd.DataFrame(curve_rows))

@@ -1,0 +1,155 @@
+"""In-context learning task files: a documented JSONL format, validated on load.
+
+Line 1 is the header, every further line one example:
+
+    {"name": "sentiment", "description": "...", "template": "Input: {input}\\nOutput: {label}",
+     "labels": {"positive": "positive", "negative": "negative"}}
+    {"input": "I loved this film", "label": "positive"}
+
+`labels` maps each label name to the word the model is asked to produce (its label word).
+The template must contain {input} and end with {label}. Errors cite the file and line.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from bayesmatrix.errors import BayesmatrixError
+
+DEFAULT_TEMPLATE = "Input: {input}\nOutput: {label}"
+
+
+class _Header(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str = ""
+    template: str = DEFAULT_TEMPLATE
+    labels: dict[str, str]
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        if "{input}" not in value or not value.rstrip().endswith("{label}"):
+            raise ValueError("template must contain {input} and end with {label}")
+        return value
+
+    @model_validator(mode="after")
+    def _labels(self) -> _Header:
+        if len(self.labels) < 2:
+            raise ValueError("a task needs at least 2 labels")
+        empty = [k for k, w in self.labels.items() if not w.strip()]
+        if empty:
+            raise ValueError(f"labels {empty} have no label word")
+        words = list(self.labels.values())
+        dupes = sorted({w for w in words if words.count(w) > 1})
+        if dupes:
+            raise ValueError(f"label words must differ; {dupes} is used for several labels")
+        return self
+
+
+class _Example(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    input: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Task:
+    """A validated task: label names in order, their words, and (input, label) examples."""
+
+    name: str
+    description: str
+    template: str
+    label_words: dict[str, str]
+    examples: tuple[tuple[str, str], ...]
+    source: str
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.label_words)
+
+    @property
+    def binary(self) -> bool:
+        return len(self.label_words) == 2
+
+
+def _fail(path: Path | str, line: int, message: str) -> BayesmatrixError:
+    return BayesmatrixError(f"{path}, line {line}: {message}")
+
+
+def load_task(path: str | Path) -> Task:
+    """Read and validate a task file (see the module docstring for the format)."""
+    src = Path(path)
+    try:
+        lines = src.read_bytes().decode("utf-8").splitlines()
+    except FileNotFoundError:
+        raise BayesmatrixError(f"task file not found: {src}") from None
+    except UnicodeDecodeError:
+        raise BayesmatrixError(f"{src} is not UTF-8 text") from None
+    records = [(i + 1, text) for i, text in enumerate(lines) if text.strip()]
+    if not records:
+        raise BayesmatrixError(f"{src} is empty; it needs a header line and examples")
+    parsed = []
+    for number, text in records:
+        try:
+            parsed.append((number, json.loads(text)))
+        except json.JSONDecodeError as exc:
+            raise _fail(src, number, f"not valid JSON ({exc.msg})") from None
+    try:
+        header = _Header.model_validate(parsed[0][1])
+    except ValidationError as exc:
+        raise _fail(src, parsed[0][0], _pydantic_message(exc)) from None
+    examples = []
+    for number, record in parsed[1:]:
+        try:
+            example = _Example.model_validate(record)
+        except ValidationError as exc:
+            raise _fail(src, number, _pydantic_message(exc)) from None
+        if example.label not in header.labels:
+            raise _fail(src, number, f"label {example.label!r} is not one of {list(header.labels)}")
+        examples.append((example.input, example.label))
+    if not examples:
+        raise BayesmatrixError(f"{src} has a header but no examples")
+    missing = [k for k in header.labels if all(y != k for _, y in examples)]
+    if missing:
+        raise BayesmatrixError(f"{src}: labels {missing} have no examples")
+    return Task(
+        header.name,
+        header.description,
+        header.template,
+        dict(header.labels),
+        tuple(examples),
+        str(src),
+    )
+
+
+def _pydantic_message(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors()
+    )
+
+
+def builtin_tasks() -> list[str]:
+    """Names of the tasks shipped with bayesmatrix."""
+    folder = files("bayesmatrix.data").joinpath("tasks")
+    return sorted(
+        p.name.removesuffix(".jsonl") for p in folder.iterdir() if p.name.endswith(".jsonl")
+    )
+
+
+def get_task(name_or_path: str | Path) -> Task:
+    """A shipped task by name, or a task file by path."""
+    ref = str(name_or_path)
+    if ref in builtin_tasks():
+        return load_task(Path(str(files("bayesmatrix.data").joinpath("tasks", ref + ".jsonl"))))
+    if Path(ref).suffix == ".jsonl" or Path(ref).exists():
+        return load_task(ref)
+    raise BayesmatrixError(
+        f"unknown task '{ref}'; shipped tasks are {', '.join(builtin_tasks())}, or pass a .jsonl"
+    )
