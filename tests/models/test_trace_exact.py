@@ -54,6 +54,10 @@ def test_bos_convention(smollm2, gemma3):
     forced = smollm2.trace("Hello", add_bos=True)
     assert forced.bos_added and forced.token_ids[0] == smollm2.bos_id
     assert len(forced) == len(smollm2.trace("Hello")) + 1
+    # windows cut from a text start like the model was trained: Gemma's with its BOS
+    assert gemma3.with_bos([5, 6]) == [gemma3.bos_id, 5, 6]
+    assert gemma3.with_bos([gemma3.bos_id, 5]) == [gemma3.bos_id, 5]
+    assert smollm2.with_bos([5, 6]) == [5, 6]
 
 
 @pytest.mark.slow

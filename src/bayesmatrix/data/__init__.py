@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
+from pathlib import Path
+
+from bayesmatrix.errors import BayesmatrixError
 
 STDLIB_MODULES = [
     "abc",
@@ -99,3 +103,31 @@ def stdlib_docs(max_chars: int | None = None) -> str:
                 if max_chars is not None and total >= max_chars:
                     return "\n\n".join(parts)[:max_chars]
     return "\n\n".join(parts)
+
+
+def read_utf8(path: str | Path, what: str = "file") -> str:
+    """A file's text, or a clear error when it is missing or not UTF-8."""
+    src = Path(path)
+    try:
+        return src.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise BayesmatrixError(f"{what} not found: {src}") from None
+    except UnicodeDecodeError as exc:
+        raise BayesmatrixError(
+            f"{src} is not UTF-8 text (byte {exc.start}: {exc.reason}); convert it, e.g. "
+            f"`iconv -f latin1 -t utf-8 {src} > fixed.txt`"
+        ) from None
+
+
+def read_jsonl(path: str | Path, what: str = "file") -> list[tuple[int, object]]:
+    """(line number, parsed record) for every non-blank line; errors cite file and line."""
+    src = Path(path)
+    records = []
+    for number, text in enumerate(read_utf8(src, what).splitlines(), start=1):
+        if not text.strip():
+            continue
+        try:
+            records.append((number, json.loads(text)))
+        except json.JSONDecodeError as exc:
+            raise BayesmatrixError(f"{src}, line {number}: not valid JSON ({exc.msg})") from None
+    return records

@@ -12,13 +12,13 @@ The template must contain {input} and end with {label}. Errors cite the file and
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from bayesmatrix.data import read_jsonl
 from bayesmatrix.errors import BayesmatrixError
 
 DEFAULT_TEMPLATE = "Input: {input}\nOutput: {label}"
@@ -85,21 +85,9 @@ def _fail(path: Path | str, line: int, message: str) -> BayesmatrixError:
 def load_task(path: str | Path) -> Task:
     """Read and validate a task file (see the module docstring for the format)."""
     src = Path(path)
-    try:
-        lines = src.read_bytes().decode("utf-8").splitlines()
-    except FileNotFoundError:
-        raise BayesmatrixError(f"task file not found: {src}") from None
-    except UnicodeDecodeError:
-        raise BayesmatrixError(f"{src} is not UTF-8 text") from None
-    records = [(i + 1, text) for i, text in enumerate(lines) if text.strip()]
-    if not records:
+    parsed = read_jsonl(src, "task file")
+    if not parsed:
         raise BayesmatrixError(f"{src} is empty; it needs a header line and examples")
-    parsed = []
-    for number, text in records:
-        try:
-            parsed.append((number, json.loads(text)))
-        except json.JSONDecodeError as exc:
-            raise _fail(src, number, f"not valid JSON ({exc.msg})") from None
     try:
         header = _Header.model_validate(parsed[0][1])
     except ValidationError as exc:

@@ -144,9 +144,12 @@ def lm_rows(lm: LanguageModel, text: str, v: int, n: int, window: int = 256) -> 
     ids, _ = lm.tokenize(text)
     if len(ids) < n + 1:
         raise BayesmatrixError(f"text has {len(ids)} tokens; need more than n={n}")
-    chunks = [ids[i : i + window] for i in range(0, n, window)]
+    chunks = [lm.with_bos(ids[i : i + window]) for i in range(0, n, window)]
     traces = lm.trace_many(chunks, batch_size=4, top_k=0, rows="float32")
-    rows = np.concatenate([t.rows for t in traces])[:n].astype(np.float64)
+    # a BOS prepended to a later window is not a position of the text: drop its row
+    skip = 1 if lm.adds_bos else 0
+    parts = [t.rows if i == 0 else t.rows[skip:] for i, t in enumerate(traces)]
+    rows = np.concatenate(parts)[:n].astype(np.float64)
     support = np.argsort(-rows.mean(axis=0))[:v]
     restricted = rows[:, support] + 1e-12
     return restricted / restricted.sum(axis=1, keepdims=True)

@@ -65,6 +65,14 @@ class LanguageModel:
             ids = [self.bos_id, *ids]
         return ids, bos
 
+    def with_bos(self, ids: Sequence[int]) -> list[int]:
+        """ids with the BOS prepended when this model's tokenizer adds one (Gemma does): a
+        window cut from the middle of a text must still start the way the model was trained."""
+        ids = [int(i) for i in ids]
+        if self.adds_bos and (not ids or ids[0] != self.bos_id):
+            return [self.bos_id, *ids]
+        return ids
+
     def decode_tokens(self, ids: Sequence[int]) -> list[str]:
         """Each id decoded on its own (partial UTF-8 bytes show as U+FFFD)."""
         return self.tokenizer.batch_decode([[int(i)] for i in ids])
@@ -140,6 +148,40 @@ class LanguageModel:
         )
         hidden = {k: out.hidden_states[k] for k in layers} if layers else {}
         return out.last_hidden_state, hidden
+
+    @torch.inference_mode()
+    def rows_from_hidden(self, hidden: torch.Tensor | np.ndarray, layer: int) -> np.ndarray:
+        """Next-token rows (float64) from hidden states of `layer` (as in Trace.hidden): the
+        last layer is already normalised; earlier layers go through the model's final norm
+        first (the logit lens), then the model's own unembedding and soft-capping."""
+        layer = self._layers([layer])[0]
+        h = torch.as_tensor(np.asarray(hidden, dtype=np.float32))
+        squeeze = h.ndim == 1
+        h = h[None] if squeeze else h
+        out = np.empty((len(h), self.vocab_size))
+        step = max(1, 2**25 // (4 * self.vocab_size))
+        for start in range(0, len(h), step):
+            chunk = h[start : start + step]
+            if layer != self.num_layers:
+                chunk = self.final_norm(chunk)
+            logits = self.to_logits(chunk).double()
+            out[start : start + len(chunk)] = torch.softmax(logits, -1).numpy()
+        return out[0] if squeeze else out
+
+    @torch.inference_mode()
+    def next_rows(self, sources: Sequence[str | Sequence[int]], batch_size: int = 8) -> np.ndarray:
+        """[n, V] float32 next-token rows after the whole of each source (text or ids); only
+        these rows are formed, not one per position."""
+        prepared = [self._prepare(s, None, None)[0] for s in sources]
+        out = np.empty((len(prepared), self.vocab_size), dtype=np.float32)
+        order = sorted(range(len(prepared)), key=lambda i: len(prepared[i]))
+        for start in range(0, len(order), max(1, batch_size)):
+            chunk = order[start : start + batch_size]
+            last, _ = self.forward_hidden([prepared[i] for i in chunk])
+            ends = torch.tensor([len(prepared[i]) - 1 for i in chunk])
+            rows = self.to_logits(last[torch.arange(len(chunk)), ends]).float()
+            out[chunk] = torch.softmax(rows, -1).numpy()
+        return out
 
     # ---- traces -------------------------------------------------------------------------
     def trace(
@@ -273,6 +315,16 @@ class LanguageModel:
                 "no prediction; pass a non-empty context or add_bos=True"
             )
         return ids, split
+
+    def first_content_token(self, context: str, continuation: str) -> tuple[list[int], int]:
+        """(prefix ids, token) where the prefix's next-token row predicts the first token of the
+        continuation that is not pure whitespace. Digits are often preceded by a bare-space
+        token (' 24' -> ' ', '2', '4'); the answer's row is the one that predicts '2'."""
+        ids, split = self.split_continuation(context, continuation)
+        k = split
+        while k < len(ids) - 1 and not self.tokenizer.decode([ids[k]]).strip():
+            k += 1
+        return ids[:k], ids[k]
 
     def score_many(
         self, pairs: Sequence[tuple[str, str]], batch_size: int = 8, add_bos: bool | None = None

@@ -1,11 +1,21 @@
 """Figures: read result objects, return matplotlib figures (and write them when asked)."""
 
+from bayesmatrix.viz.claims_plot import (
+    plot_continuity,
+    plot_cot,
+    plot_entropy,
+    plot_hallucination,
+)
 from bayesmatrix.viz.common import save_figure
 from bayesmatrix.viz.icl_plot import plot_kappa, plot_learning_curves
 from bayesmatrix.viz.prior_plot import plot_heldout_nll, plot_simplex
 from bayesmatrix.viz.trace_plot import plot_trace
 
 __all__ = [
+    "plot_continuity",
+    "plot_cot",
+    "plot_entropy",
+    "plot_hallucination",
     "plot_heldout_nll",
     "plot_kappa",
     "plot_learning_curves",

@@ -1,0 +1,5 @@
+"""`python -m bayesmatrix.cli`."""
+
+from bayesmatrix.cli import main
+
+main()

@@ -1,0 +1,143 @@
+"""Commands for the embedding and entropy claims: continuity (Theorem 1), entropy reduction
+(Theorem 3), chain of thought, and the hallucination signal. Each runs per model, saves the
+model's result as soon as it is done (a rerun loads it instead of recomputing), then draws one
+figure across models and prints the verdicts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bayesmatrix.cli import app, check_models, console, print_verdicts
+from bayesmatrix.errors import BayesmatrixError
+
+Models = Annotated[list[str], typer.Option("--model", help="model(s); repeat the option")]
+Out = Annotated[Path, typer.Option(help="output directory (finished models are reused)")]
+
+
+def per_model(
+    models: list[str], out: Path, result_type: type, compute: Callable[[Any], Any]
+) -> list[Any]:
+    """compute(lm) for each model unless out/<model> already holds a saved result."""
+    from bayesmatrix import load
+
+    check_models(models)
+    results = []
+    for name in models:
+        where = out / name.replace("/", "__")
+        if (where / "meta.json").is_file() or (where / "perturbation" / "meta.json").is_file():
+            results.append(result_type.load(where))
+            continue
+        with console.status(f"{name}: computing"):
+            result = compute(load(name))
+        result.save(where)
+        results.append(result)
+    return results
+
+
+def finish(results: list[Any], figure: Any, out: Path, name: str) -> None:
+    from bayesmatrix.viz import save_figure
+
+    path = save_figure(figure, out / f"{name}.png")
+    print_verdicts([v for r in results for v in r.verdicts()])
+    console.print(f"results: {out}/<model>/\nfigure:  {path}")
+
+
+@app.command("continuity")
+def continuity_cmd(
+    model: Models = ["smollm2-135m"],  # noqa: B006
+    layers: Annotated[
+        str, typer.Option(help="comma list of hidden-state indices; -1 = last")
+    ] = "-1",
+    prompts: Annotated[int, typer.Option(help="positions perturbed / pairs interpolated")] = 48,
+    bank: Annotated[int, typer.Option(help="neighbour bank size")] = 400,
+    k: Annotated[int, typer.Option(help="neighbours averaged")] = 8,
+    out: Out = Path("runs/continuity"),
+) -> None:
+    """Theorem 1: rows against embedding perturbations, interpolation, and neighbours."""
+    from bayesmatrix.data import stdlib_docs
+    from bayesmatrix.experiments.continuity import ContinuityResult, run_continuity
+    from bayesmatrix.viz import plot_continuity
+
+    try:
+        chosen = [int(x) for x in layers.split(",") if x.strip()]
+    except ValueError:
+        raise BayesmatrixError(f"--layers must be integers like -1,15, not {layers!r}") from None
+    if not chosen:
+        raise BayesmatrixError("--layers is empty; e.g. --layers -1")
+    text = stdlib_docs(max_chars=300_000)
+    results = []
+    for layer in chosen:
+        results += per_model(
+            model,
+            out / f"layer{layer}",
+            ContinuityResult,
+            lambda lm, layer=layer: run_continuity(
+                lm, text, layer, n_prompts=prompts, n_bank=bank, k=k
+            ),
+        )
+    finish(results, plot_continuity(results), out, "continuity")
+
+
+@app.command("entropy")
+def entropy_cmd(
+    model: Models = ["smollm2-135m"],  # noqa: B006
+    task: Annotated[str, typer.Option(help="ICL task for the 'more examples' comparison")] = (
+        "sentiment"
+    ),
+    facts: Annotated[Path | None, typer.Option(help="facts JSONL (default: shipped)")] = None,
+    n: Annotated[int, typer.Option(help="comparisons per source")] = 60,
+    out: Out = Path("runs/entropy"),
+) -> None:
+    """Theorem 3: does entropy fall, and does the row majorize, as prompts get specific?"""
+    from bayesmatrix.data import stdlib_docs
+    from bayesmatrix.experiments.entropy import EntropyResult, run_entropy
+    from bayesmatrix.experiments.icl_tasks import get_task
+    from bayesmatrix.experiments.questions import load_facts
+    from bayesmatrix.viz import plot_entropy
+
+    if n < 2:
+        raise BayesmatrixError("--n must be at least 2")
+    the_task, the_facts = get_task(task), load_facts(facts)
+    text = stdlib_docs(max_chars=200_000)
+    results = per_model(
+        model, out, EntropyResult, lambda lm: run_entropy(lm, text, the_task, the_facts, n=n)
+    )
+    finish(results, plot_entropy(results), out, "entropy")
+
+
+@app.command("cot")
+def cot_cmd(
+    model: Models = ["smollm2-135m"],  # noqa: B006
+    problems: Annotated[Path | None, typer.Option(help="problems JSONL (default: shipped)")] = None,
+    out: Out = Path("runs/cot"),
+) -> None:
+    """Chain of thought: answer-row entropy and P(answer) with and without the steps."""
+    from bayesmatrix.experiments.cot import CotResult, run_cot
+    from bayesmatrix.experiments.questions import load_problems
+    from bayesmatrix.viz import plot_cot
+
+    the_problems = load_problems(problems)
+    results = per_model(model, out, CotResult, lambda lm: run_cot(lm, the_problems))
+    finish(results, plot_cot(results), out, "cot")
+
+
+@app.command("hallucination")
+def hallucination_cmd(
+    model: Models = ["smollm2-135m"],  # noqa: B006
+    facts: Annotated[Path | None, typer.Option(help="facts JSONL (default: shipped)")] = None,
+    out: Out = Path("runs/hallucination"),
+) -> None:
+    """Hallucination signal: AUROC of answer-row entropy and top-1 probability."""
+    from bayesmatrix.experiments.hallucination import HallucinationResult, run_hallucination
+    from bayesmatrix.experiments.questions import load_facts
+    from bayesmatrix.viz import plot_hallucination
+
+    the_facts = load_facts(facts)
+    results = per_model(
+        model, out, HallucinationResult, lambda lm: run_hallucination(lm, the_facts)
+    )
+    finish(results, plot_hallucination(results), out, "hallucination")

@@ -1,0 +1,121 @@
+"""Commands for the instrumented models: list them, trace a prompt, run the demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from bayesmatrix.cli import app, console, err, read_text
+from bayesmatrix.errors import BayesmatrixError
+
+if TYPE_CHECKING:
+    from bayesmatrix.models import Trace
+
+DEMO_TEXT = (
+    "The capital of France is Paris. The capital of Germany is Berlin. "
+    "The capital of Italy is Rome. The capital of Spain is"
+)
+
+
+@app.command("models")
+def models_cmd() -> None:
+    """List the named models, whether they are installed, and where they live."""
+    from bayesmatrix.models.registry import DEFAULT_MODEL, list_models
+
+    table = Table("name", "installed", "location / install command", "description")
+    for spec in list_models():
+        installed = spec.installed()
+        if installed:
+            try:
+                where = str(spec.path())
+            except BayesmatrixError as exc:
+                installed, where = False, str(exc)
+        else:
+            where = spec.install
+        name = spec.name + (" (default)" if spec.name == DEFAULT_MODEL else "")
+        table.add_row(name, "yes" if installed else "no", where, spec.description)
+    console.print(table)
+
+
+def _trace_table(trace: Trace, top_k: int) -> Table:
+    table = Table("pos", "token", "next", "p(next)", "H bits", f"top-{top_k} alternatives")
+    frame = trace.to_frame()
+    last = len(frame) - 1
+    for row in frame.itertuples():
+        alts = "  ".join(
+            f"{t!r}:{p:.2f}" for t, p in zip(row.topk_tokens, row.topk_probs, strict=True)
+        )
+        at_end = row.position == last
+        table.add_row(
+            str(row.position),
+            repr(row.token),
+            "" if at_end else repr(row.next_token),
+            "" if at_end else f"{row.p_next:.3f}",
+            f"{row.entropy_bits:.2f}",
+            alts,
+        )
+    return table
+
+
+@app.command("trace")
+def trace_cmd(
+    model: Annotated[str, typer.Argument(help="named model, .gguf file, HF directory or hub id")],
+    prompt: Annotated[str | None, typer.Argument(help="text to trace")] = None,
+    file: Annotated[Path | None, typer.Option(help="read the prompt from a UTF-8 file")] = None,
+    top_k: Annotated[int, typer.Option(help="alternatives shown per position")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON records")] = False,
+    out: Annotated[Path | None, typer.Option(help="write the trace as Parquet")] = None,
+    plot: Annotated[Path | None, typer.Option(help="write the figure (.png/.svg)")] = None,
+    truncate_left: Annotated[bool, typer.Option(help="keep the last tokens if too long")] = False,
+) -> None:
+    """Trace a prompt: per token, p(actual next), entropy, and top alternatives."""
+    from bayesmatrix import load
+
+    if (prompt is None) == (file is None):
+        raise BayesmatrixError("give either a PROMPT argument or --file PATH (exactly one)")
+    text = prompt if prompt is not None else read_text(file)  # type: ignore[arg-type]
+    lm = load(model)
+    trace = lm.trace(text, top_k=top_k, truncate="left" if truncate_left else None)
+    if as_json:
+        sys.stdout.write(trace.to_frame().to_json(orient="records", force_ascii=False) + "\n")
+    else:
+        console.print(_trace_table(trace, top_k))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        trace.to_frame().to_parquet(out, index=False)
+        err.print(f"trace written to {out}")
+    if plot is not None:
+        from bayesmatrix.viz import plot_trace, save_figure
+
+        err.print(f"figure written to {save_figure(plot_trace(trace), plot)}")
+
+
+@app.command("demo")
+def demo_cmd(
+    out: Annotated[Path, typer.Option(help="output directory")] = Path("runs/demo"),
+    model: Annotated[str, typer.Option(help="model to trace")] = "smollm2-135m",
+) -> None:
+    """Trace a short prompt on a model and write its table, figure and Parquet results."""
+    from bayesmatrix import load
+    from bayesmatrix.viz import plot_trace, save_figure
+
+    lm = load(model)
+    trace = lm.trace(DEMO_TEXT, top_k=5)
+    saved = trace.save(out / "trace")
+    figure = save_figure(plot_trace(trace), out / "trace.png")
+    console.print(_trace_table(trace, 5))
+    summary = {
+        "model": lm.name,
+        "tokens": len(trace),
+        "mean_entropy_bits": float(trace.entropy_bits.mean()),
+        "mean_surprisal_bits": float(trace.surprisal_bits[:-1].mean()),
+        "top1_last": trace.topk_tokens[-1][0],
+        "p_top1_last": float(trace.topk_probs[-1][0]),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    console.print(f"results: {saved}/trace.parquet\nfigure:  {figure}\nsummary: {out}/summary.json")

@@ -1,0 +1,98 @@
+"""Chain of thought as moving into low-entropy rows: the answer row with and without the
+intermediate steps in the prompt, on multi-step problems with known answers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from bayesmatrix.experiments.entropy import entropy_bits
+from bayesmatrix.experiments.questions import Problem, cot_prompt
+from bayesmatrix.experiments.result import Verdict, bootstrap_mean_ci, load_frame, save_frame
+
+if TYPE_CHECKING:
+    from bayesmatrix.models import LanguageModel
+
+
+@dataclass
+class CotResult:
+    """One row per (problem, with_steps): answer-row entropy, P(answer), argmax correctness."""
+
+    model: str
+    frame: pd.DataFrame
+
+    def paired(self) -> pd.DataFrame:
+        wide = self.frame.pivot(index="question", columns="with_steps")
+        return pd.DataFrame(
+            {
+                "delta_entropy_bits": wide["entropy_bits"][True] - wide["entropy_bits"][False],
+                "delta_logprob": wide["logprob_answer"][True] - wide["logprob_answer"][False],
+            }
+        )
+
+    def verdicts(self) -> list[Verdict]:
+        d = self.paired()
+        h, h_lo, h_hi = bootstrap_mean_ci(d["delta_entropy_bits"].to_numpy())
+        lp, lp_lo, lp_hi = bootstrap_mean_ci(d["delta_logprob"].to_numpy())
+        acc = self.frame.groupby("with_steps")["correct"].mean()
+        text = (
+            f"{self.model}, {len(d)} problems: answer-row entropy changes by {h:+.3f} "
+            f"[{h_lo:+.3f}, {h_hi:+.3f}] bits with the steps; log P(answer) by {lp:+.3f} "
+            f"[{lp_lo:+.3f}, {lp_hi:+.3f}] nats; argmax correct {acc.get(False, 0):.0%} "
+            f"without -> {acc.get(True, 0):.0%} with steps"
+        )
+        status = (
+            "supported"
+            if h_hi < 0 and lp_lo > 0
+            else "not supported"
+            if h_lo > 0 or lp_hi < 0
+            else "inconclusive"
+        )
+        return [
+            Verdict(
+                "Chain of thought moves the model into low-entropy rows that favour "
+                "the right answer",
+                status,
+                text,
+            )
+        ]
+
+    def save(self, directory: str | Path) -> Path:
+        return save_frame(directory, self.frame, {"model": self.model})
+
+    @classmethod
+    def load(cls, directory: str | Path) -> CotResult:
+        frame, meta = load_frame(directory)
+        return cls(meta["model"], frame)
+
+
+def run_cot(lm: LanguageModel, problems: Sequence[Problem]) -> CotResult:
+    """Answer rows and answer probabilities with and without the intermediate steps."""
+    rows = []
+    for with_steps in (False, True):
+        prompts = [cot_prompt(p, with_steps) for p in problems]
+        anchors = [
+            lm.first_content_token(q, " " + p.answer)
+            for q, p in zip(prompts, problems, strict=True)
+        ]
+        answer_rows = lm.next_rows([prefix for prefix, _ in anchors])
+        first = [token for _, token in anchors]
+        logp = lm.score_many([(q, " " + p.answer) for q, p in zip(prompts, problems, strict=True)])
+        for i, p in enumerate(problems):
+            rows.append(
+                {
+                    "question": p.question,
+                    "answer": p.answer,
+                    "with_steps": with_steps,
+                    "entropy_bits": float(entropy_bits(answer_rows[i])),
+                    "logprob_answer": float(logp[i]),
+                    "p_first_answer_token": float(answer_rows[i, first[i]]),
+                    "correct": bool(np.argmax(answer_rows[i]) == first[i]),
+                }
+            )
+    return CotResult(lm.name, pd.DataFrame(rows))
