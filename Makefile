@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.bayesmatrix-installed
-OUT ?= runs/demo
+OUT ?= runs/validate
 
 .PHONY: setup run test lint bench clean
 
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 run: setup
-	$(BIN)/bayesmatrix demo --out $(OUT)
+	$(BIN)/bayesmatrix validate --model smollm2-135m --profile quick --out $(OUT)
 
 test: setup
 	$(BIN)/ruff check src tests benchmarks

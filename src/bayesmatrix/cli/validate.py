@@ -1,0 +1,50 @@
+"""`bayesmatrix validate`: the main job. Every claim, one self-contained HTML report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bayesmatrix.cli import app, check_models, console, print_verdicts
+
+
+@app.command("validate")
+def validate_cmd(
+    model: Annotated[list[str], typer.Option(help="model(s); repeat the option")] = [  # noqa: B006
+        "smollm2-135m"
+    ],
+    profile: Annotated[str, typer.Option(help="quick (minutes) or full")] = "quick",
+    out: Annotated[Path, typer.Option(help="output directory (a rerun resumes)")] = Path(
+        "runs/validate"
+    ),
+) -> None:
+    """Validate the paper's claims on the model(s) and write one self-contained HTML report."""
+    from bayesmatrix import load
+    from bayesmatrix.report import PROFILES, render_report, run_validation
+
+    check_models(model)
+    if profile not in PROFILES:
+        raise typer.BadParameter(f"choose from {', '.join(PROFILES)}", param_hint="--profile")
+    with console.status("validating") as status:
+        sections = run_validation(
+            model, profile, out, load, progress=lambda label: status.update(f"validating: {label}")
+        )
+    verdicts = [v for s in sections for v in s.verdicts]
+    print_verdicts(verdicts)
+    command = (
+        "bayesmatrix validate "
+        + " ".join(f"--model {m}" for m in model)
+        + (f" --profile {profile} --out {out}")
+    )
+    report = render_report(
+        sections, model, {"profile": profile, **PROFILES[profile]}, command, out / "report.html"
+    )
+    (out / "verdicts.json").write_text(
+        json.dumps(
+            [{"section": s.title, **v.__dict__} for s in sections for v in s.verdicts], indent=1
+        )
+    )
+    console.print(f"report written to {report}")

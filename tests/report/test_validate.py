@@ -1,0 +1,65 @@
+"""The main job end to end: the quick validation on the default model, its self-contained
+report, and resuming without redoing finished work."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from bayesmatrix.experiments.result import Verdict
+from bayesmatrix.report.html import render_report
+from bayesmatrix.report.validate import ClaimSection
+from tests.cli_helpers import run_cli
+
+
+def assert_self_contained(page: str) -> None:
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page, re.I)
+    assert "<script" not in page.lower()
+    assert "@import" not in page and "url(" not in page
+
+
+@pytest.mark.slow
+def test_quick_validation_writes_a_self_contained_report_and_resumes(tmp_path):
+    out = tmp_path / "v"
+    first = run_cli("validate", "--profile", "quick", "--out", str(out), check=True)
+    page = (out / "report.html").read_text()
+    assert_self_contained(page)
+    verdicts = json.loads((out / "verdicts.json").read_text())
+    assert len(verdicts) >= 10
+    for v in verdicts:  # every verdict is in the report and was printed
+        assert v["status"] in ("supported", "not supported", "inconclusive")
+        assert f"[{v['status']}] {v['claim']}" in first.stdout
+    images = re.findall(r'src="data:image/png;base64,', page)
+    assert len(images) >= 7
+    assert page.count("Reproduce: <code>bayesmatrix ") == len(images)
+    assert "Not available in this version" in page
+
+    saved = sorted(p for p in out.rglob("*.parquet"))
+    stamps = {p: p.stat().st_mtime_ns for p in saved}
+    run_cli("validate", "--profile", "quick", "--out", str(out), check=True)
+    assert {p: p.stat().st_mtime_ns for p in saved} == stamps  # nothing recomputed
+    assert json.loads((out / "verdicts.json").read_text()) == verdicts
+
+
+def test_report_escapes_text_and_embeds_figures(tmp_path):
+    png = tmp_path / "f.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\nfake")
+    section = ClaimSection(
+        "A <claim>",
+        [Verdict("x < y", "inconclusive", "a & b")],
+        [(png, "bayesmatrix thing --flag")],
+    )
+    page = render_report([section], ["m"], {"profile": "quick"}, "cmd", tmp_path / "r.html")
+    text = page.read_text()
+    assert "A &lt;claim&gt;" in text and "a &amp; b" in text
+    assert "data:image/png;base64,iVBORw0KGgpmYWtl" in text
+    assert_self_contained(text)
+
+
+def test_validate_bad_input(tmp_path):
+    bad_profile = run_cli("validate", "--profile", "huge", "--out", str(tmp_path))
+    assert bad_profile.returncode == 2 and "quick, full" in bad_profile.stderr
+    bad_model = run_cli("validate", "--model", "nope", "--out", str(tmp_path))
+    assert bad_model.returncode == 2 and "named models are" in bad_model.stderr
