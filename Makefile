@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.bayesmatrix-installed
 OUT ?= runs/validate
 
+CHROMIUM := /usr/bin/chromium
+
 .PHONY: setup run test lint bench clean
 
 setup: $(STAMP)
@@ -23,7 +25,11 @@ $(STAMP): pyproject.toml Makefile
 run: setup
 	$(BIN)/bayesmatrix validate --model smollm2-135m --profile quick --out $(OUT)
 
-test: setup
+# Browser tests drive Debian's chromium (never a downloaded browser); installed once, as root.
+$(CHROMIUM):
+	apt-get update -qq && apt-get install -y -qq chromium
+
+test: setup $(CHROMIUM)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
 

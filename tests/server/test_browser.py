@@ -1,0 +1,89 @@
+"""End to end in a real headless Chromium (Debian's, driven by Playwright; never downloaded)
+against the real server started as a subprocess."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+pytestmark = pytest.mark.slow
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="module")
+def server():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bayesmatrix.cli", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url + "/api/models", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("the server did not start: " + proc.stdout.read().decode()[-2000:])
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    if not shutil.which(CHROMIUM):
+        pytest.fail("Debian's chromium is missing: `apt-get install -y chromium` (make test does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 1400})
+        page.goto(server + "/")
+        page.wait_for_selector("body[data-ready='1']")
+        yield page
+        browser.close()
+
+
+def test_typed_prompt_renders_the_expected_top_token(page, smollm2):
+    prompt = "The capital of France is"
+    page.fill("#prompt", prompt)
+    page.click("#trace")
+    page.wait_for_selector("#trace-chart text.bartext")
+    labels = [t.text_content() for t in page.query_selector_all("#trace-chart text.bartext")]
+    trace = smollm2.trace(prompt, top_k=1)
+    assert labels == [row[0].strip() for row in trace.topk_tokens]
+    assert labels[-1] == "Paris"
+    row_labels = page.query_selector_all("#row-chart .ytick text")
+    assert any("Paris" in t.text_content() for t in row_labels)
+
+
+def test_clicking_a_token_shows_its_row(page):
+    page.click("#tokens span[data-position='1']")
+    page.wait_for_function("document.getElementById('row-chart').dataset.position === '1'")
+    title = page.text_content("#row-chart .gtitle")
+    assert "row after token 1" in title
+
+
+def test_icl_panel_adds_demonstrations(page):
+    for n in (1, 2, 3):
+        page.click("#add")
+        page.wait_for_function(
+            f"document.querySelectorAll('#icl-chart .scatterlayer .trace')[0]"
+            f"?.querySelectorAll('.point').length === {n}"
+        )
+    assert page.text_content("#kappa").startswith("fitted kappa")
+    assert page.text_content("#error") == ""
