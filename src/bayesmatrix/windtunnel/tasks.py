@@ -1,0 +1,171 @@
+"""Wind-tunnel tasks: a sampler and the exact posterior predictive at every position.
+
+Convention: for sequences x [n, T], `predictive(x)` is [n, T, V] with row t the exact
+P(x_t = . | x_<t) under the task's generative model (row 0 is the prior predictive). A model
+trained on samples can be scored against it in bits, position by position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import logsumexp
+
+from bayesmatrix.bayes import DirichletMixture
+from bayesmatrix.bayes._validate import as_alpha
+from bayesmatrix.errors import BayesmatrixError
+
+
+def _check(vocab: int, length: int) -> None:
+    if vocab < 2:
+        raise BayesmatrixError(f"V must be at least 2, got {vocab}")
+    if length < 1:
+        raise BayesmatrixError(f"sequence length must be positive, got {length}")
+
+
+@dataclass(frozen=True)
+class DirichletCategorical:
+    """theta ~ prior (a Dirichlet mixture; one component = a Dirichlet), then T i.i.d. tokens.
+
+    Exact predictive: sum_j w_j(x_<t) (alpha_j + counts) / (sum alpha_j + t), with w_j the
+    posterior component weights (prior weight times Polya likelihood of the prefix)."""
+
+    prior: DirichletMixture
+    length: int = 32
+
+    @classmethod
+    def symmetric(
+        cls, vocab: int = 8, alpha: float = 1.0, length: int = 32
+    ) -> DirichletCategorical:
+        _check(vocab, length)
+        return cls(DirichletMixture([1.0], [as_alpha(np.full(vocab, float(alpha)))]), length)
+
+    def __post_init__(self) -> None:
+        _check(self.vocab, self.length)
+
+    @property
+    def vocab(self) -> int:
+        return self.prior.k
+
+    def sample(self, n: int, seed: int | np.random.Generator | None = 0) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        theta = self.prior.rvs(n, rng)
+        u = rng.random((n, self.length, 1))
+        return (u > np.cumsum(theta, axis=1)[:, None, :]).sum(-1).clip(0, self.vocab - 1)
+
+    def predictive(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        onehot = np.eye(self.vocab)[x]  # [n, T, V]
+        counts = np.cumsum(onehot, axis=1) - onehot  # before t
+        a = self.prior.alphas  # [m, V]
+        a0 = a.sum(1)  # [m]
+        t = np.arange(x.shape[1])
+        comp = (a[None, None] + counts[:, :, None]) / (
+            a0[None, None, :, None] + t[None, :, None, None]
+        )
+        # log Polya likelihood of each prefix under each component, accumulated sequentially
+        step = np.log(np.take_along_axis(comp, x[:, :, None, None].repeat(len(a0), 2), 3)[..., 0])
+        before = np.cumsum(step, axis=1) - step  # [n, T, m]
+        log_w = np.log(self.prior.weights)[None, None] + before
+        w = np.exp(log_w - logsumexp(log_w, axis=2, keepdims=True))
+        return np.einsum("ntm,ntmv->ntv", w, comp)
+
+
+@dataclass(frozen=True)
+class DirichletMarkov:
+    """In-context Markov chains: each row of a V x V transition matrix ~ Dir(alpha); x_0 is
+    uniform, then x_t ~ row x_{t-1}. Exact predictive: (alpha + transitions out of x_{t-1}
+    seen so far) / (sum alpha + their number)."""
+
+    vocab: int = 4
+    alpha: float = 1.0
+    length: int = 32
+
+    def __post_init__(self) -> None:
+        _check(self.vocab, self.length)
+        as_alpha([self.alpha, self.alpha])
+
+    def sample(self, n: int, seed: int | np.random.Generator | None = 0) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        rows = rng.dirichlet(np.full(self.vocab, self.alpha), size=(n, self.vocab))
+        x = np.empty((n, self.length), dtype=int)
+        x[:, 0] = rng.integers(self.vocab, size=n)
+        for t in range(1, self.length):
+            p = rows[np.arange(n), x[:, t - 1]]
+            x[:, t] = (rng.random((n, 1)) > np.cumsum(p, axis=1)).sum(1).clip(0, self.vocab - 1)
+        return x
+
+    def predictive(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        n, length = x.shape
+        out = np.empty((n, length, self.vocab))
+        out[:, 0] = 1.0 / self.vocab
+        counts = np.zeros((n, self.vocab, self.vocab))
+        idx = np.arange(n)
+        for t in range(1, length):
+            row = counts[idx, x[:, t - 1]]
+            out[:, t] = (self.alpha + row) / (self.alpha * self.vocab + row.sum(1, keepdims=True))
+            counts[idx, x[:, t - 1], x[:, t]] += 1
+        return out
+
+
+@dataclass(frozen=True)
+class BijectionElimination:
+    """A random bijection between V keys (tokens 0..V-1) and V values (tokens V..2V-1),
+    revealed as key, value, key, value, ... with keys in random order. Exact predictive:
+    at a key position, uniform over keys not yet shown; at a value position, uniform over
+    values not yet used (the posterior over bijections is uniform on the consistent ones)."""
+
+    keys: int = 10
+
+    def __post_init__(self) -> None:
+        _check(self.keys, 1)
+
+    @property
+    def vocab(self) -> int:
+        return 2 * self.keys
+
+    @property
+    def length(self) -> int:
+        return 2 * self.keys
+
+    def sample(self, n: int, seed: int | np.random.Generator | None = 0) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        x = np.empty((n, self.length), dtype=int)
+        for i in range(n):
+            x[i, 0::2] = rng.permutation(self.keys)
+            x[i, 1::2] = self.keys + rng.permutation(self.keys)
+        return x
+
+    def predictive(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        n = len(x)
+        out = np.zeros((n, self.length, self.vocab))
+        for t in range(self.length):
+            seen = np.zeros((n, self.vocab), dtype=bool)
+            seen[np.arange(n)[:, None], x[:, :t]] = True
+            half = slice(0, self.keys) if t % 2 == 0 else slice(self.keys, self.vocab)
+            free = ~seen[:, half]
+            out[:, t, half] = free / free.sum(1, keepdims=True)
+        return out
+
+
+TASKS = {
+    "dirichlet": DirichletCategorical.symmetric,
+    "markov": DirichletMarkov,
+    "bijection": BijectionElimination,
+}
+
+
+def make_task(
+    name: str, **kwargs: object
+) -> DirichletCategorical | DirichletMarkov | BijectionElimination:
+    """A task by name: dirichlet (vocab, alpha, length), markov (vocab, alpha, length),
+    bijection (keys)."""
+    if name not in TASKS:
+        raise BayesmatrixError(f"unknown wind-tunnel task '{name}'; choose from {', '.join(TASKS)}")
+    try:
+        return TASKS[name](**kwargs)  # type: ignore[operator]
+    except TypeError as exc:
+        raise BayesmatrixError(f"bad settings for task '{name}': {exc}") from None

@@ -1,0 +1,104 @@
+"""Exact posteriors of the wind-tunnel tasks against brute-force enumeration, numerical
+integration, the Bayesian core's own conjugate updates, and Monte Carlo."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+from scipy.stats import beta as beta_dist
+
+from bayesmatrix import BayesmatrixError, DirichletMixture
+from bayesmatrix.windtunnel import (
+    BijectionElimination,
+    DirichletCategorical,
+    DirichletMarkov,
+    make_task,
+)
+
+
+def test_dirichlet_predictive_is_the_conjugate_posterior_predictive():
+    mix = DirichletMixture([0.3, 0.7], [[5.0, 1.0, 1.0], [0.5, 0.5, 4.0]])
+    task = DirichletCategorical(mix, length=12)
+    x = task.sample(20, seed=1)
+    pred = task.predictive(x)
+    for i in range(20):
+        for t in range(12):
+            counts = np.bincount(x[i, :t], minlength=3)
+            np.testing.assert_allclose(pred[i, t], mix.posterior(counts).predictive(), rtol=1e-10)
+
+
+def test_beta_bernoulli_predictive_by_numerical_integration():
+    prior = DirichletMixture([0.5, 0.5], [[8.0, 2.0], [1.0, 3.0]])
+    task = DirichletCategorical(prior, length=6)
+    x = np.array([[0, 0, 1, 0, 1, 1]])
+    pred = task.predictive(x)[0]
+
+    def density(theta):  # theta = P(token 0)
+        return sum(
+            w * beta_dist(a[0], a[1]).pdf(theta)
+            for w, a in zip(prior.weights, prior.alphas, strict=True)
+        )
+
+    for t in range(6):
+        c0, c1 = int((x[0, :t] == 0).sum()), int((x[0, :t] == 1).sum())
+        like = lambda th, c0=c0, c1=c1: th**c0 * (1 - th) ** c1 * density(th)  # noqa: E731
+        num = quad(lambda th, like=like: th * like(th), 0, 1)[0]
+        assert pred[t, 0] == pytest.approx(num / quad(like, 0, 1)[0], rel=1e-7)
+
+
+def test_markov_predictive_against_monte_carlo():
+    task = DirichletMarkov(vocab=2, alpha=0.7, length=4)
+    x = task.sample(200_000, seed=2)
+    by_prefix: dict[tuple, list[int]] = defaultdict(list)
+    for row in x:
+        by_prefix[tuple(row[:3])].append(row[3])
+    pred = task.predictive(np.array([[*p, 0] for p in by_prefix]))
+    for (prefix, nexts), p in zip(by_prefix.items(), pred, strict=True):
+        freq = np.mean(np.array(nexts) == 1)
+        se = np.sqrt(p[3, 1] * (1 - p[3, 1]) / len(nexts))
+        assert abs(freq - p[3, 1]) < 5 * se + 1e-3, prefix
+
+
+def test_markov_first_row_uniform_and_rows_normalised():
+    task = DirichletMarkov(vocab=5, alpha=0.3, length=20)
+    pred = task.predictive(task.sample(50, seed=3))
+    np.testing.assert_allclose(pred[:, 0], 0.2)
+    np.testing.assert_allclose(pred.sum(-1), 1.0)
+
+
+def test_bijection_predictive_by_enumerating_bijections():
+    task = BijectionElimination(keys=3)
+    x = task.sample(5, seed=4)
+    pred = task.predictive(x)
+    perms = list(itertools.permutations(range(3)))
+    orders = list(itertools.permutations(range(3)))
+    for i in range(5):
+        for t in range(6):
+            counts = np.zeros(6)
+            for order, perm in itertools.product(orders, perms):
+                seq = [tok for k in order for tok in (k, 3 + perm[k])]
+                if seq[:t] == list(x[i, :t]):
+                    counts[seq[t]] += 1
+            np.testing.assert_allclose(pred[i, t], counts / counts.sum(), rtol=1e-12)
+    # the last value is forced: zero entropy there
+    assert np.all(pred[:, -1].max(-1) == 1.0)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: make_task("dirichlet", vocab=1), "V must be at least 2"),
+        (lambda: make_task("dirichlet", alpha=-1.0), "positive"),
+        (lambda: make_task("markov", alpha=0.0), "positive"),
+        (lambda: make_task("hmm"), "unknown wind-tunnel task"),
+        (lambda: make_task("bijection", vocab=3), "bad settings"),
+        (lambda: make_task("dirichlet", length=0), "length must be positive"),
+    ],
+)
+def test_bad_input(call, message):
+    with pytest.raises(BayesmatrixError, match=message):
+        call()
