@@ -54,4 +54,12 @@ def main() -> None:
         raise SystemExit(2) from None
 
 
-from bayesmatrix.cli import claims, core, icl, prior, serve, validate  # noqa: E402, F401 - registers commands
+from bayesmatrix.cli import (  # noqa: E402, F401 - registers commands
+    claims,
+    core,
+    icl,
+    prior,
+    serve,
+    validate,
+    windtunnel,
+)

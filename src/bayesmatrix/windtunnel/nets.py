@@ -1,0 +1,117 @@
+"""Sequence models for the wind tunnels, all predicting x_t from x_<t with a BOS token (id V):
+a small Llama-architecture transformer (transformers' LlamaConfig, so it saves and loads like
+any LM), an LSTM, and an MLP over a fixed window. Sizes are chosen to match parameter counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from bayesmatrix.errors import BayesmatrixError
+
+ARCHS = ("transformer", "lstm", "mlp")
+
+
+def n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+class Transformer(nn.Module):
+    """LlamaForCausalLM over V + 1 tokens (the last is BOS)."""
+
+    def __init__(
+        self, vocab: int, length: int, width: int = 64, layers: int = 2, heads: int = 4
+    ) -> None:
+        super().__init__()
+        from transformers import LlamaConfig, LlamaForCausalLM
+
+        self.config = LlamaConfig(
+            vocab_size=vocab + 1,
+            hidden_size=width,
+            intermediate_size=2 * width,
+            num_hidden_layers=layers,
+            num_attention_heads=heads,
+            num_key_value_heads=heads,
+            max_position_embeddings=length + 1,
+            bos_token_id=vocab,
+            eos_token_id=vocab,
+            pad_token_id=vocab,
+            tie_word_embeddings=True,
+        )
+        self.lm = LlamaForCausalLM(self.config)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.lm(input_ids=inputs, use_cache=False).logits
+
+    def save(self, directory: str | Path) -> Path:
+        """save_pretrained plus a word-level tokenizer ('t0' .. 't{V-1}', '<bos>'), so that
+        bayesmatrix.load(directory) returns a LanguageModel that traces token ids."""
+        from tokenizers import Tokenizer
+        from tokenizers.models import WordLevel
+        from tokenizers.pre_tokenizers import WhitespaceSplit
+        from transformers import PreTrainedTokenizerFast
+
+        out = Path(directory)
+        vocab = self.config.vocab_size - 1
+        words = {f"t{i}": i for i in range(vocab)} | {"<bos>": vocab}
+        tok = Tokenizer(WordLevel(words, unk_token="<bos>"))
+        tok.pre_tokenizer = WhitespaceSplit()
+        fast = PreTrainedTokenizerFast(
+            tokenizer_object=tok, bos_token="<bos>", pad_token="<bos>", unk_token="<bos>"
+        )
+        self.lm.save_pretrained(out)
+        fast.save_pretrained(out)
+        return out
+
+
+class LSTM(nn.Module):
+    def __init__(self, vocab: int, width: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab + 1, width)
+        self.rnn = nn.LSTM(width, width, batch_first=True)
+        self.head = nn.Linear(width, vocab + 1)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.head(self.rnn(self.embed(inputs))[0])
+
+
+class MLP(nn.Module):
+    """Sees only the last `window` tokens (BOS-padded) at each position."""
+
+    def __init__(self, vocab: int, width: int, window: int = 8) -> None:
+        super().__init__()
+        self.vocab, self.window = vocab, window
+        self.embed = nn.Embedding(vocab + 1, 16)
+        self.net = nn.Sequential(
+            nn.Linear(16 * window, width),
+            nn.GELU(),
+            nn.Linear(width, width),
+            nn.GELU(),
+            nn.Linear(width, vocab + 1),
+        )
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        pad = torch.full((inputs.shape[0], self.window - 1), self.vocab, dtype=inputs.dtype)
+        padded = torch.cat([pad, inputs], dim=1)
+        windows = padded.unfold(1, self.window, 1)  # [B, T, window]
+        return self.net(self.embed(windows).flatten(2))
+
+
+def build(arch: str, vocab: int, length: int, seed: int = 0) -> nn.Module:
+    """An architecture with about as many parameters as the default transformer."""
+    torch.manual_seed(seed)
+    if arch == "transformer":
+        return Transformer(vocab, length)
+    target = n_params(Transformer(vocab, length))
+    if arch == "lstm":
+        return _match(lambda w: LSTM(vocab, w), target)
+    if arch == "mlp":
+        return _match(lambda w: MLP(vocab, w), target)
+    raise BayesmatrixError(f"unknown architecture '{arch}'; choose from {', '.join(ARCHS)}")
+
+
+def _match(make, target: int) -> nn.Module:
+    best = min(range(8, 512, 4), key=lambda w: abs(n_params(make(w)) - target))
+    return make(best)
