@@ -35,6 +35,8 @@ def test_quick_validation_writes_a_self_contained_report_and_resumes(tmp_path):
     assert len(images) >= 7
     assert page.count("Reproduce: <code>bayesmatrix ") == len(images)
     assert "Not available in this version" in page
+    assert "Bayesian wind tunnel: Dirichlet-categorical, V=8" in page
+    assert any("MLP" in v["claim"] for v in verdicts)
 
     saved = sorted(p for p in out.rglob("*.parquet"))
     stamps = {p: p.stat().st_mtime_ns for p in saved}

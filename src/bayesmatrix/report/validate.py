@@ -27,7 +27,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "entropy_n": 40,
         "continuity_prompts": 32,
         "continuity_bank": 300,
-        "windtunnel_steps": 600,
+        "windtunnel_steps": 3000,
     },
     "full": {
         "icl_shots": 32,
@@ -38,7 +38,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "entropy_n": 60,
         "continuity_prompts": 48,
         "continuity_bank": 400,
-        "windtunnel_steps": 10_000,
+        "windtunnel_steps": 20_000,
     },
 }
 NOT_YET = {
@@ -273,6 +273,8 @@ def run_validation(
         section.figures.append((save_figure(plot(results), out / key / f"{key}.png"), command))
         sections.append(section)
 
+    progress("wind tunnel")
+    sections.append(_windtunnel(out / "windtunnel", cfg["windtunnel_steps"]))
     sections += [
         ClaimSection(title, note=f"Not available in this version: {why}.")
         for title, why in NOT_YET.items()

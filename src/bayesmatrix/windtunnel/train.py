@@ -56,11 +56,12 @@ def train(
         step, elapsed, loss_value = state["step"], state["elapsed"], state["loss"]
     budget = minutes * 60
     rng = torch.Generator().manual_seed(seed + 1)
+    torch.randint(2**31, (step,), generator=rng)  # a resumed run continues the data stream
     start = time.perf_counter() - elapsed
     model.train()
     while step < max_steps and time.perf_counter() - start < budget:
-        frac = (time.perf_counter() - start) / budget
-        for group in opt.param_groups:  # cosine decay over the time budget
+        frac = max((time.perf_counter() - start) / budget, step / max_steps)
+        for group in opt.param_groups:  # cosine decay over whichever budget binds first
             group["lr"] = lr * 0.5 * (1 + torch.cos(torch.tensor(min(frac, 1.0) * torch.pi)))
         x = torch.from_numpy(task.sample(batch, int(torch.randint(2**31, (1,), generator=rng))))
         logits = model(inputs_for(x, task.vocab))[..., : task.vocab]
