@@ -58,6 +58,7 @@ from bayesmatrix.cli import (  # noqa: E402, F401 - registers commands
     claims,
     core,
     icl,
+    matrix,
     prior,
     serve,
     validate,

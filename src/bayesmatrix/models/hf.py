@@ -105,8 +105,9 @@ def _convert_gguf(path: Path, target: Path) -> None:
         raise
 
 
-def load_hf(name_or_path: str | os.PathLike[str]) -> tuple[PreTrainedModel, object, str]:
-    """Return (model in eval mode, tokenizer, label) for any supported model reference."""
+def local_dir(name_or_path: str | os.PathLike[str]) -> tuple[Path | str, str]:
+    """(directory or cached hub id that transformers can load offline, label); a GGUF is
+    converted once and cached."""
     kind, where, label = resolve(name_or_path)
     if kind == "gguf":
         directory = _gguf_cache_dir(Path(where))
@@ -124,6 +125,21 @@ def load_hf(name_or_path: str | os.PathLike[str]) -> tuple[PreTrainedModel, obje
         directory = where
     else:
         directory = where
+    return directory, label
+
+
+def load_tokenizer(name_or_path: str | os.PathLike[str]) -> tuple[object, str]:
+    """(tokenizer, label) without loading the weights (after a GGUF's one-time conversion)."""
+    directory, label = local_dir(name_or_path)
+    try:
+        return AutoTokenizer.from_pretrained(directory, local_files_only=True), label
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(f"could not load a tokenizer from {directory}: {exc}") from exc
+
+
+def load_hf(name_or_path: str | os.PathLike[str]) -> tuple[PreTrainedModel, object, str]:
+    """Return (model in eval mode, tokenizer, label) for any supported model reference."""
+    directory, label = local_dir(name_or_path)
     try:
         tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(

@@ -1,0 +1,183 @@
+"""An LM's rows against the ideal matrix of a corpus, position by position on held-out text.
+
+Per position: KL in both directions (bits) over the shared vocabulary, the length of the context
+suffix the corpus matched, and log2 p of the actual next token under the matrix, the LM and their
+mixtures. Windows are processed in order and saved as they finish, so a killed run resumes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.matrix.ideal import MAX_DEPTH, IdealMatrix
+
+LAMBDAS = np.round(np.linspace(0.0, 1.0, 21), 2)
+
+
+def _column(lam: float) -> str:
+    return {0.0: "log2p_lm", 1.0: "log2p_matrix"}.get(float(lam), f"log2p_mix{lam:.2f}")
+
+
+def _kl_bits(p: np.ndarray, q: np.ndarray) -> float:
+    mask = p > 0
+    return float((p[mask] * (np.log2(p[mask]) - np.log2(np.maximum(q[mask], 1e-300)))).sum())
+
+
+def compare_window(
+    matrix: IdealMatrix, lm: object, ids: list[int], prior: str, max_depth: int
+) -> pd.DataFrame:
+    """Rows for every position t >= 1 of one window (the LM sees the window from its start)."""
+    lm_ids = lm.with_bos(ids)  # type: ignore[attr-defined]
+    shift = len(lm_ids) - len(ids)
+    rows = lm.trace(lm_ids, top_k=0, rows="float32").rows  # type: ignore[attr-defined]
+    vocab = min(matrix.vocab_size, rows.shape[1])
+    out = []
+    for t in range(1, len(ids)):
+        q = rows[shift + t - 1, :vocab].astype(np.float64)
+        lm_mass = float(q.sum())
+        q = q / lm_mass
+        row = matrix.row(ids[max(0, t - max_depth) : t], prior, max_depth)
+        p = row.predictive[:vocab]
+        p = p / p.sum()
+        nxt = ids[t]
+        out.append(
+            {
+                "t": t,
+                "token_id": nxt,
+                "matched": row.matched,
+                "count": row.levels[-1].total if row.levels else 0,
+                "kl_matrix_lm": _kl_bits(p, q),
+                "kl_lm_matrix": _kl_bits(q, p),
+                "lm_mass": lm_mass,
+                "log2p_matrix": float(np.log2(p[nxt])),
+                "log2p_lm": float(np.log2(max(q[nxt], 1e-300))),
+                **{
+                    f"log2p_mix{lam:.2f}": float(np.log2(lam * p[nxt] + (1 - lam) * q[nxt]))
+                    for lam in LAMBDAS[1:-1]
+                },
+            }
+        )
+    return pd.DataFrame(out)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Per-position frame and the summary figures (perplexities with bootstrap intervals)."""
+
+    positions: pd.DataFrame
+    summary: dict[str, float]
+    by_matched: pd.DataFrame
+    mixture: pd.DataFrame
+
+
+def _ppl_ci(
+    frame: pd.DataFrame, column: str, n_boot: int = 1000, seed: int = 0
+) -> tuple[float, float, float]:
+    """Perplexity 2^(mean -log2 p) and a 95% bootstrap interval resampling whole windows
+    (positions within a window are not independent)."""
+    per = frame.groupby("window")[column].agg(["sum", "count"])
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(len(per), size=(n_boot, len(per)))
+    boot = -per["sum"].to_numpy()[pick].sum(1) / per["count"].to_numpy()[pick].sum(1)
+    mean = -per["sum"].sum() / per["count"].sum()
+    return (
+        float(2**mean),
+        float(2 ** np.percentile(boot, 2.5)),
+        float(2 ** np.percentile(boot, 97.5)),
+    )
+
+
+def summarise(frame: pd.DataFrame) -> Comparison:
+    """Perplexities of the matrix, the LM and their mixtures; KL by matched suffix length."""
+    summary: dict[str, float] = {
+        "positions": float(len(frame)),
+        "windows": float(frame["window"].nunique()),
+    }
+    for name, column in (("matrix", "log2p_matrix"), ("lm", "log2p_lm")):
+        ppl, lo, hi = _ppl_ci(frame, column)
+        summary |= {f"ppl_{name}": ppl, f"ppl_{name}_lo": lo, f"ppl_{name}_hi": hi}
+    mix = []
+    for lam in LAMBDAS:
+        mix.append({"lambda": float(lam), "ppl": float(2 ** -frame[_column(lam)].mean())})
+    mixture = pd.DataFrame(mix)
+    best = mixture.loc[mixture["ppl"].idxmin()]
+    # the weight is chosen on even windows and scored on odd ones, so the gain is not in-sample
+    even, odd = frame[frame["window"] % 2 == 0], frame[frame["window"] % 2 == 1]
+    if len(odd) and len(even):
+        lam = float(LAMBDAS[int(np.argmax([even[_column(lam)].mean() for lam in LAMBDAS]))])
+        summary |= {
+            "mix_lambda_heldout": lam,
+            "ppl_mix_heldout": float(2 ** -odd[_column(lam)].mean()),
+            "ppl_lm_heldout": float(2 ** -odd["log2p_lm"].mean()),
+        }
+    summary |= {
+        "mix_lambda_best": float(best["lambda"]),
+        "ppl_mix_best": float(best["ppl"]),
+        "kl_matrix_lm_bits": float(frame["kl_matrix_lm"].mean()),
+        "kl_lm_matrix_bits": float(frame["kl_lm_matrix"].mean()),
+        "matched_mean": float(frame["matched"].mean()),
+        "lm_mass_min": float(frame["lm_mass"].min()),
+    }
+    by = frame.assign(matched=frame["matched"].clip(upper=8)).groupby("matched")
+    by_matched = by.agg(
+        positions=("t", "size"),
+        kl_matrix_lm=("kl_matrix_lm", "mean"),
+        kl_lm_matrix=("kl_lm_matrix", "mean"),
+        kl_matrix_lm_se=("kl_matrix_lm", "sem"),
+        kl_lm_matrix_se=("kl_lm_matrix", "sem"),
+        log2p_matrix=("log2p_matrix", "mean"),
+        log2p_lm=("log2p_lm", "mean"),
+    ).reset_index()
+    return Comparison(frame, summary, by_matched, mixture)
+
+
+def compare(
+    matrix: IdealMatrix,
+    lm: object,
+    text: str,
+    out: str | Path | None = None,
+    window: int = 256,
+    max_tokens: int = 4096,
+    prior: str = "dirichlet",
+    max_depth: int = MAX_DEPTH,
+) -> Comparison:
+    """Compare `lm` with the matrix on `text`, in windows of `window` tokens (at most
+    `max_tokens` in all). With `out`, each finished window is saved and reused on a rerun."""
+    if getattr(lm, "tokenizer", None) is None:
+        raise BayesmatrixError("compare needs a LanguageModel from bayesmatrix.load")
+    from bayesmatrix.matrix.index import tokenizer_fingerprint
+
+    if tokenizer_fingerprint(lm.tokenizer) != matrix.index.meta["fingerprint"]:  # type: ignore[attr-defined]
+        raise BayesmatrixError(
+            f"the index was built with the tokenizer of '{matrix.index.meta['tokenizer']}', not "
+            f"{lm.name}'s; rebuild it with --tokenizer {lm.name}"  # type: ignore[attr-defined]
+        )
+    if window < 2 or max_tokens < 2:
+        raise BayesmatrixError("window and max_tokens must be at least 2")
+    ids = matrix.encode(text)[:max_tokens]
+    if len(ids) < 2:
+        raise BayesmatrixError("the text has fewer than 2 tokens; pass a longer held-out text")
+    cache = Path(out) / "windows" if out is not None else None
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+    frames = []
+    for w, start in enumerate(range(0, len(ids) - 1, window - 1)):  # windows overlap by one
+        piece = ids[start : start + window]
+        if len(piece) < 2:
+            continue
+        path = cache / f"{w:05d}-{prior}-{max_depth}-{len(piece)}.parquet" if cache else None
+        if path is not None and path.is_file():
+            frame = pd.read_parquet(path)
+        else:
+            frame = compare_window(matrix, lm, piece, prior, max_depth).assign(window=w)
+            if path is not None:
+                tmp = path.with_suffix(".tmp")
+                frame.to_parquet(tmp)
+                tmp.replace(path)
+        frames.append(frame)
+    return summarise(pd.concat(frames, ignore_index=True))

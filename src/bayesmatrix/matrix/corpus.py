@@ -1,0 +1,108 @@
+"""Corpora for the ideal matrix: text files (or directories of them) streamed as token-id
+documents, and an offline default, the Python 3.11 documentation sources from Debian."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from bayesmatrix.data import read_utf8
+from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.models.hf import cache_root
+
+TEXT_SUFFIXES = (".txt", ".rst", ".md", ".text")
+DEFAULT_CORPUS = "python-docs"
+_DOC_PACKAGE = "python3.11-doc"
+_CHUNK_CHARS = 200_000
+
+
+def python_docs() -> list[Path]:
+    """The reStructuredText sources of the Python 3.11 manual (about 11 MB of English), from
+    Debian's python3.11-doc package: fetched once with `apt-get download` (no root needed) and
+    unpacked into the cache."""
+    target = cache_root() / "corpora" / _DOC_PACKAGE
+    if not target.is_dir():
+        if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+            raise BayesmatrixError(
+                "the default corpus comes from Debian's python3.11-doc package and this machine "
+                "has no apt-get; pass your own text files instead: bayesmatrix matrix build "
+                "FILE_OR_DIR..."
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            done = subprocess.run(
+                ["apt-get", "download", _DOC_PACKAGE], cwd=tmp, capture_output=True, text=True
+            )
+            debs = list(Path(tmp).glob("*.deb"))
+            if done.returncode != 0 or not debs:
+                raise BayesmatrixError(
+                    f"`apt-get download {_DOC_PACKAGE}` failed ({done.stderr.strip()[-300:]}); "
+                    "run `apt-get update` first or pass your own text files"
+                )
+            unpacked = Path(tmp) / "root"
+            subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(unpacked)], check=True)
+            sources = unpacked / "usr/share/doc/python3.11/html/_sources"
+            sources.rename(Path(tmp) / "sources")
+            (Path(tmp) / "sources").rename(target)
+    return sorted(target.rglob("*.txt"))
+
+
+def corpus_files(paths: Sequence[str | Path]) -> list[Path]:
+    """Expand files and directories (text files by suffix, recursively); no paths means the
+    default corpus."""
+    if not paths or list(map(str, paths)) == [DEFAULT_CORPUS]:
+        return python_docs()
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            found = sorted(
+                f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in TEXT_SUFFIXES
+            )
+            if not found:
+                raise BayesmatrixError(
+                    f"{path} holds no text files ({', '.join(TEXT_SUFFIXES)}); pass files directly"
+                )
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise BayesmatrixError(f"corpus path not found: {path}")
+    return files
+
+
+def _chunks(text: str) -> Iterator[str]:
+    """Pieces of at most ~_CHUNK_CHARS, cut at blank lines so no word is split."""
+    while len(text) > _CHUNK_CHARS:
+        cut = text.rfind("\n\n", 0, _CHUNK_CHARS)
+        cut = cut + 2 if cut > 0 else _CHUNK_CHARS
+        yield text[:cut]
+        text = text[cut:]
+    if text:
+        yield text
+
+
+def tokenized_documents(
+    files: Sequence[Path], tokenizer: object, batch_chars: int = 4_000_000
+) -> Iterator[tuple[list[int], bool]]:
+    """(token ids, ends a file) for each file piece (long files are cut at blank lines),
+    tokenised in batches by the fast tokenizer."""
+    batch: list[str] = []
+    ends: list[bool] = []
+    size = 0
+    for path in files:
+        pieces = list(_chunks(read_utf8(path, "corpus file")))
+        for i, piece in enumerate(pieces):
+            batch.append(piece)
+            ends.append(i == len(pieces) - 1)
+            size += len(piece)
+            if size >= batch_chars:
+                ids = tokenizer(batch, add_special_tokens=False).input_ids  # type: ignore[operator]
+                yield from zip(ids, ends, strict=True)
+                batch, ends, size = [], [], 0
+    if batch:
+        ids = tokenizer(batch, add_special_tokens=False).input_ids  # type: ignore[operator]
+        yield from zip(ids, ends, strict=True)

@@ -1,0 +1,232 @@
+"""The ideal matrix of a corpus: for any context, the corpus counts after each of its suffixes and
+the posterior row under a hierarchical prior, in the tokenizer of the LM it is compared with."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bayesmatrix.bayes import Dirichlet
+from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.matrix.corpus import corpus_files, tokenized_documents
+from bayesmatrix.matrix.index import (
+    DEFAULT_SHARD_TOKENS,
+    IndexBuilder,
+    Level,
+    SuffixIndex,
+    tokenizer_fingerprint,
+)
+from bayesmatrix.matrix.smoothing import PRIORS, Fit, HierarchicalDirichlet, KneserNey, fit
+
+MAX_DEPTH = 32
+
+
+@dataclass(frozen=True)
+class BuildStats:
+    tokens: int
+    documents: int
+    tokenize_seconds: float
+    index_seconds: float
+    fit_seconds: float
+    disk_bytes: int
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / max(self.tokenize_seconds + self.index_seconds, 1e-9)
+
+
+@dataclass
+class Row:
+    """One row of the ideal matrix: the counts behind it and its posterior."""
+
+    context_ids: list[int]
+    levels: list[Level]
+    posterior: Dirichlet
+    prior: str
+
+    @property
+    def predictive(self) -> np.ndarray:
+        return self.posterior.mean()
+
+    @property
+    def matched(self) -> int:
+        """Length of the longest context suffix followed by something in the corpus."""
+        return self.levels[-1].depth if self.levels else 0
+
+    @property
+    def entropy_bits(self) -> float:
+        p = self.predictive
+        p = p[p > 0]
+        return float(-(p * np.log2(p)).sum())
+
+
+def _tokenizer_for(name: str) -> object:
+    from bayesmatrix.models.hf import load_tokenizer
+
+    return load_tokenizer(name)[0]
+
+
+class IdealMatrix:
+    """A built index opened with its tokenizer (checked against the one it was built with)."""
+
+    def __init__(self, path: str | Path, tokenizer: object | None = None) -> None:
+        self.index = SuffixIndex(path)
+        meta = self.index.meta
+        self.tokenizer = tokenizer if tokenizer is not None else _tokenizer_for(meta["tokenizer"])
+        theirs = tokenizer_fingerprint(self.tokenizer)
+        if theirs != meta["fingerprint"]:
+            raise BayesmatrixError(
+                f"{path} was built with the tokenizer of '{meta['tokenizer']}' (vocabulary "
+                f"{meta['fingerprint']}), not this one ({theirs}); rows would not align. Rebuild "
+                "the index with --tokenizer set to the model you compare with"
+            )
+        fit_path = self.index.path / "prior.json"
+        if not fit_path.is_file():
+            raise BayesmatrixError(f"{fit_path} is missing: the index is incomplete; rebuild it")
+        raw = json.loads(fit_path.read_text())
+        self.fit = Fit(
+            raw["a"], raw["b"], raw["loo_bits"], tuple(raw["discounts"]), raw["positions"]
+        )
+        self.vocab_size = self.index.vocab_size
+
+    def __repr__(self) -> str:
+        return f"IdealMatrix({self.index!r}, a={self.fit.a:.3g}, b={self.fit.b:.3g})"
+
+    def prior(self, name: str = "dirichlet", order: int = 5) -> HierarchicalDirichlet | KneserNey:
+        if name == "dirichlet":
+            return HierarchicalDirichlet(self.fit.a, self.fit.b)
+        if name == "kn":
+            return KneserNey(order, self.fit.discounts)
+        raise BayesmatrixError(f"unknown prior '{name}'; choose from {', '.join(PRIORS)}")
+
+    def encode(self, context: str | Sequence[int]) -> list[int]:
+        if isinstance(context, str):
+            return list(self.tokenizer(context, add_special_tokens=False).input_ids)  # type: ignore[operator]
+        ids = [int(t) for t in context]
+        bad = [t for t in ids if not 0 <= t < self.vocab_size]
+        if bad:
+            raise BayesmatrixError(
+                f"token ids {bad[:5]} are outside the vocabulary (0..{self.vocab_size - 1})"
+            )
+        return ids
+
+    def row(
+        self,
+        context: str | Sequence[int],
+        prior: str | HierarchicalDirichlet | KneserNey = "dirichlet",
+        max_depth: int = MAX_DEPTH,
+    ) -> Row:
+        """The posterior row after `context` (text or token ids); an empty context gives the
+        unigram row, a context never seen backs off to the longest suffix that was."""
+        ids = self.encode(context)
+        model = self.prior(prior) if isinstance(prior, str) else prior
+        if isinstance(model, KneserNey):
+            levels = model.levels(self.index, ids)
+        else:
+            levels = self.index.levels(ids, max_depth)
+        return Row(ids, levels, model.posterior(levels, self.vocab_size), model.name)
+
+    def top(self, row: Row, k: int = 10) -> pd.DataFrame:
+        """The k most probable next tokens with their counts at the deepest level."""
+        p = row.predictive
+        best = np.argsort(-p)[:k]
+        deepest = row.levels[-1] if row.levels else None
+        return pd.DataFrame(
+            {
+                "token_id": best,
+                "token": self.tokenizer.batch_decode([[int(i)] for i in best]),  # type: ignore[attr-defined]
+                "count": [deepest.count_of(int(i)) if deepest else 0 for i in best],
+                "prob": p[best],
+            }
+        )
+
+    def sample(
+        self,
+        context: str | Sequence[int],
+        n: int = 20,
+        seed: int = 0,
+        prior: str = "dirichlet",
+        temperature: float = 1.0,
+    ) -> str:
+        """Generate n tokens from the matrix's rows (ancestral sampling); returns the text."""
+        if n < 1 or temperature <= 0:
+            raise BayesmatrixError("n must be >= 1 and temperature > 0")
+        ids = self.encode(context)
+        rng = np.random.default_rng(seed)
+        out: list[int] = []
+        for _ in range(n):
+            p = self.row(ids + out, prior).predictive ** (1.0 / temperature)
+            out.append(int(rng.choice(p.size, p=p / p.sum())))
+        return self.tokenizer.decode(out)  # type: ignore[attr-defined]
+
+    def logprobs(
+        self, ids: Sequence[int], prior: str = "dirichlet", max_depth: int = MAX_DEPTH
+    ) -> pd.DataFrame:
+        """log2 p(token t | tokens before t) for t >= 1, with the matched suffix length."""
+        ids = self.encode(ids)
+        rows = []
+        for t in range(1, len(ids)):
+            row = self.row(ids[max(0, t - max_depth) : t], prior, max_depth)
+            rows.append((t, ids[t], row.matched, float(np.log2(row.predictive[ids[t]]))))
+        return pd.DataFrame(rows, columns=["position", "token_id", "matched", "log2p"])
+
+
+def build(
+    corpus: Sequence[str | Path],
+    tokenizer_name: str,
+    out: str | Path,
+    shard_tokens: int = DEFAULT_SHARD_TOKENS,
+    overwrite: bool = False,
+    fit_positions: int = 2000,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[IdealMatrix, BuildStats]:
+    """Tokenise the corpus with the model's tokenizer, index it, fit the prior; the index
+    appears at `out` only once everything succeeded."""
+    files = corpus_files(list(corpus))
+    from bayesmatrix.models.hf import load_tokenizer
+
+    tokenizer, label = load_tokenizer(tokenizer_name)
+    separator = tokenizer.eos_token_id  # type: ignore[attr-defined]
+    if separator is None:
+        separator = 0
+    builder = IndexBuilder(
+        out,
+        len(tokenizer),  # type: ignore[arg-type]
+        label,
+        tokenizer_fingerprint(tokenizer),
+        int(separator),
+        shard_tokens,
+        overwrite,
+    )
+    try:
+        tok_s = idx_s = 0.0
+        clock = time.perf_counter()
+        for ids, end in tokenized_documents(files, tokenizer):
+            mid = time.perf_counter()
+            tok_s += mid - clock
+            builder.add(ids, end)
+            clock = time.perf_counter()
+            idx_s += clock - mid
+            if progress:
+                progress(builder._start + builder._buffered)
+        mid = time.perf_counter()
+        index = builder.finish()
+        idx_s += time.perf_counter() - mid
+        mid = time.perf_counter()
+        fitted = fit(index, fit_positions)
+        fit_s = time.perf_counter() - mid
+        (builder.tmp / "prior.json").write_text(json.dumps(asdict(fitted), indent=1))
+        stats = BuildStats(
+            index.n_tokens, index.meta["documents"], tok_s, idx_s, fit_s, index.disk_bytes
+        )
+    except BaseException:
+        builder.abort()
+        raise
+    path = builder.commit()
+    return IdealMatrix(path, tokenizer), stats
