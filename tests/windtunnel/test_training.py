@@ -46,6 +46,15 @@ def test_short_training_lowers_kl(tmp_path, arch):
     assert trained["kl_bits"].mean() < 0.5 * untrained["kl_bits"].mean()
 
 
+@pytest.mark.parametrize("arch", ["transformer", "lstm", "mlp"])
+def test_the_row_after_bos_is_learned(tmp_path, arch):
+    """Bijection: the first token is uniform over the keys only (half the vocabulary). A BOS
+    embedding that cannot learn (as when it doubles as the padding index) leaves 1 bit here."""
+    task = make_task("bijection", keys=3)
+    model, _ = train(task, arch, tmp_path, minutes=5, max_steps=200)
+    assert evaluate(model, task, n=200)["kl_bits"].iloc[0] < 0.05
+
+
 def test_checkpoint_resumes_where_it_stopped(tmp_path):
     train(TASK, "lstm", tmp_path, minutes=5, max_steps=200)
     _, log = train(TASK, "lstm", tmp_path, minutes=5, max_steps=250)

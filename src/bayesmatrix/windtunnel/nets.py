@@ -37,7 +37,7 @@ class Transformer(nn.Module):
             max_position_embeddings=length + 1,
             bos_token_id=vocab,
             eos_token_id=vocab,
-            pad_token_id=vocab,
+            pad_token_id=None,  # a pad id would make BOS a frozen all-zero embedding
             tie_word_embeddings=True,
         )
         self.lm = LlamaForCausalLM(self.config)
