@@ -85,6 +85,15 @@ def _chunks(text: str) -> Iterator[str]:
         yield text
 
 
+def _encode(tokenizer: object, texts: list[str]) -> list[list[int]]:
+    """Token ids without special tokens; the Rust tokenizer's offset-free batch path when the
+    tokenizer has one (about a third faster), else the transformers call."""
+    fast = getattr(getattr(tokenizer, "_tokenizer", None), "encode_batch_fast", None)
+    if fast is not None:
+        return [e.ids for e in fast(texts, add_special_tokens=False)]
+    return tokenizer(texts, add_special_tokens=False).input_ids  # type: ignore[operator]
+
+
 def tokenized_documents(
     files: Sequence[Path], tokenizer: object, batch_chars: int = 4_000_000
 ) -> Iterator[tuple[list[int], bool]]:
@@ -100,9 +109,9 @@ def tokenized_documents(
             ends.append(i == len(pieces) - 1)
             size += len(piece)
             if size >= batch_chars:
-                ids = tokenizer(batch, add_special_tokens=False).input_ids  # type: ignore[operator]
+                ids = _encode(tokenizer, batch)
                 yield from zip(ids, ends, strict=True)
                 batch, ends, size = [], [], 0
     if batch:
-        ids = tokenizer(batch, add_special_tokens=False).input_ids  # type: ignore[operator]
+        ids = _encode(tokenizer, batch)
         yield from zip(ids, ends, strict=True)

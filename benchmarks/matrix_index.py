@@ -1,0 +1,155 @@
+"""The ideal-matrix index on a 20M+ token corpus, side by side with EleutherAI's tokengrams on
+the same token file: build throughput, `row` latency for 10-token contexts, bytes per token.
+
+Claims (issue targets): build >= 1M tokens/s, row median <= 2 ms and p99 <= 50 ms,
+<= 10 bytes/token on disk.
+Corpus: Python 3.11's documentation sources (Debian python3.11-doc) plus the .py files of the
+standard library and of this environment's site-packages, in SmolLM2's tokenizer.
+Run: .venv/bin/python benchmarks/matrix_index.py [--tokens 20000000] [--out runs/bench-matrix]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sysconfig
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bayesmatrix.data import read_jsonl
+from bayesmatrix.matrix import IdealMatrix, build
+from bayesmatrix.matrix.corpus import python_docs
+
+CHARS_PER_TOKEN = 3.5
+
+
+def corpus(tokens: int) -> list[Path]:
+    """Docs first, then source files, until about `tokens` tokens' worth of characters."""
+    files = python_docs()
+    size = sum(f.stat().st_size for f in files)
+    for root in (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"]):
+        for f in sorted(Path(root).rglob("*.py")):
+            if size >= tokens * CHARS_PER_TOKEN * 1.1:
+                return files
+            try:
+                f.read_bytes().decode("utf-8")
+            except (UnicodeDecodeError, OSError):
+                continue
+            files.append(f)
+            size += f.stat().st_size
+    return files
+
+
+def contexts(matrix: IdealMatrix, n: int, seed: int = 0) -> list[list[int]]:
+    """Half cut from the corpus (long matches: the deepest searches), half from the shipped
+    ICL task sentences (text the corpus does not contain)."""
+    rng = np.random.default_rng(seed)
+    tokens = matrix.index.tokens
+    out = [
+        np.asarray(tokens[p : p + 10]).tolist()
+        for p in rng.integers(0, matrix.index.n_tokens - 10, n // 2)
+    ]
+    from importlib.resources import files
+
+    texts = []
+    for path in sorted(Path(str(files("bayesmatrix.data") / "tasks")).glob("*.jsonl")):
+        texts += [rec["input"] for _, rec in read_jsonl(path) if "input" in rec]
+    ids = matrix.tokenizer(" ".join(texts), add_special_tokens=False).input_ids
+    out += [ids[p : p + 10] for p in rng.integers(0, len(ids) - 10, n - n // 2)]
+    return out
+
+
+def latency(fn, queries: list[list[int]]) -> tuple[float, float]:
+    """Median and p99 in ms over the queries (after one warm-up pass over 50 of them)."""
+    for q in queries[:50]:
+        fn(q)
+    times = []
+    for q in queries:
+        start = time.perf_counter()
+        fn(q)
+        times.append(time.perf_counter() - start)
+    ms = np.array(times) * 1e3
+    return float(np.median(ms)), float(np.percentile(ms, 99))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tokens", type=int, default=20_000_000)
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--out", type=Path, default=Path("runs/bench-matrix"))
+    args = parser.parse_args()
+    files = corpus(args.tokens)
+    print(f"corpus: {len(files)} files, {sum(f.stat().st_size for f in files) / 1e6:.1f} MB")
+    matrix, stats = build(files, "smollm2-135m", args.out / "index", overwrite=True)
+    index = matrix.index
+    n = stats.tokens
+    print(f"tokens: {n:,} in {len(index.shards)} shard(s)")
+    rows = [
+        ("tokenise (HF fast tokenizer)", stats.tokenize_seconds),
+        ("index: suffix arrays + count tables", stats.index_seconds),
+        ("tokenise + index", stats.tokenize_seconds + stats.index_seconds),
+        ("prior fit (2,000 positions)", stats.fit_seconds),
+    ]
+    try:
+        import tokengrams
+    except ImportError:
+        tokengrams = None
+    tg = None
+    if tokengrams is not None:
+        tg_dir = args.out / "tokengrams"
+        shutil.rmtree(tg_dir, ignore_errors=True)
+        tg_dir.mkdir(parents=True)
+        shutil.copy(index.path / "tokens.bin", tg_dir / "tokens.bin")
+        start = time.perf_counter()
+        tg = tokengrams.MemmapIndex.build(
+            str(tg_dir / "tokens.bin"), str(tg_dir / "table.idx"), vocab=index.vocab_size
+        )
+        rows.append(("tokengrams MemmapIndex.build (same tokens)", time.perf_counter() - start))
+    print(f"\n{'build step':44s} {'seconds':>8s} {'tokens/s':>12s}")
+    for name, sec in rows:
+        print(f"{name:44s} {sec:8.1f} {n / sec:12,.0f}")
+    ours_bytes = index.disk_bytes / n
+    print(f"\nbytes per token on disk: bayesmatrix {ours_bytes:.2f} (target <= 10)", end="")
+    if tg is not None:
+        tg_bytes = sum(f.stat().st_size for f in (args.out / "tokengrams").iterdir()) / n
+        print(f", tokengrams {tg_bytes:.2f} (tokens + 8-byte suffix table)", end="")
+    print()
+
+    queries = contexts(matrix, args.queries)
+    print(f"\nlatency over {len(queries)} 10-token contexts (ms)      median      p99")
+    results = {
+        "row: all suffix counts + posterior row": latency(lambda q: matrix.row(q), queries),
+        "counts of every matched suffix only": latency(lambda q: index.levels(q), queries),
+        "row with Kneser-Ney (order 5)": latency(lambda q: matrix.row(q, "kn"), queries[:300]),
+    }
+    if tg is not None:
+        results["tokengrams count_next, longest context only"] = latency(tg.count_next, queries)
+
+        def every_suffix(q: list[int]) -> None:
+            for k in range(1, len(q) + 1):
+                tg.count_next(q[len(q) - k :])
+
+        results["tokengrams count_next, every suffix"] = latency(every_suffix, queries[:300])
+    for name, (med, p99) in results.items():
+        print(f"  {name:46s} {med:8.2f} {p99:8.2f}")
+    med, p99 = results["row: all suffix counts + posterior row"]
+    tput = n / (stats.tokenize_seconds + stats.index_seconds)
+    print(
+        f"\ntargets: build {tput / 1e6:.2f}M tok/s (>= 1M: {'met' if tput >= 1e6 else 'NOT met'}), "
+        f"index step alone {n / stats.index_seconds / 1e6:.1f}M tok/s; row median {med:.2f} ms "
+        f"(<= 2: {'met' if med <= 2 else 'NOT met'}), p99 {p99:.2f} ms "
+        f"(<= 50: {'met' if p99 <= 50 else 'NOT met'}); {ours_bytes:.2f} bytes/token "
+        f"(<= 10: {'met' if ours_bytes <= 10 else 'NOT met'})"
+    )
+    if tg is not None:
+        tg_med = results["tokengrams count_next, every suffix"][0]
+        ours = results["counts of every matched suffix only"][0]
+        print(
+            f"ratio: counts after every suffix, tokengrams / bayesmatrix median = {tg_med / ours:.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
