@@ -147,7 +147,7 @@ def main() -> None:
         tg_med = results["tokengrams count_next, every suffix"][0]
         ours = results["counts of every matched suffix only"][0]
         print(
-            f"ratio: counts after every suffix, tokengrams / bayesmatrix median = {tg_med / ours:.1f}x"
+            f"ratio: counts after every suffix, tokengrams / ours (median) = {tg_med / ours:.1f}x"
         )
 
 
