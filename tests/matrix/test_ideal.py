@@ -97,6 +97,19 @@ def test_compare_against_a_separate_forward_pass(matrix: IdealMatrix, smollm2, c
     assert s["ppl_lm"] == pytest.approx(2 ** -frame["log2p_lm"].mean())
     assert s["ppl_lm_lo"] <= s["ppl_lm"] <= s["ppl_lm_hi"]
     assert result.by_matched["positions"].sum() == len(frame) == 199
+    slope = np.polyfit(frame["matched"].clip(upper=8), frame["kl_matrix_lm"], 1)[0]
+    assert s["kl_slope_bits"] == pytest.approx(slope, rel=1e-9)
+    assert s["kl_slope_bits_lo"] <= slope <= s["kl_slope_bits_hi"]
+    even, odd = frame[frame["window"] % 2 == 0], frame[frame["window"] % 2 == 1]
+    lam = s["mix_lambda_heldout"]
+
+    def mix(part, lam):
+        p_m, p_l = 2.0 ** part["log2p_matrix"], 2.0 ** part["log2p_lm"]
+        return np.log2(lam * p_m + (1 - lam) * p_l)
+
+    assert all(mix(even, lam).mean() >= mix(even, x).mean() - 1e-9 for x in np.linspace(0, 1, 21))
+    gain = (mix(odd, lam) - odd["log2p_lm"]).mean()
+    assert s["mix_gain_bits"] == pytest.approx(gain, rel=1e-6, abs=1e-9)
     # a rerun reads the saved windows instead of recomputing them
     saved = sorted((out / "windows").iterdir())
     stamps = [f.stat().st_mtime_ns for f in saved]
@@ -129,9 +142,12 @@ def test_bad_corpora_leave_no_index(tmp_path: Path) -> None:
 
 def test_cli_build_row_sample_compare(corpus: Path, tmp_path: Path) -> None:
     index = tmp_path / "index"
-    done = run_cli("matrix", "build", str(corpus), "--out", str(index))
+    done = run_cli("matrix", "build", str(corpus), "--out", str(index), "--heldout-every", "3")
     assert done.returncode == 0, done.stderr
     assert "bytes/token" in done.stdout and (index / "meta.json").is_file()
+    held = [corpus / "part2.txt", corpus / "part5.txt"]
+    assert (index / "heldout.txt").read_text() == "\n\n".join(f.read_text() for f in held)
+    assert json.loads((index / "meta.json").read_text())["documents"] == 4
     again = run_cli("matrix", "build", str(corpus), "--out", str(index))
     assert again.returncode == 2 and "--force" in again.stderr
     row = run_cli("matrix", "row", str(index), "Return the number of")

@@ -34,7 +34,8 @@ def test_quick_validation_writes_a_self_contained_report_and_resumes(tmp_path):
     images = re.findall(r'src="data:image/png;base64,', page)
     assert len(images) >= 7
     assert page.count("Reproduce: <code>bayesmatrix ") == len(images)
-    assert "Not available in this version" in page
+    assert "The ideal matrix of a corpus vs smollm2-135m" in page
+    assert any("corpus matrix" in v["claim"] for v in verdicts)
     assert "Bayesian wind tunnel: Dirichlet-categorical, V=8" in page
     assert any("MLP" in v["claim"] for v in verdicts)
 

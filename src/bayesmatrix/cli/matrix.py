@@ -30,6 +30,9 @@ def build_cmd(
     out: Annotated[Path, typer.Option(help="index directory")] = Path("runs/matrix/index"),
     shard_tokens: Annotated[int, typer.Option(help="tokens per suffix-array shard")] = 1 << 26,
     force: Annotated[bool, typer.Option(help="replace an existing index")] = False,
+    heldout_every: Annotated[
+        int, typer.Option(help="leave every N-th file out, into OUT/heldout.txt (0 = none)")
+    ] = 0,
 ) -> None:
     """Tokenise the corpus, build the suffix-array index and fit the prior (atomic)."""
     from rich.progress import Progress
@@ -45,6 +48,7 @@ def build_cmd(
             shard_tokens,
             force,
             progress=lambda n: progress.update(bar, description=f"{n:,} tokens"),
+            heldout_every=heldout_every,
         )
     fit = matrix.fit
     console.print(
@@ -57,6 +61,8 @@ def build_cmd(
         + ", ".join(f"{d:.2f}" for d in fit.discounts[:6]),
         soft_wrap=True,
     )
+    if heldout_every:
+        console.print(f"held-out text (not indexed): {out / 'heldout.txt'}")
 
 
 @matrix_app.command("row")

@@ -7,6 +7,7 @@ mixtures. Windows are processed in order and saved as they finish, so a killed r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,21 +76,53 @@ class Comparison:
     mixture: pd.DataFrame
 
 
-def _ppl_ci(
-    frame: pd.DataFrame, column: str, n_boot: int = 1000, seed: int = 0
+def bootstrap_windows(
+    frame: pd.DataFrame,
+    columns: dict[str, pd.Series],
+    stat: Callable[[dict[str, float]], float],
+    n_boot: int = 1000,
+    seed: int = 0,
 ) -> tuple[float, float, float]:
-    """Perplexity 2^(mean -log2 p) and a 95% bootstrap interval resampling whole windows
-    (positions within a window are not independent)."""
-    per = frame.groupby("window")[column].agg(["sum", "count"])
+    """A statistic of column sums and a 95% interval from resampling whole windows (positions
+    within a window are not independent). `stat` gets the sums (and "n") over windows."""
+    per = pd.DataFrame(columns).assign(n=1.0).groupby(frame["window"].to_numpy()).sum()
+    sums = {c: per[c].to_numpy() for c in per.columns}
     rng = np.random.default_rng(seed)
     pick = rng.integers(len(per), size=(n_boot, len(per)))
-    boot = -per["sum"].to_numpy()[pick].sum(1) / per["count"].to_numpy()[pick].sum(1)
-    mean = -per["sum"].sum() / per["count"].sum()
-    return (
-        float(2**mean),
-        float(2 ** np.percentile(boot, 2.5)),
-        float(2 ** np.percentile(boot, 97.5)),
-    )
+    boot = np.array([stat({c: v[row].sum() for c, v in sums.items()}) for row in pick])
+    value = stat({c: v.sum() for c, v in sums.items()})
+    return float(value), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
+
+
+def _ppl_ci(frame: pd.DataFrame, column: str) -> tuple[float, float, float]:
+    """Perplexity 2^(mean -log2 p) with its window-bootstrap interval."""
+    return bootstrap_windows(frame, {"x": frame[column]}, lambda s: 2 ** (-s["x"] / s["n"]))
+
+
+def kl_slope(
+    frame: pd.DataFrame, column: str = "kl_matrix_lm", cap: int = 8
+) -> tuple[float, float, float]:
+    """Least-squares slope of a per-position KL on the matched suffix length (capped), bits per
+    token of matched context, with its window-bootstrap interval."""
+    x = frame["matched"].clip(upper=cap).astype(float)
+    y = frame[column]
+
+    def slope(s: dict[str, float]) -> float:
+        n = s["n"]
+        return (s["xy"] - s["x"] * s["y"] / n) / max(s["xx"] - s["x"] ** 2 / n, 1e-12)
+
+    return bootstrap_windows(frame, {"x": x, "y": y, "xx": x * x, "xy": x * y}, slope)
+
+
+def mixture_gain(frame: pd.DataFrame) -> tuple[float, float, float, float]:
+    """(weight chosen on even windows, then on odd windows: mean log2-loss gain of the mixture
+    over the LM in bits per token, with its interval); positive = the matrix adds information."""
+    even, odd = frame[frame["window"] % 2 == 0], frame[frame["window"] % 2 == 1]
+    if even.empty or odd.empty:
+        raise BayesmatrixError("the mixture gain needs at least two windows of text")
+    lam = float(LAMBDAS[int(np.argmax([even[_column(lam)].mean() for lam in LAMBDAS]))])
+    gain = odd[_column(lam)] - odd["log2p_lm"]
+    return (lam, *bootstrap_windows(odd, {"g": gain}, lambda s: s["g"] / s["n"]))
 
 
 def summarise(frame: pd.DataFrame) -> Comparison:
@@ -107,14 +140,19 @@ def summarise(frame: pd.DataFrame) -> Comparison:
     mixture = pd.DataFrame(mix)
     best = mixture.loc[mixture["ppl"].idxmin()]
     # the weight is chosen on even windows and scored on odd ones, so the gain is not in-sample
-    even, odd = frame[frame["window"] % 2 == 0], frame[frame["window"] % 2 == 1]
-    if len(odd) and len(even):
-        lam = float(LAMBDAS[int(np.argmax([even[_column(lam)].mean() for lam in LAMBDAS]))])
+    if frame["window"].nunique() > 1:
+        lam, gain, lo, hi = mixture_gain(frame)
+        odd = frame[frame["window"] % 2 == 1]
         summary |= {
             "mix_lambda_heldout": lam,
             "ppl_mix_heldout": float(2 ** -odd[_column(lam)].mean()),
             "ppl_lm_heldout": float(2 ** -odd["log2p_lm"].mean()),
+            "mix_gain_bits": gain,
+            "mix_gain_bits_lo": lo,
+            "mix_gain_bits_hi": hi,
         }
+    slope, lo, hi = kl_slope(frame)
+    summary |= {"kl_slope_bits": slope, "kl_slope_bits_lo": lo, "kl_slope_bits_hi": hi}
     summary |= {
         "mix_lambda_best": float(best["lambda"]),
         "ppl_mix_best": float(best["ppl"]),

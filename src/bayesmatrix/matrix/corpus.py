@@ -3,6 +3,7 @@ documents, and an offline default, the Python 3.11 documentation sources from De
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -33,9 +34,11 @@ def python_docs() -> list[Path]:
             )
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-            done = subprocess.run(
-                ["apt-get", "download", _DOC_PACKAGE], cwd=tmp, capture_output=True, text=True
-            )
+            fetch = ["apt-get", "download", _DOC_PACKAGE]
+            done = subprocess.run(fetch, cwd=tmp, capture_output=True, text=True)
+            if done.returncode != 0 and os.geteuid() == 0:  # stale package lists on a new machine
+                subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
+                done = subprocess.run(fetch, cwd=tmp, capture_output=True, text=True)
             debs = list(Path(tmp).glob("*.deb"))
             if done.returncode != 0 or not debs:
                 raise BayesmatrixError(

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmatrix.bayes import Dirichlet
+from bayesmatrix.data import read_utf8
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.matrix.corpus import corpus_files, tokenized_documents
 from bayesmatrix.matrix.index import (
@@ -25,6 +26,7 @@ from bayesmatrix.matrix.index import (
 from bayesmatrix.matrix.smoothing import PRIORS, Fit, HierarchicalDirichlet, KneserNey, fit
 
 MAX_DEPTH = 32
+HELDOUT = "heldout.txt"
 
 
 @dataclass(frozen=True)
@@ -185,10 +187,21 @@ def build(
     overwrite: bool = False,
     fit_positions: int = 2000,
     progress: Callable[[int], None] | None = None,
+    heldout_every: int = 0,
 ) -> tuple[IdealMatrix, BuildStats]:
     """Tokenise the corpus with the model's tokenizer, index it, fit the prior; the index
-    appears at `out` only once everything succeeded."""
+    appears at `out` only once everything succeeded. heldout_every=N leaves every N-th file
+    out of the index and writes their text to OUT/heldout.txt, for `compare`."""
     files = corpus_files(list(corpus))
+    heldout: list[Path] = []
+    if heldout_every:
+        if heldout_every < 2 or len(files) < heldout_every:
+            raise BayesmatrixError(
+                f"heldout_every={heldout_every} needs at least that many files (have "
+                f"{len(files)}) and must be >= 2"
+            )
+        heldout = files[heldout_every - 1 :: heldout_every]
+        files = [f for f in files if f not in set(heldout)]
     from bayesmatrix.models.hf import load_tokenizer
 
     tokenizer, label = load_tokenizer(tokenizer_name)
@@ -222,6 +235,9 @@ def build(
         fitted = fit(index, fit_positions)
         fit_s = time.perf_counter() - mid
         (builder.tmp / "prior.json").write_text(json.dumps(asdict(fitted), indent=1))
+        if heldout:
+            text = "\n\n".join(read_utf8(f, "corpus file") for f in heldout)
+            (builder.tmp / HELDOUT).write_text(text, encoding="utf-8")
         stats = BuildStats(
             index.n_tokens, index.meta["documents"], tok_s, idx_s, fit_s, index.disk_bytes
         )
