@@ -1,7 +1,8 @@
 """bayesmatrix: test the Bayesian theory of language models on real models.
 
 Front door: `load(name)` -> LanguageModel; `LanguageModel.trace(text)` -> Trace;
-`Dirichlet`, `DirichletMixture` and the learners for the Bayesian reading.
+`Dirichlet`, `DirichletMixture` and the learners for the Bayesian reading;
+`IdealMatrix` for the corpus matrix (`bayesmatrix.matrix.build` makes one).
 Model names resolve lazily, so `import bayesmatrix.bayes` never imports torch.
 """
 
@@ -20,11 +21,19 @@ from bayesmatrix.bayes import (
 from bayesmatrix.errors import BayesmatrixError, ModelNotFoundError
 
 if TYPE_CHECKING:
+    from bayesmatrix.matrix import IdealMatrix
     from bayesmatrix.models import DEFAULT_MODEL, LanguageModel, Trace, list_models, load
 
 __version__ = "0.1.0"
 
-_LAZY = {"DEFAULT_MODEL", "LanguageModel", "Trace", "list_models", "load"}
+_LAZY = {
+    "DEFAULT_MODEL": "models",
+    "LanguageModel": "models",
+    "Trace": "models",
+    "list_models": "models",
+    "load": "models",
+    "IdealMatrix": "matrix",
+}
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -34,6 +43,7 @@ __all__ = [
     "Dirichlet",
     "DirichletMixture",
     "HypothesisMixtureLearner",
+    "IdealMatrix",
     "LanguageModel",
     "ModelNotFoundError",
     "RecencyLearner",
@@ -46,7 +56,7 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     if name in _LAZY:
-        import bayesmatrix.models as models
+        import importlib
 
-        return getattr(models, name)
+        return getattr(importlib.import_module(f"bayesmatrix.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'bayesmatrix' has no attribute {name!r}")

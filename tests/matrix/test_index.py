@@ -119,6 +119,28 @@ def test_empty_corpus_and_failed_build_leave_nothing(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
+def test_a_killed_build_leaves_only_a_hidden_directory_that_the_next_build_removes(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import os, numpy as np\n"
+        "from bayesmatrix.matrix.index import IndexBuilder\n"
+        f"b = IndexBuilder({str(tmp_path / 'idx')!r}, 5, 't', 'f', 0, shard_tokens=10)\n"
+        "b.add(np.arange(1, 5).repeat(10))\n"
+        "os._exit(9)\n"  # killed before finish()/commit()
+    )
+    assert subprocess.run([sys.executable, "-c", script]).returncode == 9
+    left = [p.name for p in tmp_path.iterdir()]
+    assert len(left) == 1 and left[0].startswith(".idx.building-")
+    with pytest.raises(BayesmatrixError, match="not a bayesmatrix index"):
+        SuffixIndex(tmp_path / "idx")
+    build(tmp_path, random_docs(0, 5), 5, 1000)
+    assert [p.name for p in tmp_path.iterdir()] == ["idx"]
+
+
 def test_existing_index_needs_overwrite(tmp_path: Path) -> None:
     first = build(tmp_path, random_docs(0, 5), 5, 1000)
     with pytest.raises(BayesmatrixError, match="--force"):

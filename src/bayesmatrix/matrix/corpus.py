@@ -12,7 +12,6 @@ from pathlib import Path
 
 from bayesmatrix.data import read_utf8
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.models.hf import cache_root
 
 TEXT_SUFFIXES = (".txt", ".rst", ".md", ".text")
 DEFAULT_CORPUS = "python-docs"
@@ -24,6 +23,8 @@ def python_docs() -> list[Path]:
     """The reStructuredText sources of the Python 3.11 manual (about 11 MB of English), from
     Debian's python3.11-doc package: fetched once with `apt-get download` (no root needed) and
     unpacked into the cache."""
+    from bayesmatrix.models.hf import cache_root  # here: importing it loads torch
+
     target = cache_root() / "corpora" / _DOC_PACKAGE
     if not target.is_dir():
         if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:

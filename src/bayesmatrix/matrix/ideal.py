@@ -227,7 +227,7 @@ def build(
             clock = time.perf_counter()
             idx_s += clock - mid
             if progress:
-                progress(builder._start + builder._buffered)
+                progress(builder.tokens_added)
         mid = time.perf_counter()
         index = builder.finish()
         idx_s += time.perf_counter() - mid

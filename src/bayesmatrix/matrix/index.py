@@ -67,6 +67,16 @@ def _token_dtype(vocab: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab <= 1 << 16 else np.dtype(np.uint32)
 
 
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _sort_reversed(tokens: np.ndarray) -> np.ndarray:
     """Suffix array of the reversed stream, as end positions in `tokens` (uint32)."""
     width = tokens.dtype.itemsize
@@ -101,6 +111,9 @@ class IndexBuilder:
         if shard_tokens < 2:
             raise BayesmatrixError("shard_tokens must be at least 2")
         self.tmp = self.out.parent / f".{self.out.name}.building-{os.getpid()}"
+        for stale in self.out.parent.glob(f".{self.out.name}.building-*"):
+            if not _alive(stale.name.rsplit("-", 1)[-1]):  # left by a killed build
+                shutil.rmtree(stale, ignore_errors=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir(parents=True)
         self.meta = {
@@ -121,6 +134,10 @@ class IndexBuilder:
         self._start = 0
         self._unigram = np.zeros(vocab_size, dtype=np.int64)
         self._bigrams: list[tuple[np.ndarray, np.ndarray]] = []
+
+    @property
+    def tokens_added(self) -> int:
+        return self._start + self._buffered
 
     def add(self, ids: Sequence[int] | np.ndarray, end: bool = True) -> None:
         """Append token ids; `end` closes the document with the separator token."""
