@@ -16,6 +16,7 @@ from bayesmatrix.windtunnel import (
     BijectionElimination,
     DirichletCategorical,
     DirichletMarkov,
+    HMMFiltering,
     make_task,
 )
 
@@ -88,13 +89,49 @@ def test_bijection_predictive_by_enumerating_bijections():
     assert np.all(pred[:, -1].max(-1) == 1.0)
 
 
+def test_hmm_predictive_by_enumerating_hidden_paths():
+    """P(x_t | x_<t) = P(x_<=t) / P(x_<t), each a sum over every hidden state path."""
+    task = HMMFiltering(states=2, vocab=3, length=5, stay=0.7, seed=4)
+    trans, emit = task.params
+    np.testing.assert_allclose(trans.sum(1), 1)
+    x = task.sample(6, seed=1)
+
+    def joint(prefix):
+        total = 0.0
+        for path in itertools.product(range(2), repeat=len(prefix)):
+            p = 0.5
+            for t, (s, v) in enumerate(zip(path, prefix, strict=True)):
+                p *= (trans[path[t - 1], s] if t else 1.0) * emit[s, v]
+            total += p
+        return total
+
+    pred = task.predictive(x)
+    for i in range(len(x)):
+        for t in range(task.length):
+            for v in range(3):
+                want = joint([*x[i, :t], v]) / (joint(list(x[i, :t])) if t else 1.0)
+                assert pred[i, t, v] == pytest.approx(want, rel=1e-10)
+
+
+def test_hmm_sampler_matches_its_predictive():
+    """Monte Carlo: the frequency of x_2 after a fixed prefix equals the exact row."""
+    task = HMMFiltering(states=3, vocab=4, length=3, seed=2)
+    x = task.sample(200_000, seed=3)
+    keep = x[(x[:, 0] == 1) & (x[:, 1] == 1)]
+    freq = np.bincount(keep[:, 2], minlength=4) / len(keep)
+    exact = task.predictive(keep[:1])[0, 2]
+    np.testing.assert_allclose(freq, exact, atol=4 / np.sqrt(len(keep)))
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
         (lambda: make_task("dirichlet", vocab=1), "V must be at least 2"),
         (lambda: make_task("dirichlet", alpha=-1.0), "positive"),
         (lambda: make_task("markov", alpha=0.0), "positive"),
-        (lambda: make_task("hmm"), "unknown wind-tunnel task"),
+        (lambda: make_task("lstm-task"), "unknown wind-tunnel task"),
+        (lambda: make_task("hmm", states=1), ">= 2 states"),
+        (lambda: make_task("hmm", stay=1.0), "stay < 1"),
         (lambda: make_task("bijection", vocab=3), "bad settings"),
         (lambda: make_task("dirichlet", length=0), "length must be positive"),
     ],

@@ -21,7 +21,7 @@ app.add_typer(wt_app, name="windtunnel")
 
 @wt_app.command("run")
 def run_cmd(
-    task: Annotated[str, typer.Option(help="dirichlet | markov | bijection")] = "dirichlet",
+    task: Annotated[str, typer.Option(help="dirichlet | markov | bijection | hmm")] = "dirichlet",
     arch: Annotated[str, typer.Option(help="comma list: transformer,lstm,mlp")] = (
         "transformer,lstm,mlp"
     ),
@@ -53,9 +53,11 @@ def run_cmd(
         raise BayesmatrixError(f"unknown architecture(s) {bad}; choose from {', '.join(ARCHS)}")
     if minutes <= 0 or steps < 1:
         raise BayesmatrixError("--minutes must be positive and --steps at least 1")
-    settings = (
-        {"keys": v} if task == "bijection" else {"vocab": v, "length": length, "alpha": alpha}
-    )
+    settings: dict[str, object] = {"vocab": v, "length": length, "alpha": alpha}
+    if task == "bijection":
+        settings = {"keys": v}
+    elif task == "hmm":
+        settings = {"vocab": v, "length": length}
     the_task = make_task(task, **settings)
     frames, models = {}, {}
     table = Table("arch", "params", "steps", "train s", "mean KL bits", "mean |entropy gap| bits")

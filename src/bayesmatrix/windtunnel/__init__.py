@@ -1,14 +1,20 @@
-"""Bayesian wind tunnels: tasks whose exact posterior predictive is known in closed form.
-
-So far: the tasks and their exact posteriors (training and evaluation are not built yet).
-"""
+"""Bayesian wind tunnels: tasks whose exact posterior predictive is known in closed form,
+small models trained on them (train.py) and scored against the exact posterior (evaluate.py)."""
 
 from bayesmatrix.windtunnel.tasks import (
     TASKS,
     BijectionElimination,
     DirichletCategorical,
     DirichletMarkov,
+    HMMFiltering,
     make_task,
 )
 
-__all__ = ["TASKS", "BijectionElimination", "DirichletCategorical", "DirichletMarkov", "make_task"]
+__all__ = [
+    "TASKS",
+    "BijectionElimination",
+    "DirichletCategorical",
+    "DirichletMarkov",
+    "HMMFiltering",
+    "make_task",
+]

@@ -151,18 +151,73 @@ class BijectionElimination:
         return out
 
 
+@dataclass(frozen=True)
+class HMMFiltering:
+    """A fixed hidden Markov model (drawn once from `seed`: sticky transitions, Dirichlet
+    emissions); the hidden state is never shown. Exact predictive: the forward algorithm,
+    P(x_t | x_<t) = sum_s P(s_t = s | x_<t) B[s, x_t]."""
+
+    states: int = 3
+    vocab: int = 6
+    length: int = 32
+    stay: float = 0.8
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self.vocab, self.length)
+        if self.states < 2 or not 0 <= self.stay < 1:
+            raise BayesmatrixError(
+                f"an HMM needs >= 2 states and 0 <= stay < 1 (got {self.states}, {self.stay})"
+            )
+
+    @property
+    def params(self) -> tuple[np.ndarray, np.ndarray]:
+        """(transitions [S, S], emissions [S, V])."""
+        rng = np.random.default_rng(self.seed)
+        off = rng.dirichlet(np.ones(self.states - 1), size=self.states) * (1 - self.stay)
+        trans = np.empty((self.states, self.states))
+        for s in range(self.states):
+            trans[s] = np.insert(off[s], s, self.stay)
+        return trans, rng.dirichlet(np.full(self.vocab, 0.5), size=self.states)
+
+    def sample(self, n: int, seed: int | np.random.Generator | None = 0) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        trans, emit = self.params
+        state = rng.integers(self.states, size=n)
+        x = np.empty((n, self.length), dtype=int)
+        for t in range(self.length):
+            if t:
+                u = rng.random((n, 1))
+                state = (u > np.cumsum(trans[state], axis=1)).sum(1).clip(0, self.states - 1)
+            u = rng.random((n, 1))
+            x[:, t] = (u > np.cumsum(emit[state], axis=1)).sum(1).clip(0, self.vocab - 1)
+        return x
+
+    def predictive(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        trans, emit = self.params
+        belief = np.full((len(x), self.states), 1.0 / self.states)  # P(s_t | x_<t)
+        out = np.empty((len(x), x.shape[1], self.vocab))
+        for t in range(x.shape[1]):
+            out[:, t] = belief @ emit
+            post = belief * emit[:, x[:, t]].T
+            belief = (post / post.sum(1, keepdims=True)) @ trans
+        return out
+
+
 TASKS = {
     "dirichlet": DirichletCategorical.symmetric,
     "markov": DirichletMarkov,
     "bijection": BijectionElimination,
+    "hmm": HMMFiltering,
 }
 
 
 def make_task(
     name: str, **kwargs: object
-) -> DirichletCategorical | DirichletMarkov | BijectionElimination:
+) -> DirichletCategorical | DirichletMarkov | BijectionElimination | HMMFiltering:
     """A task by name: dirichlet (vocab, alpha, length), markov (vocab, alpha, length),
-    bijection (keys)."""
+    bijection (keys), hmm (states, vocab, length, stay, seed)."""
     if name not in TASKS:
         raise BayesmatrixError(f"unknown wind-tunnel task '{name}'; choose from {', '.join(TASKS)}")
     try:
