@@ -84,9 +84,12 @@ def bootstrap_windows(
     seed: int = 0,
 ) -> tuple[float, float, float]:
     """A statistic of column sums and a 95% interval from resampling whole windows (positions
-    within a window are not independent). `stat` gets the sums (and "n") over windows."""
+    within a window are not independent). `stat` gets the sums (and "n") over windows. With
+    fewer than 3 windows there is no interval (nan): nothing to resample."""
     per = pd.DataFrame(columns).assign(n=1.0).groupby(frame["window"].to_numpy()).sum()
     sums = {c: per[c].to_numpy() for c in per.columns}
+    if len(per) < 3:
+        return float(stat({c: v.sum() for c, v in sums.items()})), float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     pick = rng.integers(len(per), size=(n_boot, len(per)))
     boot = np.array([stat({c: v[row].sum() for c, v in sums.items()}) for row in pick])
