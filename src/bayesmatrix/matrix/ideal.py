@@ -232,7 +232,7 @@ def build(
         index = builder.finish()
         idx_s += time.perf_counter() - mid
         mid = time.perf_counter()
-        fitted = fit(index, fit_positions)
+        fitted = fit(index, fit_positions, MAX_DEPTH)
         fit_s = time.perf_counter() - mid
         (builder.tmp / "prior.json").write_text(json.dumps(asdict(fitted), indent=1))
         if heldout:
