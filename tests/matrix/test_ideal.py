@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy.stats import entropy
@@ -115,7 +116,8 @@ def test_compare_against_a_separate_forward_pass(matrix: IdealMatrix, smollm2, c
     stamps = [f.stat().st_mtime_ns for f in saved]
     again = compare(matrix, smollm2, text, out, window=64, max_tokens=200)
     assert [f.stat().st_mtime_ns for f in saved] == stamps
-    assert again.summary == s
+    pd.testing.assert_series_equal(pd.Series(again.summary), pd.Series(s))  # NaN == NaN here
+    assert np.isnan(s["mix_gain_bits_lo"])  # two odd windows: too few for an interval
 
 
 def test_tokenizer_mismatch_is_refused(matrix: IdealMatrix, gemma3, tmp_path: Path) -> None:

@@ -79,7 +79,7 @@ def test_transformer_round_trips_through_load_and_trace(tmp_path):
     ("args", "message"),
     [
         (["--arch", "cnn"], "unknown architecture"),
-        (["--task", "hmm"], "unknown wind-tunnel task"),
+        (["--task", "hmmm"], "unknown wind-tunnel task"),
         (["--V", "1"], "V must be at least 2"),
         (["--minutes", "0"], "must be positive"),
         (["--steps", "0"], "at least 1"),
