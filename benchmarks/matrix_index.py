@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bayesmatrix.data import read_jsonl
+from bayesmatrix.experiments.icl_tasks import builtin_tasks, get_task
 from bayesmatrix.matrix import IdealMatrix, build
 from bayesmatrix.matrix.corpus import python_docs
 
@@ -51,11 +51,7 @@ def contexts(matrix: IdealMatrix, n: int, seed: int = 0) -> list[list[int]]:
         np.asarray(tokens[p : p + 10]).tolist()
         for p in rng.integers(0, matrix.index.n_tokens - 10, n // 2)
     ]
-    from importlib.resources import files
-
-    texts = []
-    for path in sorted(Path(str(files("bayesmatrix.data") / "tasks")).glob("*.jsonl")):
-        texts += [rec["input"] for _, rec in read_jsonl(path) if "input" in rec]
+    texts = [text for name in builtin_tasks() for text, _ in get_task(name).examples]
     ids = matrix.tokenizer(" ".join(texts), add_special_tokens=False).input_ids
     out += [ids[p : p + 10] for p in rng.integers(0, len(ids) - 10, n - n // 2)]
     return out

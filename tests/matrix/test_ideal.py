@@ -121,7 +121,7 @@ def test_compare_against_a_separate_forward_pass(matrix: IdealMatrix, smollm2, c
 
 
 def test_tokenizer_mismatch_is_refused(matrix: IdealMatrix, gemma3, tmp_path: Path) -> None:
-    with pytest.raises(BayesmatrixError, match="rebuild it with --tokenizer gemma3-270m"):
+    with pytest.raises(BayesmatrixError, match="Rebuild the index with --tokenizer gemma3-270m"):
         compare(matrix, gemma3, "some text to compare")
     with pytest.raises(BayesmatrixError, match="not this one"):
         IdealMatrix(matrix.index.path, gemma3.tokenizer)

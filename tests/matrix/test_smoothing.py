@@ -162,5 +162,6 @@ def test_held_out_perplexity_against_nltk_kneser_ney(smollm2, tmp_path: Path) ->
             bits["dirichlet"].append(-math.log2(row[test[t]]))
     assert len(bits["nltk"]) > 400
     ppl = {k: 2 ** np.mean(v) for k, v in bits.items()}
+    print(f"held-out perplexity on {len(bits['nltk'])} positions: {ppl}")
     assert ppl["kn"] / ppl["nltk"] < 1.05, ppl
     assert ppl["dirichlet"] / ppl["nltk"] < 1.03, ppl

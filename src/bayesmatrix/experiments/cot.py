@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,18 +12,15 @@ import pandas as pd
 
 from bayesmatrix.experiments.entropy import entropy_bits
 from bayesmatrix.experiments.questions import Problem, cot_prompt
-from bayesmatrix.experiments.result import Verdict, bootstrap_mean_ci, load_frame, save_frame
+from bayesmatrix.experiments.result import ModelFrame, Verdict, bootstrap_mean_ci
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
 
 
 @dataclass
-class CotResult:
+class CotResult(ModelFrame):
     """One row per (problem, with_steps): answer-row entropy, P(answer), argmax correctness."""
-
-    model: str
-    frame: pd.DataFrame
 
     def paired(self) -> pd.DataFrame:
         wide = self.frame.pivot(index="question", columns="with_steps")
@@ -61,14 +57,6 @@ class CotResult:
                 text,
             )
         ]
-
-    def save(self, directory: str | Path) -> Path:
-        return save_frame(directory, self.frame, {"model": self.model})
-
-    @classmethod
-    def load(cls, directory: str | Path) -> CotResult:
-        frame, meta = load_frame(directory)
-        return cls(meta["model"], frame)
 
 
 def run_cot(lm: LanguageModel, problems: Sequence[Problem]) -> CotResult:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,7 +18,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.experiments.result import Verdict, bootstrap_mean_ci, load_frame, save_frame
+from bayesmatrix.experiments.result import ModelFrame, Verdict, bootstrap_mean_ci
 
 if TYPE_CHECKING:
     from bayesmatrix.experiments.icl_tasks import Task
@@ -146,11 +145,8 @@ def retrieval_pairs(lm: LanguageModel, facts: Sequence[Fact]) -> list[dict]:
 
 
 @dataclass
-class EntropyResult:
+class EntropyResult(ModelFrame):
     """One row per comparison (less -> more specific prompt) with entropies and outcomes."""
-
-    model: str
-    frame: pd.DataFrame
 
     def summary(self) -> pd.DataFrame:
         rows = []
@@ -198,14 +194,6 @@ class EntropyResult:
                 )
             )
         return out
-
-    def save(self, directory: str | Path) -> Path:
-        return save_frame(directory, self.frame, {"model": self.model})
-
-    @classmethod
-    def load(cls, directory: str | Path) -> EntropyResult:
-        frame, meta = load_frame(directory)
-        return cls(meta["model"], frame)
 
 
 def run_entropy(

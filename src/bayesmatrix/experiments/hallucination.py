@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,7 +15,7 @@ from scipy.stats import rankdata
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.experiments.entropy import entropy_bits
 from bayesmatrix.experiments.questions import Fact, qa_prompt
-from bayesmatrix.experiments.result import Verdict, load_frame, save_frame
+from bayesmatrix.experiments.result import ModelFrame, Verdict
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
@@ -49,12 +48,9 @@ def auroc_ci(
 
 
 @dataclass
-class HallucinationResult:
+class HallucinationResult(ModelFrame):
     """One row per (question, with_context): the answer row's entropy and top-1 probability,
     and whether its argmax is the right answer's first non-whitespace token."""
-
-    model: str
-    frame: pd.DataFrame
 
     def summary(self) -> pd.DataFrame:
         rows = []
@@ -96,14 +92,6 @@ class HallucinationResult:
                 Verdict("Diffuse (high-entropy) answer rows signal wrong answers", status, text)
             )
         return out
-
-    def save(self, directory: str | Path) -> Path:
-        return save_frame(directory, self.frame, {"model": self.model})
-
-    @classmethod
-    def load(cls, directory: str | Path) -> HallucinationResult:
-        frame, meta = load_frame(directory)
-        return cls(meta["model"], frame)
 
 
 def run_hallucination(lm: LanguageModel, facts: Sequence[Fact]) -> HallucinationResult:

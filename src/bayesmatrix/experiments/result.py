@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,22 @@ def load_frame(directory: str | Path) -> tuple[pd.DataFrame, dict]:
     if not (src / "frame.parquet").is_file() or not (src / "meta.json").is_file():
         raise BayesmatrixError(f"{src} holds no saved result (frame.parquet/meta.json missing)")
     return pd.read_parquet(src / "frame.parquet"), json.loads((src / "meta.json").read_text())
+
+
+@dataclass
+class ModelFrame:
+    """A result that is one model's tidy frame; saved and reloaded as frame + {"model"}."""
+
+    model: str
+    frame: pd.DataFrame
+
+    def save(self, directory: str | Path) -> Path:
+        return save_frame(directory, self.frame, {"model": self.model})
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Self:
+        frame, meta = load_frame(directory)
+        return cls(meta["model"], frame)
 
 
 def bootstrap_mean_ci(

@@ -191,13 +191,7 @@ def compare(
     `max_tokens` in all). With `out`, each finished window is saved and reused on a rerun."""
     if getattr(lm, "tokenizer", None) is None:
         raise BayesmatrixError("compare needs a LanguageModel from bayesmatrix.load")
-    from bayesmatrix.matrix.index import tokenizer_fingerprint
-
-    if tokenizer_fingerprint(lm.tokenizer) != matrix.index.meta["fingerprint"]:  # type: ignore[attr-defined]
-        raise BayesmatrixError(
-            f"the index was built with the tokenizer of '{matrix.index.meta['tokenizer']}', not "
-            f"{lm.name}'s; rebuild it with --tokenizer {lm.name}"  # type: ignore[attr-defined]
-        )
+    matrix.check_tokenizer(lm.tokenizer, lm.name)  # type: ignore[attr-defined]
     if window < 2 or max_tokens < 2:
         raise BayesmatrixError("window and max_tokens must be at least 2")
     ids = matrix.encode(text)[:max_tokens]

@@ -81,13 +81,7 @@ class IdealMatrix:
         self.index = SuffixIndex(path)
         meta = self.index.meta
         self.tokenizer = tokenizer if tokenizer is not None else _tokenizer_for(meta["tokenizer"])
-        theirs = tokenizer_fingerprint(self.tokenizer)
-        if theirs != meta["fingerprint"]:
-            raise BayesmatrixError(
-                f"{path} was built with the tokenizer of '{meta['tokenizer']}' (vocabulary "
-                f"{meta['fingerprint']}), not this one ({theirs}); rows would not align. Rebuild "
-                "the index with --tokenizer set to the model you compare with"
-            )
+        self.check_tokenizer(self.tokenizer)
         fit_path = self.index.path / "prior.json"
         if not fit_path.is_file():
             raise BayesmatrixError(f"{fit_path} is missing: the index is incomplete; rebuild it")
@@ -96,6 +90,17 @@ class IdealMatrix:
             raw["a"], raw["b"], raw["loo_bits"], tuple(raw["discounts"]), raw["positions"]
         )
         self.vocab_size = self.index.vocab_size
+
+    def check_tokenizer(self, tokenizer: object, model: str = "the model you compare with") -> None:
+        """Refuse a tokenizer with another vocabulary than the index's: rows would not align."""
+        meta = self.index.meta
+        theirs = tokenizer_fingerprint(tokenizer)
+        if theirs != meta["fingerprint"]:
+            raise BayesmatrixError(
+                f"{self.index.path} was built with the tokenizer of '{meta['tokenizer']}' "
+                f"(vocabulary {meta['fingerprint']}), not this one ({theirs}); rows would not "
+                f"align. Rebuild the index with --tokenizer {model}"
+            )
 
     def __repr__(self) -> str:
         return f"IdealMatrix({self.index!r}, a={self.fit.a:.3g}, b={self.fit.b:.3g})"
@@ -167,17 +172,6 @@ class IdealMatrix:
             out.append(int(rng.choice(p.size, p=p / p.sum())))
         return self.tokenizer.decode(out)  # type: ignore[attr-defined]
 
-    def logprobs(
-        self, ids: Sequence[int], prior: str = "dirichlet", max_depth: int = MAX_DEPTH
-    ) -> pd.DataFrame:
-        """log2 p(token t | tokens before t) for t >= 1, with the matched suffix length."""
-        ids = self.encode(ids)
-        rows = []
-        for t in range(1, len(ids)):
-            row = self.row(ids[max(0, t - max_depth) : t], prior, max_depth)
-            rows.append((t, ids[t], row.matched, float(np.log2(row.predictive[ids[t]]))))
-        return pd.DataFrame(rows, columns=["position", "token_id", "matched", "log2p"])
-
 
 def build(
     corpus: Sequence[str | Path],
@@ -201,7 +195,7 @@ def build(
                 f"{len(files)}) and must be >= 2"
             )
         heldout = files[heldout_every - 1 :: heldout_every]
-        files = [f for f in files if f not in set(heldout)]
+        files = [f for i, f in enumerate(files) if (i + 1) % heldout_every]
     from bayesmatrix.models.hf import load_tokenizer
 
     tokenizer, label = load_tokenizer(tokenizer_name)

@@ -357,11 +357,15 @@ class SuffixIndex:
             np.asarray(self.bigram_counts[lo:hi], dtype=np.int64),
         )
 
-    def levels(self, context: Sequence[int], max_depth: int | None = None) -> list[Level]:
+    def levels(
+        self, context: Sequence[int], max_depth: int | None = None, found: list | None = None
+    ) -> list[Level]:
         """Next-token counts after each suffix of the context (depth 0 = unigram), up to the
-        longest suffix that is followed by at least one token in the corpus."""
+        longest suffix that is followed by at least one token in the corpus. `found`: the
+        context's `ranges`, when the caller already has them."""
         out = [self._unigram_level]
-        for depth, shard_ranges in enumerate(self.ranges(context, max_depth), start=1):
+        found = self.ranges(context, max_depth) if found is None else found
+        for depth, shard_ranges in enumerate(found, start=1):
             if depth == 1:
                 level = self._bigram_level(int(context[-1]))
             else:
@@ -378,9 +382,10 @@ class SuffixIndex:
             out.append(level)
         return out
 
-    def continuation(self, context: Sequence[int], depth: int) -> Level:
+    def continuation(self, context: Sequence[int], depth: int, found: list | None = None) -> Level:
         """Kneser-Ney continuation counts: for each w, the number of distinct tokens x with
-        (x, last `depth` context tokens, w) in the corpus (x = -1 at the corpus start)."""
+        (x, last `depth` context tokens, w) in the corpus (x = -1 at the corpus start).
+        `found`: the context's `ranges` to at least this depth, when the caller has them."""
         if depth == 0:
             if self._continuation0 is None:
                 nxt = np.asarray(self.bigram_keys) % self.vocab_size
@@ -388,7 +393,7 @@ class SuffixIndex:
                 ids = np.flatnonzero(counts)
                 self._continuation0 = Level(0, ids, counts[ids])
             return self._continuation0
-        found = self.ranges(context, depth)
+        found = self.ranges(context, depth) if found is None else found
         if len(found) < depth:
             return Level(depth, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
         keys = []

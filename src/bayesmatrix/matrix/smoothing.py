@@ -72,8 +72,9 @@ class KneserNey:
         """Raw counts at depth order-1 when the whole context occurs; continuation counts below."""
         top = self.order - 1
         ctx = context[len(context) - top :] if top > 0 else []
-        raw = index.levels(ctx, top)
-        out = [index.continuation(ctx, k) for k in range(min(len(raw), top))]
+        found = index.ranges(ctx, top)  # searched once, shared by every level
+        raw = index.levels(ctx, top, found)
+        out = [index.continuation(ctx, k, found) for k in range(min(len(raw), top))]
         if len(raw) == top + 1:
             out.append(raw[top])
         return [lv for lv in out if lv.total > 0]
