@@ -31,7 +31,7 @@ $(CHROMIUM):
 
 test: setup $(CHROMIUM)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

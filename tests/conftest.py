@@ -3,11 +3,22 @@ after the first conversion); tiny random models are built in-process for unit te
 
 from __future__ import annotations
 
+import os
+
+# Threads: CPU tests on a shared 2-core machine collapse when OpenMP threads spin for cores
+# that other processes hold. Each process (and every CLI subprocess, which inherits these)
+# uses at most 2 threads that sleep instead of spinning while they wait.
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+os.environ.setdefault("MKL_NUM_THREADS", "2")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import pytest
 import torch
 
-import bayesmatrix
-from bayesmatrix.models.lm import LanguageModel
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+import bayesmatrix  # noqa: E402
+from bayesmatrix.models.lm import LanguageModel  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -111,7 +111,7 @@ def test_sweep_resumes_without_recomputing_or_losing_cells(tiny, tmp_path):
     assert loads == ["tiny"]  # nothing missing: the model is not even loaded
     pd.testing.assert_frame_equal(first, again)
 
-    victim = cell_path(tmp_path, "shots3", "tiny", "sentiment", "sul", 1)
+    victim = cell_path(tmp_path, "shots3", "tiny", SENTIMENT, conds[1], 1)
     victim.unlink()
     done = []
 

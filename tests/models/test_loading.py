@@ -8,7 +8,7 @@ import torch
 
 import bayesmatrix
 from bayesmatrix import ModelNotFoundError
-from bayesmatrix.models import hf
+from bayesmatrix.models.paths import gguf_cache_dir
 from bayesmatrix.models.registry import get_spec
 from tests.cli_helpers import run_cli
 
@@ -49,7 +49,7 @@ def test_cached_conversion_equals_direct_gguf_load(smollm2):
     from transformers import AutoModelForCausalLM
 
     path = get_spec("smollm2-135m").path()
-    assert (hf._gguf_cache_dir(path) / "model.safetensors").is_file()
+    assert (gguf_cache_dir(path) / "model.safetensors").is_file()
     direct = AutoModelForCausalLM.from_pretrained(
         path.parent, gguf_file=path.name, dtype=torch.float32
     ).eval()
@@ -64,7 +64,7 @@ def test_cli_trace_outputs_agree_with_library(smollm2, tmp_path):
 
     import pandas as pd
 
-    out, plot = tmp_path / "t.parquet", tmp_path / "t.png"
+    out, plot = tmp_path / "saved", tmp_path / "t.png"
     proc = run_cli(
         "trace",
         "smollm2-135m",
@@ -82,7 +82,10 @@ def test_cli_trace_outputs_agree_with_library(smollm2, tmp_path):
     trace = smollm2.trace("Two plus two is", top_k=3)
     np.testing.assert_allclose([r["entropy_nats"] for r in records], trace.entropy, atol=1e-6)
     assert [r["topk_tokens"] for r in records] == trace.topk_tokens
-    assert len(pd.read_parquet(out)) == len(trace)
+    saved = bayesmatrix.Trace.load(out)  # what `trace --out` writes, the library reads
+    np.testing.assert_array_equal(saved.token_ids, trace.token_ids)
+    np.testing.assert_allclose(saved.entropy, trace.entropy, atol=1e-6)
+    assert len(pd.read_parquet(out / "trace.parquet")) == len(trace)
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
 

@@ -9,6 +9,7 @@ import scipy.stats
 import torch
 
 from bayesmatrix import BayesmatrixError
+from tests.float_noise import tolerance
 
 PROMPT = "The capital of France is Paris. The capital of Italy is"
 
@@ -28,18 +29,21 @@ def test_trace_equals_separate_forward_per_prefix(embedded):
     trace = embedded.trace(PROMPT, top_k=7, rows="float32")
     ids = trace.token_ids.tolist()
     ref = prefix_logprobs(embedded, ids)
+    # the per-prefix passes and the full-sequence pass differ only in float32 rounding
+    tol = tolerance(embedded, [ids])
     expected_next = ref[np.arange(len(ids) - 1), ids[1:]]
-    np.testing.assert_allclose(trace.logprob_next[:-1], expected_next, atol=1e-5)
+    np.testing.assert_allclose(trace.logprob_next[:-1], expected_next, rtol=0, atol=tol)
     assert np.isnan(trace.logprob_next[-1])
-    np.testing.assert_allclose(trace.rows, np.exp(ref), atol=1e-5)
+    np.testing.assert_allclose(trace.rows, np.exp(ref), rtol=0, atol=tol)
     np.testing.assert_allclose(trace.rows.sum(axis=1), 1.0, atol=1e-5)
     scipy_entropy = scipy.stats.entropy(np.exp(ref), axis=1)
-    # the per-prefix forward and the full-sequence forward differ at float32 noise (~3e-6
-    # relative on Gemma's 262k-way rows), so entropies are compared relatively
-    np.testing.assert_allclose(trace.entropy, scipy_entropy, rtol=1e-5)
+    # |dH| <= sum_i p_i |d log p_i| (1 + |log p_i|) <= tol * (1 + H) to first order
+    np.testing.assert_allclose(
+        trace.entropy, scipy_entropy, rtol=0, atol=tol * (1 + scipy_entropy.max())
+    )
     expected_top = np.argsort(-ref, axis=1)[:, :7]
     np.testing.assert_allclose(
-        trace.topk_probs, np.exp(np.take_along_axis(ref, expected_top, 1)), atol=1e-5
+        trace.topk_probs, np.exp(np.take_along_axis(ref, expected_top, 1)), rtol=0, atol=tol
     )
     # ids may only differ where probabilities tie to float32 precision
     same = trace.topk_ids == expected_top
@@ -69,15 +73,19 @@ def test_batched_traces_equal_single_traces(embedded):
         "Paris",
     ]
     batched = embedded.trace_many(texts, batch_size=4, top_k=3)
-    for text, b in zip(texts, batched, strict=True):
-        single = embedded.trace(text, top_k=3)
+    singles = [embedded.trace(text, top_k=3) for text in texts]
+    # float32 matmuls block differently with padding: the two readings differ by rounding only
+    tol = tolerance(embedded, [s.token_ids.tolist() for s in singles])
+    for b, single in zip(batched, singles, strict=True):
         np.testing.assert_array_equal(b.token_ids, single.token_ids)
-        # float32 matmuls block differently with padding: probabilities agree to 1e-5,
-        # log-probabilities and entropies to 1e-5 relative
-        np.testing.assert_allclose(np.exp(b.logprob_next), np.exp(single.logprob_next), atol=1e-5)
-        np.testing.assert_allclose(b.logprob_next, single.logprob_next, rtol=1e-5)
-        np.testing.assert_allclose(b.entropy, single.entropy, rtol=1e-5)
-        np.testing.assert_allclose(b.topk_probs, single.topk_probs, atol=1e-5)
+        np.testing.assert_allclose(
+            np.exp(b.logprob_next), np.exp(single.logprob_next), rtol=0, atol=tol
+        )
+        np.testing.assert_allclose(b.logprob_next, single.logprob_next, rtol=0, atol=tol)
+        np.testing.assert_allclose(
+            b.entropy, single.entropy, rtol=0, atol=tol * (1 + single.entropy.max())
+        )
+        np.testing.assert_allclose(b.topk_probs, single.topk_probs, rtol=0, atol=tol)
 
 
 @pytest.mark.slow
@@ -174,10 +182,12 @@ def test_continuation_logprobs_equal_separate_scores(embedded):
     requests.append((cut - 2, embedded.tokenizer(" is", add_special_tokens=False).input_ids))
     got = embedded.continuation_logprobs(ids, requests)
     assert len(requests[2][1]) >= 3  # exercises the cached branches
+    # KV-cached branches and fresh passes differ by rounding, summed over up to 3 tokens
+    tol = 3 * tolerance(embedded, [ids])
     for value, c in zip(got[:3], conts, strict=True):
-        assert value == pytest.approx(embedded.score(context, c), abs=2e-4)
+        assert value == pytest.approx(embedded.score(context, c), abs=tol)
     prefix = embedded.tokenizer.decode(ids[: cut - 2], skip_special_tokens=True)
-    assert got[3] == pytest.approx(embedded.score(prefix, " is"), abs=2e-4)
+    assert got[3] == pytest.approx(embedded.score(prefix, " is"), abs=tol)
 
 
 def test_continuation_fallback_equals_cache_path(tiny, monkeypatch):

@@ -1,5 +1,6 @@
-"""The main job end to end: the quick validation on the default model, its self-contained
-report, and resuming without redoing finished work."""
+"""The main job end to end: validation on the default model (the `test` profile: every section,
+smallest settings that still check something), its self-contained report, and resuming
+without redoing finished work."""
 
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ def assert_self_contained(page: str) -> None:
 
 
 @pytest.mark.slow
-def test_quick_validation_writes_a_self_contained_report_and_resumes(tmp_path):
+def test_validation_writes_a_self_contained_report_and_resumes(tmp_path):
     out = tmp_path / "v"
-    first = run_cli("validate", "--profile", "quick", "--out", str(out), check=True)
+    first = run_cli("validate", "--profile", "test", "--out", str(out), check=True)
     page = (out / "report.html").read_text()
     assert_self_contained(page)
     verdicts = json.loads((out / "verdicts.json").read_text())
@@ -41,9 +42,16 @@ def test_quick_validation_writes_a_self_contained_report_and_resumes(tmp_path):
 
     saved = sorted(p for p in out.rglob("*.parquet"))
     stamps = {p: p.stat().st_mtime_ns for p in saved}
-    run_cli("validate", "--profile", "quick", "--out", str(out), check=True)
+    run_cli("validate", "--profile", "test", "--out", str(out), check=True)
     assert {p: p.stat().st_mtime_ns for p in saved} == stamps  # nothing recomputed
     assert json.loads((out / "verdicts.json").read_text()) == verdicts
+    # results of other inputs (here: another toolkit version) are refused, never reused
+    marker = out / "test" / "cot" / "smollm2-135m" / "done.json"
+    stale = json.loads(marker.read_text())
+    marker.write_text(json.dumps({**stale, "fingerprint": "0" * 16, "version": "0.0.1"}))
+    refused = run_cli("validate", "--profile", "test", "--out", str(out))
+    assert refused.returncode == 2 and "holds results of other inputs" in refused.stderr
+    assert 'bayesmatrix: "0.0.1" ->' in refused.stderr and "--force" in refused.stderr
 
 
 def test_report_escapes_text_and_embeds_figures(tmp_path):
@@ -63,6 +71,6 @@ def test_report_escapes_text_and_embeds_figures(tmp_path):
 
 def test_validate_bad_input(tmp_path):
     bad_profile = run_cli("validate", "--profile", "huge", "--out", str(tmp_path))
-    assert bad_profile.returncode == 2 and "quick, full" in bad_profile.stderr
+    assert bad_profile.returncode == 2 and "test, quick, full" in bad_profile.stderr
     bad_model = run_cli("validate", "--model", "nope", "--out", str(tmp_path))
     assert bad_model.returncode == 2 and "named models are" in bad_model.stderr

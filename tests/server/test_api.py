@@ -18,7 +18,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def client(smollm2, tmp_path_factory):
     allowed = tmp_path_factory.mktemp("allowed")
-    return TestClient(create_app([allowed], load=lambda name: smollm2)), allowed
+    app = create_app([allowed], load=lambda name: smollm2)
+    return TestClient(app, base_url="http://127.0.0.1"), allowed
 
 
 def test_page_and_plotly_are_local(client):
@@ -54,7 +55,19 @@ def test_icl_equals_the_library(client, smollm2):
     data = res.json()
     frame = prequential_label_probs(smollm2, [tuple(d) for d in demos], words)
     np.testing.assert_allclose(data["p_label"], frame["p_true"], atol=1e-9)
-    assert len(data["bayes_fit"]) == 3 and data["kappa"] > 0
+    # the server's fit is the library's Beta-Bernoulli fit of the same curve and prior
+    from bayesmatrix import BetaBernoulliLearner
+
+    zero = [
+        prequential_label_probs(smollm2, [(x, "positive")], words).loc[0, f"p_{y}"]
+        for x, y in demos
+    ]
+    p = np.clip(frame["p_true"].to_numpy(), 1e-4, 1 - 1e-4)
+    prior = np.clip(np.asarray(zero), 1e-4, 1 - 1e-4)
+    np.testing.assert_allclose(data["zero_shot"], prior, atol=1e-9)
+    fitted = BetaBernoulliLearner(prior[None]).fit(p[None], np.ones((1, 3)), bootstrap=0)
+    assert data["kappa"] == pytest.approx(fitted.strength, rel=1e-6)
+    np.testing.assert_allclose(data["bayes_fit"], fitted.predict(np.ones((1, 3)))[0], atol=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -67,10 +80,28 @@ def test_icl_equals_the_library(client, smollm2):
         ("/api/trace", {"model": "smollm2-135m", "prompt": "x", "top_k": 999}, 422, ""),
         (
             "/api/icl",
-            {"model": "smollm2-135m", "demos": [["x", "pos"]], "label_words": {"neg": "bad"}},
-            400,
+            {
+                "model": "smollm2-135m",
+                "demos": [["x", "pos"]],
+                "label_words": {"neg": "bad", "neu": "meh"},
+            },
+            422,
             "no label word",
         ),
+        (
+            "/api/icl",
+            {"model": "smollm2-135m", "demos": [["x", "pos"]], "label_words": {"pos": "good"}},
+            422,
+            "at least 2",
+        ),
+        (
+            "/api/icl",
+            {"model": "smollm2-135m", "demos": [["x", "a"]], "label_words": {"a": "", "b": " "}},
+            422,
+            "non-empty and distinct",
+        ),
+        ("/api/icl", {"model": "smollm2-135m", "demos": [], "label_words": {}}, 422, ""),
+        ("/api/trace", {"model": "smollm2\x00-135m", "prompt": "x"}, 400, "NUL"),
     ],
 )
 def test_bad_requests_are_refused_cleanly(client, path, body, code, message):
@@ -110,7 +141,7 @@ def test_allowed_directory_models_only(tmp_path):
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     app = create_app([allowed], load=lambda name: loaded.append(name))
-    c = TestClient(app, raise_server_exceptions=False)
+    c = TestClient(app, base_url="http://localhost", raise_server_exceptions=False)
     res = c.post("/api/trace", json={"model": str(outside), "prompt": "x"})
     assert res.status_code == 400 and not loaded
     broken = c.post("/api/trace", json={"model": str(allowed / "mine"), "prompt": "x"})
@@ -118,3 +149,51 @@ def test_allowed_directory_models_only(tmp_path):
     # the stand-in loader returns no model: an unexpected error is a 500 JSON, not a crash
     assert broken.status_code == 500 and "error" in broken.json()
     assert c.get("/api/models").status_code == 200
+
+
+def test_body_limit_holds_for_chunked_bodies_without_content_length(client):
+    c, _ = client
+
+    def chunks():
+        for _ in range(32):
+            yield b" " * 65_536  # 2 MiB in all, streamed without a Content-Length
+
+    res = c.post("/api/trace", content=chunks(), headers={"Content-Type": "application/json"})
+    assert res.status_code == 413 and "over 65536 bytes" in res.json()["error"]
+    assert c.get("/api/models").status_code == 200
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8000", "127.0.0.2", ""])
+def test_foreign_host_headers_are_refused(client, host):
+    c, _ = client
+    assert c.get("/", headers={"Host": host}).status_code == 400
+    for ok in ("127.0.0.1:8000", "localhost", "[::1]:9"):
+        assert c.get("/api/models", headers={"Host": ok}).status_code == 200
+
+
+def test_security_headers_and_no_paths_leak(client):
+    c, allowed = client
+    for res in (c.get("/"), c.get("/api/models"), c.post("/api/trace", json={})):
+        assert res.headers["x-content-type-options"] == "nosniff"
+        assert res.headers["referrer-policy"] == "no-referrer"
+        csp = res.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "unsafe-eval" not in csp and "script-src 'self' 'unsafe-inline'" not in csp
+    page = c.get("/").text
+    assert "<script>" not in page  # no inline script: the CSP would block it
+    listed = c.get("/api/models").json()["allowed_dirs"]
+    assert listed == [allowed.name] and str(allowed) not in c.get("/api/models").text
+
+
+def test_corrupt_weights_in_an_allowed_folder_are_a_400(tmp_path, smollm2):
+    import shutil
+
+    from bayesmatrix.models.paths import gguf_cache_dir, resolve
+
+    allowed = tmp_path / "models"
+    broken = allowed / "broken"
+    shutil.copytree(gguf_cache_dir(resolve("smollm2-135m")[1]), broken)
+    (broken / "model.safetensors").write_bytes(b"\x00" * 4096)
+    c = TestClient(create_app([allowed]), base_url="http://127.0.0.1")
+    res = c.post("/api/trace", json={"model": str(broken), "prompt": "x"})
+    assert res.status_code == 400 and "corrupt" in res.json()["error"]

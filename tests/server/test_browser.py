@@ -52,6 +52,8 @@ def page(server):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1200, "height": 1400})
+        page.console_errors = []  # type: ignore[attr-defined]
+        page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
         page.goto(server + "/")
         page.wait_for_selector("body[data-ready='1']")
         yield page
@@ -73,17 +75,22 @@ def test_typed_prompt_renders_the_expected_top_token(page, smollm2):
 
 def test_clicking_a_token_shows_its_row(page):
     page.click("#tokens span[data-position='1']")
-    page.wait_for_function("document.getElementById('row-chart').dataset.position === '1'")
+    # selectors, not JavaScript predicates: the page's CSP forbids eval, also for the test
+    page.wait_for_selector("#row-chart[data-position='1']")
     title = page.text_content("#row-chart .gtitle")
     assert "row after token 1" in title
 
 
 def test_icl_panel_adds_demonstrations(page):
+    points = "#icl-chart .scatterlayer .trace:first-of-type .point"
     for n in (1, 2, 3):
         page.click("#add")
-        page.wait_for_function(
-            f"document.querySelectorAll('#icl-chart .scatterlayer .trace')[0]"
-            f"?.querySelectorAll('.point').length === {n}"
-        )
+        page.wait_for_selector(f"{points}:nth-of-type({n})")
+        assert len(page.query_selector_all(points)) == n
     assert page.text_content("#kappa").startswith("fitted kappa")
     assert page.text_content("#error") == ""
+
+
+def test_the_page_runs_under_its_content_security_policy(page):
+    """After every interaction above: no script or style was blocked, no error logged."""
+    assert page.console_errors == []

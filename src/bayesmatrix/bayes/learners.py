@@ -178,7 +178,7 @@ class BetaBernoulliLearner:
         def to_params(theta: np.ndarray) -> dict[str, float]:
             p = {"strength": _positive(theta[0])}
             if fit_mean:
-                p["prior_mean"] = float(expit(theta[1]))
+                p["prior_mean"] = _unit(theta[1])
             return p
 
         def learner(p: dict[str, float]) -> BetaBernoulliLearner:
@@ -235,7 +235,7 @@ class RecencyLearner:
         def to_params(theta: np.ndarray) -> dict[str, float]:
             p = {"strength": _positive(theta[0]), "decay": float(expit(theta[1]))}
             if fit_mean:
-                p["prior_mean"] = float(expit(theta[2]))
+                p["prior_mean"] = _unit(theta[2])
             return p
 
         def learner(p: dict[str, float]) -> RecencyLearner:
@@ -280,6 +280,13 @@ def _fit_binary(
     fitted = learner(result.params)
     fitted.fit_ = result  # type: ignore[attr-defined]
     return fitted
+
+
+def _unit(theta: float) -> float:
+    """expit(theta) kept inside (0, 1): in float64 expit(37) is exactly 1.0, which an optimiser
+    exploring far in logit space would otherwise reach (and which no prior mean may be)."""
+    eps = 1e-12
+    return float(np.clip(expit(theta), eps, 1 - eps))
 
 
 def _broadcast_mean(mean: float | np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -6,6 +6,7 @@ Any BayesmatrixError becomes one readable line on stderr and exit code 2.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -31,9 +32,20 @@ def read_text(path: Path) -> str:
     return read_utf8(path)
 
 
+def check_out_dir(out: Path) -> Path:
+    """An output directory option must not name an existing file, nor lie below one."""
+    existing = next((p for p in (out, *out.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise BayesmatrixError(
+            f"--out {out}: {existing} is a file; results are written into a directory: pass a "
+            "directory path"
+        )
+    return out
+
+
 def check_models(models: list[str]) -> None:
     """Resolve every model reference first, so a bad name fails before any work is done."""
-    from bayesmatrix.models.hf import resolve
+    from bayesmatrix.models.paths import resolve
 
     for name in models:
         resolve(name)
@@ -46,12 +58,36 @@ def print_verdicts(verdicts: list) -> None:
 
 
 def main() -> None:
-    """Console entry point: user errors become one line on stderr and exit code 2."""
+    """Console entry point: user errors (ours, and bad options caught by the parser) become one
+    line on stderr and exit code 2; Ctrl-C exits with 130."""
+    # OpenMP threads that sleep instead of spinning while they wait: as fast on an idle
+    # machine, and no collapse when another process holds a core (benchmarks/threads.py).
+    # Read once, when torch starts OpenMP, so set before any command imports torch.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # typer vendors click; its exception types live in typer._click (not re-exported)
+    from typer._click import exceptions as click_errors
+
     try:
-        app()
+        code = app(standalone_mode=False)
     except BayesmatrixError as exc:
-        err.print(f"error: {exc}", highlight=False, soft_wrap=True)
-        raise SystemExit(2) from None
+        fail(str(exc))
+    except click_errors.NoArgsIsHelpError as exc:
+        exc.show()
+        raise SystemExit(0) from None
+    except click_errors.ClickException as exc:
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        fail(exc.format_message() + hint, exc.exit_code)
+    except typer.Abort:
+        raise SystemExit(130) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one error line (newlines folded) and exit."""
+    line = " ".join(message.split())
+    err.print(f"error: {line}", highlight=False, soft_wrap=True, markup=False)
+    raise SystemExit(code)
 
 
 from bayesmatrix.cli import (  # noqa: E402, F401 - registers commands

@@ -11,30 +11,42 @@ from typing import Annotated, Any
 
 import typer
 
-from bayesmatrix.cli import app, check_models, console, print_verdicts
+from bayesmatrix.cli import app, check_models, check_out_dir, console, print_verdicts
 from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.store import digest, text_digest
 
 Models = Annotated[list[str], typer.Option("--model", help="model(s); repeat the option")]
 Out = Annotated[Path, typer.Option(help="output directory (finished models are reused)")]
+Force = Annotated[bool, typer.Option(help="recompute results saved there from other inputs")]
 
 
 def per_model(
-    models: list[str], out: Path, result_type: type, compute: Callable[[Any], Any]
+    models: list[str],
+    out: Path,
+    result_type: type,
+    compute: Callable[[Any], Any],
+    inputs: dict[str, Any],
+    force: bool = False,
 ) -> list[Any]:
-    """compute(lm) for each model unless out/<model> already holds a saved result."""
+    """compute(lm) for each model unless out/<model> holds a finished result of exactly these
+    inputs (and this model's identity); a folder holding other inputs' results is refused
+    unless `force`."""
     from bayesmatrix import load
+    from bayesmatrix.models.paths import model_identity
+    from bayesmatrix.store import cached
 
     check_models(models)
+    check_out_dir(out)
     results = []
     for name in models:
         where = out / name.replace("/", "__")
-        if (where / "meta.json").is_file() or (where / "perturbation" / "meta.json").is_file():
-            results.append(result_type.load(where))
-            continue
-        with console.status(f"{name}: computing"):
-            result = compute(load(name))
-        result.save(where)
-        results.append(result)
+        key = {**inputs, "model": model_identity(name)}
+
+        def run(name: str = name) -> Any:
+            with console.status(f"{name}: computing"):
+                return compute(load(name))
+
+        results.append(cached(where, key, result_type.load, run, force))
     return results
 
 
@@ -56,6 +68,7 @@ def continuity_cmd(
     bank: Annotated[int, typer.Option(help="neighbour bank size")] = 400,
     k: Annotated[int, typer.Option(help="neighbours averaged")] = 8,
     out: Out = Path("runs/continuity"),
+    force: Force = False,
 ) -> None:
     """Theorem 1: rows against embedding perturbations, interpolation, and neighbours."""
     from bayesmatrix.data import stdlib_docs
@@ -68,7 +81,9 @@ def continuity_cmd(
         raise BayesmatrixError(f"--layers must be integers like -1,15, not {layers!r}") from None
     if not chosen:
         raise BayesmatrixError("--layers is empty; e.g. --layers -1")
+    check_out_dir(out)
     text = stdlib_docs(max_chars=300_000)
+    settings = {"claim": "continuity", "text": text_digest(text), "prompts": prompts}
     results = []
     for layer in chosen:
         results += per_model(
@@ -78,6 +93,8 @@ def continuity_cmd(
             lambda lm, layer=layer: run_continuity(
                 lm, text, layer, n_prompts=prompts, n_bank=bank, k=k
             ),
+            {**settings, "layer": layer, "bank": bank, "k": k},
+            force,
         )
     finish(results, plot_continuity(results), out, "continuity")
 
@@ -91,6 +108,7 @@ def entropy_cmd(
     facts: Annotated[Path | None, typer.Option(help="facts JSONL (default: shipped)")] = None,
     n: Annotated[int, typer.Option(help="comparisons per source")] = 60,
     out: Out = Path("runs/entropy"),
+    force: Force = False,
 ) -> None:
     """Theorem 3: does entropy fall, and does the row majorize, as prompts get specific?"""
     from bayesmatrix.data import stdlib_docs
@@ -103,8 +121,20 @@ def entropy_cmd(
         raise BayesmatrixError("--n must be at least 2")
     the_task, the_facts = get_task(task), load_facts(facts)
     text = stdlib_docs(max_chars=200_000)
+    inputs = {
+        "claim": "entropy",
+        "text": text_digest(text),
+        "task": the_task.digest,
+        "facts": digest(the_facts),
+        "n": n,
+    }
     results = per_model(
-        model, out, EntropyResult, lambda lm: run_entropy(lm, text, the_task, the_facts, n=n)
+        model,
+        out,
+        EntropyResult,
+        lambda lm: run_entropy(lm, text, the_task, the_facts, n=n),
+        inputs,
+        force,
     )
     finish(results, plot_entropy(results), out, "entropy")
 
@@ -114,6 +144,7 @@ def cot_cmd(
     model: Models = ["smollm2-135m"],  # noqa: B006
     problems: Annotated[Path | None, typer.Option(help="problems JSONL (default: shipped)")] = None,
     out: Out = Path("runs/cot"),
+    force: Force = False,
 ) -> None:
     """Chain of thought: answer-row entropy and P(answer) with and without the steps."""
     from bayesmatrix.experiments.cot import CotResult, run_cot
@@ -121,7 +152,8 @@ def cot_cmd(
     from bayesmatrix.viz import plot_cot
 
     the_problems = load_problems(problems)
-    results = per_model(model, out, CotResult, lambda lm: run_cot(lm, the_problems))
+    inputs = {"claim": "cot", "problems": digest(the_problems)}
+    results = per_model(model, out, CotResult, lambda lm: run_cot(lm, the_problems), inputs, force)
     finish(results, plot_cot(results), out, "cot")
 
 
@@ -130,6 +162,7 @@ def hallucination_cmd(
     model: Models = ["smollm2-135m"],  # noqa: B006
     facts: Annotated[Path | None, typer.Option(help="facts JSONL (default: shipped)")] = None,
     out: Out = Path("runs/hallucination"),
+    force: Force = False,
 ) -> None:
     """Hallucination signal: AUROC of answer-row entropy and top-1 probability."""
     from bayesmatrix.experiments.hallucination import HallucinationResult, run_hallucination
@@ -137,7 +170,13 @@ def hallucination_cmd(
     from bayesmatrix.viz import plot_hallucination
 
     the_facts = load_facts(facts)
+    inputs = {"claim": "hallucination", "facts": digest(the_facts)}
     results = per_model(
-        model, out, HallucinationResult, lambda lm: run_hallucination(lm, the_facts)
+        model,
+        out,
+        HallucinationResult,
+        lambda lm: run_hallucination(lm, the_facts),
+        inputs,
+        force,
     )
     finish(results, plot_hallucination(results), out, "hallucination")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from bayesmatrix.cli import app, console, err, read_text
+from bayesmatrix.cli import app, check_out_dir, console, err, read_text
 from bayesmatrix.errors import BayesmatrixError
 
 if TYPE_CHECKING:
@@ -67,28 +67,36 @@ def trace_cmd(
     model: Annotated[str, typer.Argument(help="named model, .gguf file, HF directory or hub id")],
     prompt: Annotated[str | None, typer.Argument(help="text to trace")] = None,
     file: Annotated[Path | None, typer.Option(help="read the prompt from a UTF-8 file")] = None,
-    top_k: Annotated[int, typer.Option(help="alternatives shown per position")] = 5,
+    top_k: Annotated[int, typer.Option(help="alternatives shown per position", min=1)] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON records")] = False,
-    out: Annotated[Path | None, typer.Option(help="write the trace as Parquet")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="directory to save the trace in (Trace.load reads it)")
+    ] = None,
     plot: Annotated[Path | None, typer.Option(help="write the figure (.png/.svg)")] = None,
     truncate_left: Annotated[bool, typer.Option(help="keep the last tokens if too long")] = False,
 ) -> None:
     """Trace a prompt: per token, p(actual next), entropy, and top alternatives."""
     from bayesmatrix import load
+    from bayesmatrix.viz.common import check_figure_path
 
     if (prompt is None) == (file is None):
         raise BayesmatrixError("give either a PROMPT argument or --file PATH (exactly one)")
+    if out is not None and out.exists() and not out.is_dir():
+        raise BayesmatrixError(f"--out {out} is a file; the trace is saved into a directory")
+    if plot is not None:
+        check_figure_path(plot)
     text = prompt if prompt is not None else read_text(file)  # type: ignore[arg-type]
     lm = load(model)
-    trace = lm.trace(text, top_k=top_k, truncate="left" if truncate_left else None)
+    try:
+        trace = lm.trace(text, top_k=top_k, truncate="left" if truncate_left else None)
+    except BayesmatrixError as exc:
+        raise BayesmatrixError(str(exc).replace("truncate='left'", "--truncate-left")) from None
     if as_json:
         sys.stdout.write(trace.to_frame().to_json(orient="records", force_ascii=False) + "\n")
     else:
         console.print(_trace_table(trace, top_k))
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        trace.to_frame().to_parquet(out, index=False)
-        err.print(f"trace written to {out}")
+        err.print(f"trace saved in {trace.save(out)} (bayesmatrix.Trace.load reads it)")
     if plot is not None:
         from bayesmatrix.viz import plot_trace, save_figure
 
@@ -104,6 +112,7 @@ def demo_cmd(
     from bayesmatrix import load
     from bayesmatrix.viz import plot_trace, save_figure
 
+    check_out_dir(out)
     lm = load(model)
     trace = lm.trace(DEMO_TEXT, top_k=5)
     saved = trace.save(out / "trace")

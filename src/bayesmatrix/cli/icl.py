@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from bayesmatrix.cli import app, check_models, console, err, print_verdicts
+from bayesmatrix.cli import app, check_models, check_out_dir, console, err, print_verdicts
 from bayesmatrix.errors import BayesmatrixError
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def icl_cmd(
     from rich.progress import Progress
 
     from bayesmatrix import load
-    from bayesmatrix.experiments.icl import parse_condition, run_cell, run_sweep
+    from bayesmatrix.experiments.icl import check_cell, parse_condition, run_cell, run_sweep
     from bayesmatrix.experiments.icl_analysis import analyse
     from bayesmatrix.experiments.icl_tasks import get_task
     from bayesmatrix.viz import plot_kappa, plot_learning_curves, save_figure
@@ -62,11 +62,15 @@ def icl_cmd(
     conds = [parse_condition(c.strip(), words) for c in conditions.split(",") if c.strip()]
     if not conds:
         raise BayesmatrixError("--conditions is empty; e.g. --conditions regular,flipped,sul")
-    if seeds < 1:
-        raise BayesmatrixError("--seeds must be at least 1")
+    if seeds < 1 or bootstrap < 0:
+        raise BayesmatrixError("--seeds must be at least 1 and --bootstrap at least 0")
+    check_out_dir(out)
     check_models(model)  # fail on a bad name before any work, not after the first model's cells
+    for t in tasks:
+        for c in conds:
+            check_cell(t, c, shots)
     total = len(model) * len(tasks) * len(conds) * seeds
-    with Progress(console=err) as progress:
+    with Progress(console=err, transient=True) as progress:
         bar = progress.add_task("ICL cells", total=total)
         frame = run_sweep(
             model,
@@ -135,7 +139,7 @@ def _martingale(
     from bayesmatrix.experiments.icl_martingale import martingale_gaps, martingale_verdicts
 
     usable = [c for c in conds if c.name != "random"]  # random labels have no fixed mapping
-    with Progress(console=err) as progress:
+    with Progress(console=err, transient=True) as progress:
         bar = progress.add_task("martingale", total=len(models) * len(tasks) * len(usable) * seeds)
         gaps = run_sweep(
             models,

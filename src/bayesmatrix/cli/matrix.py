@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -70,7 +69,7 @@ def row_cmd(
     index: Annotated[Path, typer.Argument(help="index directory")],
     prompt: Annotated[str, typer.Argument(help="context text")],
     prior: PriorOpt = "dirichlet",
-    top: Annotated[int, typer.Option(help="tokens to show")] = 10,
+    top: Annotated[int, typer.Option(help="tokens to show", min=1)] = 10,
 ) -> None:
     """Counts after each suffix of the prompt, and the posterior row's most likely tokens."""
     from bayesmatrix.matrix import IdealMatrix
@@ -98,13 +97,20 @@ def sample_cmd(
     index: Annotated[Path, typer.Argument(help="index directory")],
     prompt: Annotated[str, typer.Argument(help="context text")],
     n: Annotated[int, typer.Option("-n", help="tokens to generate")] = 30,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    seed: Annotated[int, typer.Option(help="random seed (non-negative)", min=0)] = 0,
     prior: PriorOpt = "dirichlet",
 ) -> None:
     """Generate text from the matrix's rows."""
+    from rich.progress import Progress
+
     from bayesmatrix.matrix import IdealMatrix
 
-    text = IdealMatrix(index).sample(prompt, n, seed, prior)
+    matrix = IdealMatrix(index)
+    with Progress(console=err, transient=True) as progress:
+        bar = progress.add_task("sampling", total=n)
+        text = matrix.sample(
+            prompt, n, seed, prior, progress=lambda i: progress.update(bar, completed=i)
+        )
     console.print(prompt + text, markup=False, highlight=False, soft_wrap=True)
 
 
@@ -116,20 +122,35 @@ def compare_cmd(
     prior: PriorOpt = "dirichlet",
     max_tokens: Annotated[int, typer.Option(help="tokens of the text to use")] = 4096,
     window: Annotated[int, typer.Option(help="LM context window per chunk")] = 256,
-    out: Annotated[Path, typer.Option(help="results directory (resumes)")] = Path(
-        "runs/matrix/compare"
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option(help="results directory (resumes); default: one per model and inputs"),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="replace results of other inputs in --out")] = False,
 ) -> None:
     """KL both ways, perplexities and mixtures of an LM against the matrix on held-out text."""
     from bayesmatrix.matrix import IdealMatrix
-    from bayesmatrix.matrix.compare import compare
+    from bayesmatrix.matrix.compare import Comparison, compare, comparison_inputs
+    from bayesmatrix.matrix.ideal import MAX_DEPTH
     from bayesmatrix.models import load
+    from bayesmatrix.store import cached, fingerprint
     from bayesmatrix.viz import plot_matrix_comparison, save_figure
 
     text = read_text(textfile)
     matrix = IdealMatrix(index)
     lm = load(model)
-    result = compare(matrix, lm, text, out, window, max_tokens, prior)
+    ids = matrix.encode(text)[:max_tokens]
+    inputs = comparison_inputs(matrix, lm, ids, window, prior, MAX_DEPTH)
+    if out is None:
+        out = Path("runs/matrix/compare") / f"{lm.name}-{fingerprint(inputs)[:8]}"
+    where = out
+    result = cached(
+        out,
+        inputs,
+        Comparison.load,
+        lambda: compare(matrix, lm, text, where, window, max_tokens, prior),
+        force,
+    )
     s = result.summary
     table = Table("", "perplexity", "95% CI (windows)")
     for name in ("matrix", "lm"):
@@ -150,10 +171,6 @@ def compare_cmd(
             f"gives {s['ppl_mix_heldout']:.2f} vs LM {s['ppl_lm_heldout']:.2f} on odd windows"
         )
     console.print("\n".join(lines), soft_wrap=True)
-    out.mkdir(parents=True, exist_ok=True)
-    result.positions.to_parquet(out / "positions.parquet", index=False)
-    result.by_matched.to_parquet(out / "by_matched.parquet", index=False)
-    (out / "summary.json").write_text(json.dumps(s, indent=1))
     fig = plot_matrix_comparison(
         result.by_matched, result.mixture, f"{lm.name} vs the ideal matrix ({prior})"
     )

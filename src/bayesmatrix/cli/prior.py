@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bayesmatrix.cli import app, console, print_verdicts
+from bayesmatrix.cli import app, check_out_dir, console, print_verdicts
 from bayesmatrix.errors import BayesmatrixError
 
 prior_app = typer.Typer(
@@ -38,8 +38,13 @@ def prior_approx_cmd(
 
     if source not in SOURCES:
         raise BayesmatrixError(f"unknown --source '{source}'; choose from {', '.join(SOURCES)}")
-    if v < 2 or n < 30:
-        raise BayesmatrixError("need --V >= 2 and --n >= 30")
+    check_out_dir(out)
+    if v < 2 or n < 30 or k_max < 1:
+        raise BayesmatrixError("need --V >= 2, --n >= 30 and --k-max >= 1")
+    from bayesmatrix.resources import check_memory
+
+    # points, their logs and EM's per-component work arrays, in float64
+    check_memory(8.0 * n * v * (4 + 2 * k_max), f"--V {v} with --n {n}", "lower --V or --n")
     truth = None
     if source == "lm":
         from bayesmatrix import load

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,7 @@ from bayesmatrix.errors import BayesmatrixError
 
 @app.command("serve")
 def serve_cmd(
-    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    port: Annotated[int, typer.Option(help="TCP port", min=1, max=65535)] = 8000,
     host: Annotated[str, typer.Option(help="interface; keep 127.0.0.1 unless you mean it")] = (
         "127.0.0.1"
     ),
@@ -25,9 +26,19 @@ def serve_cmd(
     import uvicorn
 
     from bayesmatrix.server import create_app
+    from bayesmatrix.server.app import LOCAL_HOSTS
 
     for d in allow_dir:
         if not d.is_dir():
             raise BayesmatrixError(f"--allow-dir {d} is not a directory")
+    try:  # fail with one line now rather than with uvicorn's traceback later
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise BayesmatrixError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another --port, or "
+            "stop what is using it"
+        ) from None
+    app = create_app(allow_dir, hosts=(*LOCAL_HOSTS, host))
     console.print(f"bayesmatrix explorer on http://{host}:{port}/  (Ctrl+C to stop)")
-    uvicorn.run(create_app(allow_dir), host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from bayesmatrix.cli import app, check_models, console, print_verdicts
+from bayesmatrix.cli import app, check_models, check_out_dir, console, print_verdicts
+from bayesmatrix.errors import BayesmatrixError
 
 
 @app.command("validate")
@@ -20,17 +21,26 @@ def validate_cmd(
     out: Annotated[Path, typer.Option(help="output directory (a rerun resumes)")] = Path(
         "runs/validate"
     ),
+    force: Annotated[
+        bool, typer.Option(help="recompute results saved there from other inputs")
+    ] = False,
 ) -> None:
     """Validate the paper's claims on the model(s) and write one self-contained HTML report."""
     from bayesmatrix import load
     from bayesmatrix.report import PROFILES, render_report, run_validation
 
     check_models(model)
+    check_out_dir(out)
     if profile not in PROFILES:
-        raise typer.BadParameter(f"choose from {', '.join(PROFILES)}", param_hint="--profile")
+        raise BayesmatrixError(f"unknown --profile '{profile}'; choose from {', '.join(PROFILES)}")
     with console.status("validating") as status:
         sections = run_validation(
-            model, profile, out, load, progress=lambda label: status.update(f"validating: {label}")
+            model,
+            profile,
+            out,
+            load,
+            progress=lambda label: status.update(f"validating: {label}"),
+            force=force,
         )
     verdicts = [v for s in sections for v in s.verdicts]
     print_verdicts(verdicts)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bayesmatrix.cli import app, console, err
+from bayesmatrix.cli import app, check_out_dir, console, err
 from bayesmatrix.errors import BayesmatrixError
 
 wt_app = typer.Typer(
@@ -36,6 +36,9 @@ def run_cmd(
     out: Annotated[Path, typer.Option(help="output directory (training resumes)")] = Path(
         "runs/windtunnel"
     ),
+    force: Annotated[
+        bool, typer.Option(help="restart training saved there with other settings")
+    ] = False,
 ) -> None:
     """Train each architecture on fresh samples, then score it against the exact posterior."""
     from rich.progress import Progress
@@ -45,7 +48,7 @@ def run_cmd(
     from bayesmatrix.windtunnel import make_task
     from bayesmatrix.windtunnel.evaluate import evaluate, model_predictive
     from bayesmatrix.windtunnel.nets import ARCHS
-    from bayesmatrix.windtunnel.train import train
+    from bayesmatrix.windtunnel.train import BATCH, check_memory, train
 
     archs = [a.strip() for a in arch.split(",") if a.strip()]
     bad = [a for a in archs if a not in ARCHS]
@@ -53,17 +56,19 @@ def run_cmd(
         raise BayesmatrixError(f"unknown architecture(s) {bad}; choose from {', '.join(ARCHS)}")
     if minutes <= 0 or steps < 1:
         raise BayesmatrixError("--minutes must be positive and --steps at least 1")
+    check_out_dir(out)
     settings: dict[str, object] = {"vocab": v, "length": length, "alpha": alpha}
     if task == "bijection":
         settings = {"keys": v}
     elif task == "hmm":
         settings = {"vocab": v, "length": length}
     the_task = make_task(task, **settings)
+    check_memory(the_task, BATCH)  # before any model is built
     frames, models = {}, {}
     table = Table("arch", "params", "steps", "train s", "mean KL bits", "mean |entropy gap| bits")
     for name in archs:
         where = out / task / name
-        with Progress(console=err) as progress:
+        with Progress(console=err, transient=True) as progress:
             bar = progress.add_task(f"{name}", total=None)
             model, log = train(
                 the_task,
@@ -72,6 +77,7 @@ def run_cmd(
                 minutes=minutes,
                 max_steps=steps,
                 seed=seed,
+                force=force,
                 progress=lambda step, loss, bar=bar, name=name: progress.update(
                     bar, description=f"{name} step {step} loss {loss:.4f}"
                 ),

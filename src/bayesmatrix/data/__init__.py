@@ -112,6 +112,10 @@ def read_utf8(path: str | Path, what: str = "file") -> str:
         return src.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise BayesmatrixError(f"{what} not found: {src}") from None
+    except IsADirectoryError:
+        raise BayesmatrixError(f"{what} {src} is a directory; pass a file") from None
+    except OSError as exc:
+        raise BayesmatrixError(f"cannot read {what} {src}: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise BayesmatrixError(
             f"{src} is not UTF-8 text (byte {exc.start}: {exc.reason}); convert it, e.g. "

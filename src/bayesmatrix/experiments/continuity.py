@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.experiments.result import Verdict, bootstrap_mean_ci, load_frame, save_frame
+from bayesmatrix.experiments.result import bootstrap_mean_ci, load_frame, save_frame
+from bayesmatrix.experiments.verdicts import Verdict, rule
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
@@ -230,45 +231,32 @@ class ContinuityResult:
             f"constant TV/|delta| median {s['lipschitz_median']:.3g}, max "
             f"{s['lipschitz_max']:.3g}"
         )
-        if s["slope_lo"] > 0.5:
-            c_status = "supported"
-        elif s["slope_hi"] < 0.1:
-            c_status = "not supported"
-        else:
-            c_status = "inconclusive"
         conv = (
             f"{where}: TV(row at the mixed embedding, mixed row) / TV(p1, p2) at lambda=0.5 "
             f"is {s['convexity_gap']:.3f} [{s['convexity_gap_lo']:.3f}, "
             f"{s['convexity_gap_hi']:.3f}] (tolerance {CONVEXITY_TOLERANCE})"
         )
-        if s["convexity_gap_hi"] < CONVEXITY_TOLERANCE:
-            v_status = "supported"
-        elif s["convexity_gap_lo"] > CONVEXITY_TOLERANCE:
-            v_status = "not supported"
-        else:
-            v_status = "inconclusive"
         knn = (
             f"{where}: KL to the true row, k nearest neighbours {s['kl_knn']:.3f} nats vs "
             f"k random positions {s['kl_random_k']:.3f} (gain {s['knn_gain_vs_random']:.3f} "
             f"[{s['knn_gain_vs_random_lo']:.3f}, {s['knn_gain_vs_random_hi']:.3f}]) vs "
             f"unigram {s['kl_unigram']:.3f}"
         )
-        k_status = (
-            "supported"
-            if s["knn_gain_vs_random_lo"] > 0
-            else "not supported"
-            if s["knn_gain_vs_random_hi"] < 0
-            else "inconclusive"
-        )
         return [
-            Verdict("Theorem 1: rows depend continuously on the embedding", c_status, cont),
-            Verdict(
-                "The embedding-to-row map preserves convexity (the paper's assumption)",
-                v_status,
-                conv,
+            Verdict.from_rules(
+                "Theorem 1: rows depend continuously on the embedding",
+                cont,
+                [rule(s["slope_lo"], s["slope_hi"], above=0.5, refute_at=0.1)],
             ),
-            Verdict(
-                "Nearby embeddings give nearby rows (neighbours predict unseen rows)", k_status, knn
+            Verdict.from_rules(
+                "The embedding-to-row map preserves convexity (the paper's assumption)",
+                conv,
+                [rule(s["convexity_gap_lo"], s["convexity_gap_hi"], below=CONVEXITY_TOLERANCE)],
+            ),
+            Verdict.from_rules(
+                "Nearby embeddings give nearby rows (neighbours predict unseen rows)",
+                knn,
+                [rule(s["knn_gain_vs_random_lo"], s["knn_gain_vs_random_hi"], above=0)],
             ),
         ]
 
@@ -301,6 +289,11 @@ def run_continuity(
 ) -> ContinuityResult:
     """All three measurements at one layer, on positions of a text: the bank comes from the
     first part of the text, held-out positions from a later, disjoint part."""
+    if n_prompts < 2 or n_bank < 2 or n_held_out < 1 or not 1 <= k <= n_bank:
+        raise BayesmatrixError(
+            f"continuity needs at least 2 prompts (--prompts, got {n_prompts}), a bank of at "
+            f"least 2 (--bank, got {n_bank}) and 1 <= k <= bank (--k, got {k})"
+        )
     layer_index = lm._layers([layer])[0]
     positions = hidden_bank(lm, text, n_bank + n_held_out + 2 * n_prompts, layer_index, stride=2)
     bank, held = positions[:n_bank], positions[n_bank : n_bank + n_held_out]

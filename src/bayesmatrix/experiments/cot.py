@@ -12,7 +12,8 @@ import pandas as pd
 
 from bayesmatrix.experiments.entropy import entropy_bits
 from bayesmatrix.experiments.questions import Problem, cot_prompt
-from bayesmatrix.experiments.result import ModelFrame, Verdict, bootstrap_mean_ci
+from bayesmatrix.experiments.result import ModelFrame, bootstrap_mean_ci
+from bayesmatrix.experiments.verdicts import Verdict, rule
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
@@ -42,19 +43,12 @@ class CotResult(ModelFrame):
             f"[{lp_lo:+.3f}, {lp_hi:+.3f}] nats; argmax correct {acc.get(False, 0):.0%} "
             f"without -> {acc.get(True, 0):.0%} with steps"
         )
-        status = (
-            "supported"
-            if h_hi < 0 and lp_lo > 0
-            else "not supported"
-            if h_lo > 0 or lp_hi < 0
-            else "inconclusive"
-        )
         return [
-            Verdict(
+            Verdict.from_rules(
                 "Chain of thought moves the model into low-entropy rows that favour "
                 "the right answer",
-                status,
                 text,
+                [rule(h_lo, h_hi, below=0), rule(lp_lo, lp_hi, above=0)],
             )
         ]
 

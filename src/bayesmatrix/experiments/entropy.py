@@ -18,7 +18,8 @@ import pandas as pd
 from scipy.stats import norm
 
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.experiments.result import ModelFrame, Verdict, bootstrap_mean_ci
+from bayesmatrix.experiments.result import ModelFrame, bootstrap_mean_ci
+from bayesmatrix.experiments.verdicts import Verdict, rule
 
 if TYPE_CHECKING:
     from bayesmatrix.experiments.icl_tasks import Task
@@ -181,16 +182,11 @@ class EntropyResult(ModelFrame):
                 f"[{f_lo:.0%}, {f_hi:.0%}] of pairs; the more specific row majorizes in "
                 f"{row.majorizes:.0%} [{m_lo:.0%}, {m_hi:.0%}]"
             )
-            status = (
-                "supported"
-                if hi < 0 and f_lo > 0.5
-                else "not supported"
-                if lo > 0 or f_hi < 0.5
-                else "inconclusive"
-            )
             out.append(
-                Verdict(
-                    "Theorem 3: more specific prompts give more concentrated rows", status, text
+                Verdict.from_rules(
+                    "Theorem 3: more specific prompts give more concentrated rows",
+                    text,
+                    [rule(lo, hi, below=0), rule(f_lo, f_hi, above=0.5)],
                 )
             )
         return out

@@ -15,7 +15,8 @@ from scipy.stats import rankdata
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.experiments.entropy import entropy_bits
 from bayesmatrix.experiments.questions import Fact, qa_prompt
-from bayesmatrix.experiments.result import ModelFrame, Verdict
+from bayesmatrix.experiments.result import ModelFrame
+from bayesmatrix.experiments.verdicts import Verdict, rule
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
@@ -81,16 +82,11 @@ class HallucinationResult(ModelFrame):
                 f"low entropy for a right answer {a:.3f} [{lo:.3f}, {hi:.3f}]; of top-1 "
                 f"probability {t:.3f} [{t_lo:.3f}, {t_hi:.3f}]"
             )
+            claim = "Diffuse (high-entropy) answer rows signal wrong answers"
             if np.isnan(a):
-                status = "inconclusive"
-                text += " (all answers right or all wrong)"
+                out.append(Verdict(claim, "inconclusive", text + " (all answers right or wrong)"))
             else:
-                status = (
-                    "supported" if lo > 0.5 else "not supported" if hi < 0.5 else "inconclusive"
-                )
-            out.append(
-                Verdict("Diffuse (high-entropy) answer rows signal wrong answers", status, text)
-            )
+                out.append(Verdict.from_rules(claim, text, [rule(lo, hi, above=0.5)]))
         return out
 
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.errors import BayesmatrixError, ModelNotFoundError
+from bayesmatrix.models.paths import model_identity
+from bayesmatrix.store import fingerprint
 
 if TYPE_CHECKING:
     from bayesmatrix.experiments.icl_tasks import Task
@@ -211,17 +213,25 @@ def max_shots(
     return sum(1 for end in demo_ends if np.searchsorted(token_ends, end, side="right") <= room)
 
 
-def run_cell(
-    lm: LanguageModel, task: Task, condition: Condition, seed: int, shots: int
-) -> pd.DataFrame:
-    """One seeded context of `shots` demonstrations under a condition; one row per demo k with
-    the LM's label distribution before seeing demo k's label (tidy; see README for columns)."""
+def check_cell(task: Task, condition: Condition, shots: int) -> None:
+    """Refuse a (task, condition, shots) cell that cannot run, before any model work: shots
+    out of range, too few unrelated words, a binary-only condition on a multi-class task."""
     if shots < 1:
         raise BayesmatrixError("shots must be at least 1")
     if shots > len(task.examples):
         raise BayesmatrixError(
             f"{task.name} has {len(task.examples)} examples; ask for at most that many shots"
         )
+    condition.label_words(task)
+    condition.shown_labels(task, [task.labels[0]], np.random.default_rng(0))
+
+
+def run_cell(
+    lm: LanguageModel, task: Task, condition: Condition, seed: int, shots: int
+) -> pd.DataFrame:
+    """One seeded context of `shots` demonstrations under a condition; one row per demo k with
+    the LM's label distribution before seeing demo k's label (tidy; see README for columns)."""
+    check_cell(task, condition, shots)
     rng = np.random.default_rng([seed, 2024])
     order = rng.permutation(len(task.examples))[:shots]
     inputs = [task.examples[i][0] for i in order]
@@ -270,11 +280,39 @@ def run_cell(
 
 
 # ---- sweeps that resume -------------------------------------------------------------------------
-def cell_path(out: Path, kind: str, model: str, task: str, condition: str, seed: int) -> Path:
-    """Where one cell lives; `kind` names the settings (e.g. 'shots32'), so cells computed
-    with other settings never mix."""
+def cell_path(
+    out: Path,
+    kind: str,
+    model: str,
+    task: Task,
+    condition: Condition,
+    seed: int,
+    identity: str | None = None,
+) -> Path:
+    """Where one cell lives. `kind` names the settings (e.g. 'shots32'); the folder also carries
+    a fingerprint of the model's identity, the task's content and the whole condition
+    (unrelated label words, flip fraction), so cells of other inputs are never reused."""
+    key = fingerprint(
+        {
+            "kind": kind,
+            "model": identity or _identity(model),
+            "task": task.digest,
+            "condition": asdict(condition),
+        }
+    )[:12]
     safe = model.replace("/", "__")
-    return out / "cells" / kind / safe / task / condition / f"seed{seed}.parquet"
+    return (
+        out / "cells" / kind / safe / task.name / f"{condition.tag}-{key}" / f"seed{seed}.parquet"
+    )
+
+
+def _identity(model: str) -> str:
+    """The model's identity (see models.paths.model_identity); a name no loader resolves
+    (a model built in memory and passed by a custom `load`) stands for itself."""
+    try:
+        return model_identity(model)
+    except ModelNotFoundError:
+        return model
 
 
 CellFn = Callable[["LanguageModel", "Task", Condition, int], pd.DataFrame]
@@ -298,10 +336,11 @@ def run_sweep(
     frames = []
     for model in models:
         lm = None
+        identity = _identity(model)
         for task in tasks:
             for condition in conditions:
                 for seed in seeds:
-                    path = cell_path(out, kind, model, task.name, condition.tag, seed)
+                    path = cell_path(out, kind, model, task, condition, seed, identity)
                     label = f"{model} {task.name} {condition.tag} seed {seed}"
                     if path.is_file():
                         frames.append(pd.read_parquet(path))

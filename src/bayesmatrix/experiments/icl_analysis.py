@@ -19,11 +19,16 @@ import pandas as pd
 
 from bayesmatrix.bayes import BetaBernoulliLearner, HypothesisMixtureLearner, RecencyLearner
 from bayesmatrix.bayes.learners import _binary_ce
-from bayesmatrix.experiments.result import Verdict, bootstrap_mean_ci, load_frame, save_frame
+from bayesmatrix.experiments.result import bootstrap_mean_ci, load_frame, save_frame
+from bayesmatrix.experiments.verdicts import Status, Verdict, rule
 
 KEYS = ["model", "task", "condition"]
 # a kappa interval reaching this means the curve cannot be told apart from the zero-shot prior
 NO_UPDATE_KAPPA = 1e4
+# held-out cross-entropy differences smaller than this (nats per demonstration) are ties
+TIE_NATS = 1e-3
+# a recency decay this close to 1 is the Beta-Bernoulli learner itself
+DECAY_IS_BAYES = 1e-3
 
 
 @dataclass
@@ -124,7 +129,16 @@ class IclAnalysis:
         )
 
     def verdicts(self) -> list[Verdict]:
-        """Per (model, task, condition): is the curve consistent with Bayesian updating?"""
+        """Per (model, task, condition): is the curve consistent with Bayesian updating?
+
+        Two rules, judged independently and combined by Verdict.from_rules:
+        - refutation: the recency (forgetting) learner predicts held-out seeds better than the
+          best Bayesian learner by more than TIE_NATS per demonstration (95% interval), and
+          it is not the Bayesian learner itself (a decay within DECAY_IS_BAYES of 1 is
+          Beta-Bernoulli, which cannot refute Beta-Bernoulli);
+        - measurable updating: the kappa interval stays below NO_UPDATE_KAPPA (otherwise the
+          curve cannot be told apart from the zero-shot prior: inconclusive).
+        """
         out = []
         for (model, task, cond), g in self.fits.groupby(KEYS, sort=False):
             rows = g.set_index("learner")
@@ -143,18 +157,28 @@ class IclAnalysis:
                 f"; held-out CE of the best Bayesian learner minus recency {gap:+.4f} "
                 f"[{lo:+.4f}, {hi:+.4f}] nats/demo; best held-out learner: {best}"
             )
-            if np.isnan(lo):
-                status = "inconclusive"
-                text += " (needs at least 2 seeds)"
-            elif lo > 0:
-                status = "not supported"
-                text += " (a forgetting learner predicts held-out seeds better)"
-            elif bb["strength_hi"] >= NO_UPDATE_KAPPA:
-                status = "inconclusive"
-                text += " (no measurable updating: the curve stays at the zero-shot prior)"
+            is_bayes = rec["decay"] >= 1 - DECAY_IS_BAYES
+            forgetting = rule(lo, hi, above=TIE_NATS, refute_at=-TIE_NATS)
+            updates = rule(bb["strength_lo"], bb["strength_hi"], below=NO_UPDATE_KAPPA)
+            refuted = forgetting == "supported" and not is_bayes
+            reasons = []
+            if refuted:
+                reasons.append("a forgetting learner predicts held-out seeds better")
+            elif is_bayes:
+                reasons.append("the recency fit is Beta-Bernoulli itself (decay 1): no refutation")
+            elif forgetting == "inconclusive":
+                reasons.append(f"Bayesian and forgetting learners tie within {TIE_NATS} nats/demo")
+            if updates in ("inconclusive", "not supported"):
+                reasons.append("no measurable updating: the curve stays at the zero-shot prior")
+            if forgetting is None or updates is None:
+                statuses: list[Status | None] = [None]
+            elif refuted and updates == "supported":
+                statuses = ["not supported"]
+            elif refuted or updates != "supported":
+                statuses = ["inconclusive"]  # no updating to judge, or the two rules disagree
             else:
-                status = "supported"
-            out.append(Verdict(claim, status, text))
+                statuses = ["supported"]
+            out.append(Verdict.from_rules(claim, text, statuses, "; ".join(reasons)))
         return out
 
     def compare_models(self) -> pd.DataFrame:

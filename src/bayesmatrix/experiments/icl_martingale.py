@@ -19,7 +19,8 @@ import pandas as pd
 
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.experiments.icl import Condition, prequential_label_probs
-from bayesmatrix.experiments.result import Verdict, bootstrap_mean_ci
+from bayesmatrix.experiments.result import bootstrap_mean_ci
+from bayesmatrix.experiments.verdicts import Verdict, rule
 
 if TYPE_CHECKING:
     from bayesmatrix.experiments.icl_tasks import Task
@@ -101,8 +102,4 @@ def martingale_verdict(gaps: pd.DataFrame) -> Verdict:
         f"of {scale:.4f} (tolerance {limit:.4f}); signed gap {signed:+.4f} "
         f"[{s_lo:+.4f}, {s_hi:+.4f}] over {len(gaps)} (seed, k) pairs"
     )
-    if hi < limit:
-        return Verdict(claim, "supported", text)
-    if lo > limit:
-        return Verdict(claim, "not supported", text)
-    return Verdict(claim, "inconclusive", text)
+    return Verdict.from_rules(claim, text, [rule(lo, hi, below=limit)])

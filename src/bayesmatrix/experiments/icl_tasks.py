@@ -12,6 +12,7 @@ The template must contain {input} and end with {label}. Errors cite the file and
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -36,6 +37,13 @@ class _Header(BaseModel):
     def _template(cls, value: str) -> str:
         if "{input}" not in value or not value.rstrip().endswith("{label}"):
             raise ValueError("template must contain {input} and end with {label}")
+        try:
+            value.format(input="", label="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"template may only use the fields {{input}} and {{label}} ({exc!r}); write a "
+                "literal brace as {{ or }}"
+            ) from None
         return value
 
     @model_validator(mode="after")
@@ -76,6 +84,14 @@ class Task:
     @property
     def binary(self) -> bool:
         return len(self.label_words) == 2
+
+    @property
+    def digest(self) -> str:
+        """A hash of everything the task asks the model (not where it was read from)."""
+        from bayesmatrix.store import text_digest
+
+        content = [self.name, self.template, self.label_words, self.examples]
+        return text_digest(json.dumps(content, ensure_ascii=False))
 
 
 def _fail(path: Path | str, line: int, message: str) -> BayesmatrixError:

@@ -19,7 +19,8 @@ from bayesmatrix.errors import BayesmatrixError
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
-from bayesmatrix.experiments.result import Verdict, bootstrap_mean_ci, load_frame, save_frame
+from bayesmatrix.experiments.result import bootstrap_mean_ci, load_frame, save_frame
+from bayesmatrix.experiments.verdicts import Status, Verdict, rule
 
 SOURCES = ("logistic-normal", "spiky", "lm")
 CLAIM = "Theorem 2: finite Dirichlet mixtures approximate the prior better than one Dirichlet"
@@ -52,10 +53,8 @@ class PriorApproxResult:
         if "gap_to_truth" in self.frame:
             gap1 = self.frame.set_index("k").loc[1, "gap_to_truth"]
             text += f"; gap to the true prior {gap1:.4f} at k=1 -> {row['gap_to_truth']:.4f}"
-        if self.best_k == 1 or hi < 0:
-            return Verdict(CLAIM, "not supported", text)
-        status = "supported" if lo > 0 else "inconclusive"
-        return Verdict(CLAIM, status, text)
+        best: Status = "not supported" if self.best_k == 1 else "supported"
+        return Verdict.from_rules(CLAIM, text, [best, rule(lo, hi, above=0)])
 
     def save(self, directory: str | Path) -> Path:
         out = save_frame(directory, self.frame, {**self.meta, "source": self.source})

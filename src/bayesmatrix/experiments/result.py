@@ -5,26 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Self
+from typing import Self
 
 import numpy as np
 import pandas as pd
 
 from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.experiments.verdicts import Status, Verdict
 
-Status = Literal["supported", "not supported", "inconclusive"]
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A claim, whether the numbers support it, and the numbers (with intervals) behind it."""
-
-    claim: str
-    status: Status
-    evidence: str
-
-    def __str__(self) -> str:
-        return f"[{self.status}] {self.claim}: {self.evidence}"
+__all__ = ["ModelFrame", "Status", "Verdict", "bootstrap_mean_ci", "load_frame", "save_frame"]
 
 
 def save_frame(directory: str | Path, frame: pd.DataFrame, meta: dict) -> Path:
@@ -62,8 +51,11 @@ class ModelFrame:
 def bootstrap_mean_ci(
     values: np.ndarray, n_boot: int = 2000, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float, float]:
-    """Mean of values and a percentile bootstrap interval over them."""
+    """Mean of values and a percentile bootstrap interval over them; the interval is NaN when
+    it cannot be computed (fewer than 2 values or no resamples), never a zero-width one."""
     v = np.asarray(values, dtype=float)
+    if len(v) < 2 or n_boot < 1:
+        return float(v.mean()) if len(v) else float("nan"), float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     means = v[rng.integers(len(v), size=(n_boot, len(v)))].mean(axis=1)
     tail = (1 - level) / 2 * 100

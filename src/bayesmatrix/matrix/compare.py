@@ -7,6 +7,7 @@ mixtures. Windows are processed in order and saved as they finish, so a killed r
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,50 @@ class Comparison:
     summary: dict[str, float]
     by_matched: pd.DataFrame
     mixture: pd.DataFrame
+
+    def save(self, directory: str | Path) -> Path:
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in ("positions", "by_matched", "mixture"):
+            getattr(self, name).to_parquet(out / f"{name}.parquet", index=False)
+        (out / "summary.json").write_text(json.dumps(self.summary, indent=1))
+        return out
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Comparison:
+        src = Path(directory)
+        try:
+            frames = {n: pd.read_parquet(src / f"{n}.parquet") for n in PARTS}
+            summary = json.loads((src / "summary.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise BayesmatrixError(f"{src} holds no readable comparison ({exc})") from None
+        return cls(frames["positions"], summary, frames["by_matched"], frames["mixture"])
+
+
+PARTS = ("positions", "by_matched", "mixture")
+
+
+def comparison_inputs(
+    matrix: IdealMatrix,
+    lm: object,
+    ids: list[int],
+    window: int,
+    prior: str,
+    max_depth: int,
+) -> dict[str, object]:
+    """Everything a comparison depends on: the index (its checksums), the model's identity,
+    the tokens compared and the settings."""
+    from bayesmatrix.store import digest
+
+    meta = matrix.index.meta
+    return {
+        "index": digest([meta.get("fingerprint"), meta.get("tokens"), meta.get("checksums")]),
+        "model": getattr(lm, "identity", getattr(lm, "name", "")),
+        "tokens": digest(ids),
+        "window": window,
+        "prior": prior,
+        "max_depth": max_depth,
+    }
 
 
 def bootstrap_windows(
@@ -197,7 +242,10 @@ def compare(
     ids = matrix.encode(text)[:max_tokens]
     if len(ids) < 2:
         raise BayesmatrixError("the text has fewer than 2 tokens; pass a longer held-out text")
-    cache = Path(out) / "windows" if out is not None else None
+    from bayesmatrix.store import fingerprint
+
+    key = fingerprint(comparison_inputs(matrix, lm, ids, window, prior, max_depth))[:12]
+    cache = Path(out) / "windows" / key if out is not None else None
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
     frames = []
@@ -205,7 +253,7 @@ def compare(
         piece = ids[start : start + window]
         if len(piece) < 2:
             continue
-        path = cache / f"{w:05d}-{prior}-{max_depth}-{len(piece)}.parquet" if cache else None
+        path = cache / f"{w:05d}.parquet" if cache else None
         if path is not None and path.is_file():
             frame = pd.read_parquet(path)
         else:

@@ -23,7 +23,7 @@ def python_docs() -> list[Path]:
     """The reStructuredText sources of the Python 3.11 manual (about 11 MB of English), from
     Debian's python3.11-doc package: fetched once with `apt-get download` (no root needed) and
     unpacked into the cache."""
-    from bayesmatrix.models.hf import cache_root  # here: importing it loads torch
+    from bayesmatrix.models.paths import cache_root
 
     target = cache_root() / "corpora" / _DOC_PACKAGE
     if not target.is_dir():

@@ -26,6 +26,7 @@ from bayesmatrix.matrix.index import (
 from bayesmatrix.matrix.smoothing import PRIORS, Fit, HierarchicalDirichlet, KneserNey, fit
 
 MAX_DEPTH = 32
+MAX_SAMPLE = 1_000_000  # tokens per sample() call
 HELDOUT = "heldout.txt"
 
 
@@ -85,10 +86,15 @@ class IdealMatrix:
         fit_path = self.index.path / "prior.json"
         if not fit_path.is_file():
             raise BayesmatrixError(f"{fit_path} is missing: the index is incomplete; rebuild it")
-        raw = json.loads(fit_path.read_text())
-        self.fit = Fit(
-            raw["a"], raw["b"], raw["loo_bits"], tuple(raw["discounts"]), raw["positions"]
-        )
+        try:
+            raw = json.loads(fit_path.read_text())
+            self.fit = Fit(
+                raw["a"], raw["b"], raw["loo_bits"], tuple(raw["discounts"]), raw["positions"]
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BayesmatrixError(
+                f"{fit_path} is corrupt ({type(exc).__name__}: {exc}); rebuild the index"
+            ) from None
         self.vocab_size = self.index.vocab_size
 
     def check_tokenizer(self, tokenizer: object, model: str = "the model you compare with") -> None:
@@ -141,6 +147,8 @@ class IdealMatrix:
 
     def top(self, row: Row, k: int = 10) -> pd.DataFrame:
         """The k most probable next tokens with their counts at the deepest level."""
+        if not 1 <= k <= self.vocab_size:
+            raise BayesmatrixError(f"k (--top) must be in 1..{self.vocab_size}, not {k}")
         p = row.predictive
         best = np.argsort(-p)[:k]
         deepest = row.levels[-1] if row.levels else None
@@ -160,16 +168,25 @@ class IdealMatrix:
         seed: int = 0,
         prior: str = "dirichlet",
         temperature: float = 1.0,
+        progress: Callable[[int], None] | None = None,
     ) -> str:
-        """Generate n tokens from the matrix's rows (ancestral sampling); returns the text."""
-        if n < 1 or temperature <= 0:
-            raise BayesmatrixError("n must be >= 1 and temperature > 0")
+        """Generate n tokens from the matrix's rows (ancestral sampling); returns the text.
+        `progress(i)` is called after each token (about a millisecond each)."""
+        if not 1 <= n <= MAX_SAMPLE or temperature <= 0:
+            raise BayesmatrixError(
+                f"n must be in 1..{MAX_SAMPLE:,} (sample longer texts in pieces, each continuing "
+                "the last) and temperature > 0"
+            )
+        if seed < 0:
+            raise BayesmatrixError(f"seed must be a non-negative integer, not {seed}")
         ids = self.encode(context)
         rng = np.random.default_rng(seed)
         out: list[int] = []
-        for _ in range(n):
+        for i in range(n):
             p = self.row(ids + out, prior).predictive ** (1.0 / temperature)
             out.append(int(rng.choice(p.size, p=p / p.sum())))
+            if progress:
+                progress(i + 1)
         return self.tokenizer.decode(out)  # type: ignore[attr-defined]
 
 

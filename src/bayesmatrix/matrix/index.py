@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +27,13 @@ import pydivsufsort
 
 from bayesmatrix.errors import BayesmatrixError
 
-FORMAT = 1
+FORMAT = 2  # 2: per-file block checksums in meta.json
 DEFAULT_SHARD_TOKENS = 1 << 26
+CHECK_BLOCK = 1 << 22  # checksums cover 4 MiB blocks
+FULL_CHECK_BYTES = 1 << 26  # files up to 64 MiB are checked whole at open, larger ones sampled
+# the names an index directory may hold: what --force may replace
+INDEX_FILES = ("meta.json", "prior.json", "heldout.txt", "tokens.bin", "unigram.bin")
+INDEX_PREFIXES = ("sa-", "bigram_")
 _SMALL = 2048  # ranges up to this size are searched with one vectorised gather
 
 
@@ -61,6 +67,47 @@ class Level:
     def count_of(self, token: int) -> int:
         hit = np.searchsorted(self.ids, token)
         return int(self.counts[hit]) if hit < self.ids.size and self.ids[hit] == token else 0
+
+
+def block_checksums(path: Path) -> list[int]:
+    """CRC-32 of each CHECK_BLOCK-sized block of a file."""
+    out = []
+    with open(path, "rb") as f:
+        while block := f.read(CHECK_BLOCK):
+            out.append(zlib.crc32(block))
+    return out
+
+
+def verify_blocks(path: Path, expected: Sequence[int], sample: int | None = None) -> bool:
+    """Whether the file's blocks match their checksums: all of them, or the first, the last
+    and `sample` random others (for files over FULL_CHECK_BYTES)."""
+    n = len(expected)
+    if sample is None or n <= sample + 2:
+        chosen = range(n)
+    else:
+        rng = np.random.default_rng()
+        chosen = sorted({0, n - 1, *rng.choice(n, size=sample, replace=False).tolist()})
+    with open(path, "rb") as f:
+        for i in chosen:
+            f.seek(i * CHECK_BLOCK)
+            if zlib.crc32(f.read(CHECK_BLOCK)) != expected[i]:
+                return False
+    return True
+
+
+def is_index_dir(path: Path) -> bool:
+    """Whether `path` is recognisably an index bayesmatrix built: a readable meta.json of
+    ours, and no file or folder that an index does not hold."""
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(meta, dict) or not {"format", "tokenizer", "shards"} <= set(meta):
+        return False
+    return all(
+        f.is_file() and (f.name in INDEX_FILES or f.name.startswith(INDEX_PREFIXES))
+        for f in path.iterdir()
+    )
 
 
 def _token_dtype(vocab: int) -> np.dtype:
@@ -106,6 +153,11 @@ class IndexBuilder:
         self.out = Path(out)
         if self.out.exists() and not overwrite:
             raise BayesmatrixError(f"{self.out} exists; choose another --out or pass --force")
+        if self.out.exists() and not (self.out.is_dir() and is_index_dir(self.out)):
+            raise BayesmatrixError(
+                f"{self.out} exists and is not an index built by bayesmatrix; --force only "
+                "replaces such an index, so nothing was deleted: choose another --out"
+            )
         if vocab_size < 2 or not 0 <= separator < vocab_size:
             raise BayesmatrixError(f"bad vocabulary ({vocab_size}) or separator ({separator})")
         if shard_tokens < 2:
@@ -192,6 +244,9 @@ class IndexBuilder:
         self._unigram.tofile(self.tmp / "unigram.bin")
         self.meta["tokens"] = self._start
         self.meta["bigrams"] = int(keys.size)
+        self.meta["checksums"] = {
+            f.name: block_checksums(f) for f in sorted(self.tmp.iterdir()) if f.suffix == ".bin"
+        }
         (self.tmp / "meta.json").write_text(json.dumps(self.meta, indent=1))
         return SuffixIndex(self.tmp)
 
@@ -250,7 +305,9 @@ class SuffixIndex:
             )
         try:
             self.meta = json.loads(meta_path.read_text())
-        except json.JSONDecodeError as exc:
+            if not isinstance(self.meta, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
             raise BayesmatrixError(f"{meta_path} is corrupt ({exc}); rebuild the index") from None
         if self.meta.get("format") != FORMAT:
             raise BayesmatrixError(
@@ -269,8 +326,21 @@ class SuffixIndex:
         self.unigram = np.array(self._map("unigram.bin", np.int64, self.vocab_size))
         self.bigram_keys = self._map("bigram_keys.bin", np.int64, self.meta["bigrams"])
         self.bigram_counts = self._map("bigram_counts.bin", np.uint32, self.meta["bigrams"])
+        self._verify()
         self._unigram_level = Level(0, np.flatnonzero(self.unigram), self.unigram[self.unigram > 0])
         self._continuation0: Level | None = None
+
+    def _verify(self) -> None:
+        """Compare the data files with the checksums written at build time (whole files up to
+        FULL_CHECK_BYTES, else the first, last and 8 random blocks per file)."""
+        for name, expected in self.meta.get("checksums", {}).items():
+            path = self.path / name
+            sample = 8 if path.stat().st_size > FULL_CHECK_BYTES else None
+            if not verify_blocks(path, expected, sample):
+                raise BayesmatrixError(
+                    f"index file {path} does not match its checksum: the index is damaged; "
+                    "rebuild it with `bayesmatrix matrix build ... --force`"
+                )
 
     def _map(self, name: str, dtype: object, count: int) -> np.ndarray:
         path = self.path / name

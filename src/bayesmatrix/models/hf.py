@@ -6,7 +6,6 @@ tokenizer are then cached as safetensors so later loads take well under a second
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -19,49 +18,13 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTra
 from transformers.utils import logging as hf_logging
 
 from bayesmatrix.errors import ModelNotFoundError
-from bayesmatrix.models.registry import MODELS, get_spec, unknown_model
+from bayesmatrix.models.paths import gguf_cache_dir, resolve
+from bayesmatrix.models.registry import MODELS
 
 hf_logging.disable_progress_bar()
 hf_logging.set_verbosity_error()
 
 log = logging.getLogger(__name__)
-
-CACHE_VERSION = "1"
-
-
-def cache_root() -> Path:
-    """Where converted models live: $BAYESMATRIX_CACHE or ~/.cache/bayesmatrix."""
-    env = os.environ.get("BAYESMATRIX_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "bayesmatrix"
-
-
-def resolve(name_or_path: str | os.PathLike[str]) -> tuple[str, Path | str, str]:
-    """Classify a model reference as ('gguf', path), ('dir', path) or ('hub', id) with a label."""
-    ref = str(name_or_path)
-    if ref in MODELS:
-        return "gguf", get_spec(ref).path(), ref
-    path = Path(ref).expanduser()
-    if path.suffix == ".gguf" or path.is_file():
-        if not path.is_file():
-            raise ModelNotFoundError(f"GGUF file not found: {path}; check the path")
-        return "gguf", path, path.stem
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise ModelNotFoundError(
-                f"{path} is a directory without config.json; point at a directory written by "
-                "save_pretrained (or a trained wind-tunnel model)"
-            )
-        return "dir", path, path.name
-    if ref.count("/") == 1 and not ref.startswith((".", "/")):
-        return "hub", ref, ref
-    raise unknown_model(ref)
-
-
-def _gguf_cache_dir(path: Path) -> Path:
-    stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{CACHE_VERSION}"
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return cache_root() / "converted" / f"{path.stem}-{digest}"
 
 
 def _convert_gguf(path: Path, target: Path) -> None:
@@ -110,7 +73,7 @@ def local_dir(name_or_path: str | os.PathLike[str]) -> tuple[Path | str, str]:
     converted once and cached."""
     kind, where, label = resolve(name_or_path)
     if kind == "gguf":
-        directory = _gguf_cache_dir(Path(where))
+        directory = gguf_cache_dir(Path(where))
         if not (directory / "model.safetensors").is_file():
             _convert_gguf(Path(where), directory)
     elif kind == "hub":
@@ -138,14 +101,34 @@ def load_tokenizer(name_or_path: str | os.PathLike[str]) -> tuple[object, str]:
 
 
 def load_hf(name_or_path: str | os.PathLike[str]) -> tuple[PreTrainedModel, object, str]:
-    """Return (model in eval mode, tokenizer, label) for any supported model reference."""
+    """Return (model in eval mode, tokenizer, label) for any supported model reference.
+
+    A conversion cache whose files are damaged is ours: it is removed and rebuilt once from
+    the GGUF file. Damaged files in a user's directory give one error line that names them."""
     directory, label = local_dir(name_or_path)
+    try:
+        return (*_load_dir(directory), label)
+    except ModelNotFoundError:
+        kind, where, _ = resolve(name_or_path)
+        if kind != "gguf":
+            raise
+        log.warning("the converted copy in %s is damaged; converting %s again", directory, where)
+        shutil.rmtree(directory, ignore_errors=True)
+        directory, label = local_dir(name_or_path)
+        return (*_load_dir(directory), label)
+
+
+def _load_dir(directory: Path | str) -> tuple[PreTrainedModel, object]:
     try:
         tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(
             directory, dtype=torch.float32, local_files_only=True
         )
-    except (OSError, ValueError) as exc:
-        raise ModelNotFoundError(f"could not load model from {directory}: {exc}") from exc
+    except Exception as exc:  # safetensors, json and transformers raise many types for bad files
+        raise ModelNotFoundError(
+            f"could not load the model in {directory}: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else 'unreadable'}; its weights or config "
+            "may be truncated or corrupt: re-save or re-download them"
+        ) from exc
     model.eval()
-    return model, tokenizer, label
+    return model, tokenizer

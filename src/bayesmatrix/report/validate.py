@@ -15,9 +15,26 @@ from typing import Any
 import numpy as np
 
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.experiments.result import Verdict
+from bayesmatrix.experiments.verdicts import Verdict, rule
+from bayesmatrix.models.paths import model_identity
+from bayesmatrix.store import cached, digest, text_digest
 
 PROFILES: dict[str, dict[str, Any]] = {
+    # the smallest settings that still exercise and check every section (the test suite's)
+    "test": {
+        "icl_shots": 8,
+        "icl_seeds": 3,
+        "bootstrap": 20,
+        "prior_n": 300,
+        "prior_k": 2,
+        "entropy_n": 10,
+        "continuity_prompts": 8,
+        "continuity_bank": 40,
+        "windtunnel_steps": 150,
+        "matrix_tokens": 256,
+        "matrix_window": 64,
+        "matrix_files": 100,  # of the manual's ~500 source files
+    },
     "quick": {
         "icl_shots": 24,
         "icl_seeds": 5,
@@ -30,6 +47,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "windtunnel_steps": 3000,
         "matrix_tokens": 2048,
         "matrix_window": 128,
+        "matrix_files": None,
     },
     "full": {
         "icl_shots": 32,
@@ -43,6 +61,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "windtunnel_steps": 20_000,
         "matrix_tokens": 8192,
         "matrix_window": 256,
+        "matrix_files": None,
     },
 }
 MATRIX_HELDOUT_EVERY = 20  # every 20th file of the default corpus is held out of the index
@@ -58,24 +77,17 @@ class ClaimSection:
     note: str = ""
 
 
-def _cached(
-    where: Path, marker: str, load: Callable[[Path], Any], compute: Callable[[], Any]
-) -> Any:
-    if (where / marker).is_file():
-        return load(where)
-    result = compute()
-    result.save(where)
-    return result
-
-
 def run_validation(
     models: Sequence[str],
     profile: str,
     out: str | Path,
     load_model: Callable[[str], Any],
     progress: Callable[[str], None] = lambda _: None,
+    force: bool = False,
 ) -> list[ClaimSection]:
-    """Run every claim on every model (resumably) and return the report's sections."""
+    """Run every claim on every model (resumably) and return the report's sections. A result
+    is reused only when it was saved from exactly the same inputs (see bayesmatrix.store);
+    results of other inputs are refused unless `force`."""
     from bayesmatrix.data import stdlib_docs
     from bayesmatrix.experiments.continuity import ContinuityResult, run_continuity
     from bayesmatrix.experiments.cot import CotResult, run_cot
@@ -113,6 +125,18 @@ def run_validation(
     facts, problems = load_facts(), load_problems()
     flags = " ".join(f"--model {m}" for m in models)
     cache: dict[str, Any] = {}
+    data = {
+        "settings": cfg,
+        "text": text_digest(text),
+        "task": task.digest,
+        "facts": digest(facts),
+        "problems": digest(problems),
+    }
+
+    def inputs(claim: str, name: str | None = None) -> dict[str, Any]:
+        """What a (claim, model) result depends on: settings, data, the model's identity."""
+        ids = [model_identity(m) for m in ([name] if name else models)]
+        return {"claim": claim, "models": ids, **data}
 
     def lm(name: str) -> Any:
         if name not in cache:
@@ -156,7 +180,13 @@ def run_validation(
             cut = 2 * n // 3
             return approximate_prior(points[:cut], points[cut:], cfg["prior_k"], "lm")
 
-        result = _cached(out / "prior" / name, "meta.json", PriorApproxResult.load, compute_prior)
+        result = cached(
+            out / "prior" / name,
+            inputs("prior", name),
+            PriorApproxResult.load,
+            compute_prior,
+            force,
+        )
         prior.verdicts.append(result.verdict())
         path = save_figure(plot_heldout_nll(result), out / "prior" / f"{name}.png")
         prior.figures.append(
@@ -184,11 +214,12 @@ def run_validation(
         kind=f"shots{shots}",
         progress=progress,
     )
-    analysis = _cached(
+    analysis = cached(
         out / "icl" / "analysis",
-        "fits/meta.json",
+        inputs("icl"),
         IclAnalysis.load,
         lambda: analyse(frame, bootstrap=cfg["bootstrap"]),
+        force,
     )
     icl.verdicts += analysis.verdicts()
     comparison = analysis.compare_models()
@@ -221,7 +252,6 @@ def run_validation(
             "Theorem 1: continuity of the embedding-to-row map",
             "continuity",
             ContinuityResult,
-            "perturbation/meta.json",
             lambda m: run_continuity(
                 m, text, -1, n_prompts=cfg["continuity_prompts"], n_bank=cfg["continuity_bank"]
             ),
@@ -233,7 +263,6 @@ def run_validation(
             "Theorem 3: more specific prompts concentrate rows",
             "entropy",
             EntropyResult,
-            "meta.json",
             lambda m: run_entropy(m, text, task, facts, n=cfg["entropy_n"]),
             plot_entropy,
             f"bayesmatrix entropy {flags} --n {cfg['entropy_n']}",
@@ -242,7 +271,6 @@ def run_validation(
             "Chain of thought moves the model into low-entropy rows",
             "cot",
             CotResult,
-            "meta.json",
             lambda m: run_cot(m, problems),
             plot_cot,
             f"bayesmatrix cot {flags}",
@@ -251,23 +279,23 @@ def run_validation(
             "Diffuse rows signal hallucinations",
             "hallucination",
             HallucinationResult,
-            "meta.json",
             lambda m: run_hallucination(m, facts),
             plot_hallucination,
             f"bayesmatrix hallucination {flags}",
         ),
     ]
-    for title, key, kind, marker, compute, plot, command in specs:
+    for title, key, kind, compute, plot, command in specs:
         section = ClaimSection(title)
         results = []
         for name in models:
             progress(f"{name}: {key}")
             results.append(
-                _cached(
+                cached(
                     out / key / name,
-                    marker,
+                    inputs(key, name),
                     kind.load,
                     lambda compute=compute, name=name: compute(lm(name)),
+                    force,
                 )
             )
         for result in results:
@@ -276,7 +304,7 @@ def run_validation(
         sections.append(section)
 
     progress("wind tunnel")
-    sections.append(_windtunnel(out / "windtunnel", cfg["windtunnel_steps"]))
+    sections.append(_windtunnel(out / "windtunnel", cfg["windtunnel_steps"], force))
     for name in models:
         progress(f"{name}: ideal matrix")
         sections.append(_matrix(out / "matrix" / name, name, lm, cfg))
@@ -288,14 +316,18 @@ def _matrix(out: Path, name: str, lm: Callable[[str], Any], cfg: dict[str, Any])
     index and used as the text), in the LM's own tokenizer."""
     from bayesmatrix.matrix import IdealMatrix, build
     from bayesmatrix.matrix.compare import compare
+    from bayesmatrix.matrix.corpus import python_docs
     from bayesmatrix.matrix.ideal import HELDOUT
     from bayesmatrix.viz import plot_matrix_comparison, save_figure
 
     index = out / "index"
-    if (index / "meta.json").is_file():
+    try:
         matrix = IdealMatrix(index)
-    else:
-        matrix, _ = build([], name, index, heldout_every=MATRIX_HELDOUT_EVERY)
+    except BayesmatrixError:  # none yet, or one validate built in an older format: rebuild ours
+        files = python_docs()[: cfg["matrix_files"]]  # None: the whole manual
+        matrix, _ = build(
+            files, name, index, heldout_every=MATRIX_HELDOUT_EVERY, overwrite=index.exists()
+        )
     model = lm(name)
     text = (index / HELDOUT).read_text(encoding="utf-8")
     result = compare(
@@ -304,7 +336,8 @@ def _matrix(out: Path, name: str, lm: Callable[[str], Any], cfg: dict[str, Any])
     s = result.summary
     section = ClaimSection(f"The ideal matrix of a corpus vs {name}")
     section.note = (
-        f"Index: {matrix.index.n_tokens:,} tokens of the Python 3.11 documentation; "
+        f"Index: {matrix.index.n_tokens:,} tokens of the Python 3.11 documentation "
+        f"({'all' if cfg['matrix_files'] is None else cfg['matrix_files']} source files); "
         f"hierarchical Dirichlet a={matrix.fit.a:.3g}, b={matrix.fit.b:.3g}. "
         f"{int(s['positions'])} held-out positions in {int(s['windows'])} windows; intervals "
         "resample windows. The held-out files share the manual's formulaic markup with the "
@@ -312,39 +345,36 @@ def _matrix(out: Path, name: str, lm: Callable[[str], Any], cfg: dict[str, Any])
         "context of 8 or more tokens verbatim."
     )
 
-    def status(lo: float, hi: float) -> str:
-        return "supported" if lo > 0 else "not supported" if hi < 0 else "inconclusive"
-
     slope, lo, hi = s["kl_slope_bits"], s["kl_slope_bits_lo"], s["kl_slope_bits_hi"]
     section.verdicts.append(
-        Verdict(
+        Verdict.from_rules(
             "The LM's rows are closer to the corpus matrix's where the corpus has seen a longer "
             "context",
-            status(-hi, -lo),
             f"KL(matrix || LM) changes by {slope:+.3f} [{lo:+.3f}, {hi:+.3f}] bits per token of "
             f"matched suffix; mean {s['kl_matrix_lm_bits']:.2f} bits (reverse "
             f"{s['kl_lm_matrix_bits']:.2f})",
+            [rule(lo, hi, below=0)],
         )
     )
     diff, dlo, dhi = _loss_difference(result.positions)
     section.verdicts.append(
-        Verdict(
+        Verdict.from_rules(
             "The LM generalises beyond the corpus matrix (lower held-out perplexity)",
-            status(dlo, dhi),
             f"perplexity LM {s['ppl_lm']:.1f} [{s['ppl_lm_lo']:.1f}, {s['ppl_lm_hi']:.1f}], "
             f"matrix {s['ppl_matrix']:.1f} [{s['ppl_matrix_lo']:.1f}, {s['ppl_matrix_hi']:.1f}]; "
             f"the LM saves {diff:.2f} [{dlo:.2f}, {dhi:.2f}] bits per token",
+            [rule(dlo, dhi, above=0)],
         )
     )
     if "mix_gain_bits" in s:
         section.verdicts.append(
-            Verdict(
+            Verdict.from_rules(
                 "The corpus matrix holds information the LM lacks (a mixture lowers held-out loss)",
-                status(s["mix_gain_bits_lo"], s["mix_gain_bits_hi"]),
                 f"weight {s['mix_lambda_heldout']:.2f} on the matrix (chosen on even windows) "
                 f"gains {s['mix_gain_bits']:.3f} [{s['mix_gain_bits_lo']:.3f}, "
                 f"{s['mix_gain_bits_hi']:.3f}] bits per token on odd windows "
                 f"(perplexity {s['ppl_lm_heldout']:.1f} -> {s['ppl_mix_heldout']:.1f})",
+                [rule(s["mix_gain_bits_lo"], s["mix_gain_bits_hi"], above=0)],
             )
         )
     fig = plot_matrix_comparison(result.by_matched, result.mixture, f"{name} vs the ideal matrix")
@@ -367,7 +397,7 @@ def _loss_difference(frame: Any) -> tuple[float, float, float]:
     return bootstrap_windows(frame, {"d": diff}, lambda s: s["d"] / s["n"])
 
 
-def _windtunnel(out: Path, steps: int) -> ClaimSection:
+def _windtunnel(out: Path, steps: int, force: bool = False) -> ClaimSection:
     """Transformer and parameter-matched MLP on Dirichlet-categorical V=8, against the exact
     posterior. A fixed number of steps (not a time budget) keeps the result independent of
     machine load; training resumes from checkpoints."""
@@ -384,7 +414,7 @@ def _windtunnel(out: Path, steps: int) -> ClaimSection:
     section = ClaimSection("Bayesian wind tunnel: Dirichlet-categorical, V=8")
     kls, frames = {}, {}
     for arch in ("transformer", "mlp"):
-        model, log = train(task, arch, out / arch, minutes=120, max_steps=steps)
+        model, log = train(task, arch, out / arch, minutes=120, max_steps=steps, force=force)
         pred = model_predictive(model, x, task.vocab)
         kls[arch] = (bootstrap_mean_ci(sequence_kl(exact, pred)), log)
         frames[arch] = gap_frame(exact, pred)
@@ -394,23 +424,21 @@ def _windtunnel(out: Path, steps: int) -> ClaimSection:
         f"transformer ({log.params} parameters, {log.steps} steps, {log.seconds:.0f} s): "
         f"mean KL(exact || model) {kl:.4f} [{lo:.4f}, {hi:.4f}] bits per position"
     )
-    status = "supported" if hi <= 0.01 else "not supported" if lo > 0.01 else "inconclusive"
     section.verdicts.append(
-        Verdict(
+        Verdict.from_rules(
             f"A small transformer trained for {steps} steps matches the exact posterior to "
             "0.01 bits per position",
-            status,
             text,
+            [rule(lo, hi, below=0.01)],
         )
     )
-    ratio = mkl / kl
-    status = "supported" if mlo / hi >= 10 else "not supported" if mhi / lo < 10 else "inconclusive"
+    # the ratio's interval from the two intervals' ends (conservative)
     section.verdicts.append(
-        Verdict(
+        Verdict.from_rules(
             "A parameter-matched MLP is at least 10x further from the posterior",
-            status,
             f"MLP ({mlog.params} parameters): {mkl:.4f} [{mlo:.4f}, {mhi:.4f}] bits, "
-            f"{ratio:.1f}x the transformer's",
+            f"{mkl / kl:.1f}x the transformer's",
+            [rule(mlo / hi, mhi / lo, above=10)],
         )
     )
     path = save_figure(plot_kl_by_position(frames, "dirichlet"), out / "kl_by_position.png")

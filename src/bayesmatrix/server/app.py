@@ -1,13 +1,17 @@
 """FastAPI app of the explorer: trace a prompt, look at rows, watch in-context learning.
 
-Safe by default: the CLI binds to localhost; model names are restricted to the registry and to
-directories the user allowed (no arbitrary file reads); bodies and prompts are size-limited;
-one model is in memory at a time and requests that need it queue on a lock; user errors are
-400 JSON responses and unexpected ones 500 JSON, so the server keeps running.
+Safe by default: the CLI binds to localhost; requests must name an allowed host (no DNS
+rebinding); bodies are size-limited as they stream, whatever Content-Length says; responses
+carry a strict Content-Security-Policy and no-sniff/no-referrer/no-framing headers; model names
+are restricted to the registry and to directories the user allowed (no arbitrary file reads,
+and absolute paths are never shown); one model is in memory at a time and requests that need
+it queue on a lock; user errors are 400 JSON responses and unexpected ones 500 JSON, so the
+server keeps running.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Sequence
 from importlib.resources import files
@@ -16,8 +20,9 @@ from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.models.registry import MODELS
@@ -36,7 +41,87 @@ class TraceRequest(BaseModel):
 class IclRequest(BaseModel):
     model: str
     demos: list[tuple[str, str]] = Field(min_length=1, max_length=MAX_DEMOS)
-    label_words: dict[str, str]
+    label_words: dict[str, str] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _labels(self) -> IclRequest:
+        words = [w.strip() for w in self.label_words.values()]
+        if not all(words) or len(set(words)) != len(words):
+            raise ValueError("label words must be non-empty and distinct (at least 2 labels)")
+        unknown = sorted({y for _, y in self.demos} - set(self.label_words))
+        if unknown:
+            raise ValueError(f"demonstration labels {unknown} have no label word")
+        return self
+
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (
+        b"content-security-policy",
+        b"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        b"img-src 'self' data: blob:; connect-src 'self'; font-src 'self' data:; "
+        b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ),
+]
+
+
+def host_name(header: str) -> str:
+    """The host part of a Host header ('[::1]:8000' -> '::1', 'a.b:80' -> 'a.b')."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1 : header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+class Guard:
+    """ASGI middleware: Host allow-list, a body limit enforced on the stream (the body is read
+    here, up to the limit, before the app sees it), and security headers on every response."""
+
+    def __init__(self, app: Any, hosts: Sequence[str], max_body: int) -> None:
+        self.app, self.hosts, self.max_body = app, {h.lower() for h in hosts}, max_body
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def secured(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        host = host_name(headers.get(b"host", b"").decode("latin-1"))
+        if host not in self.hosts:
+            return await _reply(secured, 400, f"host '{host}' is not served here")
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None  # the client went away
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_body:
+                return await _reply(secured, 413, f"request body over {self.max_body} bytes")
+        sent = False
+
+        async def replay() -> dict:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, secured)
+
+
+async def _reply(send: Callable, status: int, error: str) -> None:
+    data = json.dumps({"error": error}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
 
 
 def plotly_js() -> Path:
@@ -50,8 +135,10 @@ def create_app(
     allowed_dirs: Sequence[str | Path] = (),
     load: Callable[[str], Any] | None = None,
     max_prompt_chars: int = MAX_PROMPT_CHARS,
-) -> FastAPI:
-    """The explorer app; `load` defaults to bayesmatrix.load (tests may pass their own)."""
+    hosts: Sequence[str] = LOCAL_HOSTS,
+) -> Any:
+    """The explorer app (an ASGI app); `load` defaults to bayesmatrix.load (tests may pass
+    their own); only requests whose Host header names one of `hosts` are served."""
     from bayesmatrix import load as default_load
 
     loader = load or default_load
@@ -63,6 +150,8 @@ def create_app(
     def check_model(name: str) -> str:
         if name in MODELS:
             return name
+        if "\x00" in name:
+            raise BayesmatrixError("the model name contains a NUL byte")
         path = Path(name).expanduser().resolve()
         if any(path.is_relative_to(d) for d in allowed) and path.is_dir():
             return str(path)
@@ -79,12 +168,12 @@ def create_app(
             current[key] = loader(key)
         return current[key]
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Callable) -> Any:
-        size = request.headers.get("content-length")
-        if size is not None and int(size) > MAX_BODY_BYTES:
-            return JSONResponse({"error": f"request body over {MAX_BODY_BYTES} bytes"}, 413)
-        return await call_next(request)
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = "; ".join(
+            f"{'.'.join(map(str, e['loc'][1:])) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+        return JSONResponse({"error": errors}, status_code=422)
 
     @app.exception_handler(BayesmatrixError)
     async def user_error(_: Request, exc: BayesmatrixError) -> JSONResponse:
@@ -102,9 +191,15 @@ def create_app(
     def plotly_file() -> FileResponse:
         return FileResponse(plotly_js(), media_type="application/javascript")
 
+    @app.get("/static/app.js")
+    def app_js() -> FileResponse:
+        path = Path(str(files("bayesmatrix.server").joinpath("static", "app.js")))
+        return FileResponse(path, media_type="application/javascript")
+
     @app.get("/api/models")
     def models() -> dict:
-        return {"models": list(MODELS), "allowed_dirs": [str(d) for d in allowed]}
+        """Named models, and only the names of the allowed folders (never their paths)."""
+        return {"models": list(MODELS), "allowed_dirs": [d.name for d in allowed]}
 
     @app.get("/api/task/{name}")
     def task(name: str) -> dict:
@@ -167,4 +262,4 @@ def create_app(
             "kl_bits": fitted.fit_.kl_bits,
         }
 
-    return app
+    return Guard(app, hosts, MAX_BODY_BYTES)

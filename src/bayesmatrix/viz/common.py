@@ -10,10 +10,25 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure
 
+from bayesmatrix.errors import BayesmatrixError
+
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def check_figure_path(path: Path) -> None:
+    """Refuse a figure path that cannot be written, before any work is done."""
+    if path.suffix.lower() not in FIGURE_SUFFIXES:
+        raise BayesmatrixError(
+            f"cannot write a figure to {path}: the name must end in {', '.join(FIGURE_SUFFIXES)}"
+        )
+    if path.is_dir():
+        raise BayesmatrixError(f"{path} is a directory; give a figure file name such as fig.png")
+
 
 def save_figure(fig: Figure, path: str | Path, dpi: int = 130) -> Path:
     """Write a figure (format from the suffix: .png, .svg, .pdf) and return its path."""
     out = Path(path)
+    check_figure_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=dpi, bbox_inches="tight")
     return out

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from bayesmatrix.windtunnel.train import inputs_for
+from bayesmatrix.windtunnel.train import EVAL_SEQUENCES, inputs_for
 
 LN2 = float(np.log(2))
 
@@ -38,7 +38,7 @@ def gap_frame(exact: np.ndarray, model: np.ndarray) -> pd.DataFrame:
 def evaluate(
     model: torch.nn.Module,
     task,
-    n: int = 2000,
+    n: int = EVAL_SEQUENCES,
     seed: int = 10_000,
 ) -> pd.DataFrame:
     """Gaps on n fresh sequences (a seed disjoint from training's sample seeds)."""

@@ -106,12 +106,24 @@ def build(arch: str, vocab: int, length: int, seed: int = 0) -> nn.Module:
         return Transformer(vocab, length)
     target = n_params(Transformer(vocab, length))
     if arch == "lstm":
-        return _match(lambda w: LSTM(vocab, w), target)
+        return _match(lambda w: LSTM(vocab, w), target, seed)
     if arch == "mlp":
-        return _match(lambda w: MLP(vocab, w), target)
+        return _match(lambda w: MLP(vocab, w), target, seed)
     raise BayesmatrixError(f"unknown architecture '{arch}'; choose from {', '.join(ARCHS)}")
 
 
-def _match(make, target: int) -> nn.Module:
-    best = min(range(8, 512, 4), key=lambda w: abs(n_params(make(w)) - target))
+def _match(make, target: int, seed: int) -> nn.Module:
+    """The width whose parameter count is closest to target (counts grow with the width, so a
+    bisection builds about 8 candidates instead of all 126)."""
+    widths = range(8, 512, 4)
+    lo, hi = 0, len(widths) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if n_params(make(widths[mid])) < target:
+            lo = mid + 1
+        else:
+            hi = mid
+    candidates = {widths[max(lo - 1, 0)], widths[lo]}
+    best = min(candidates, key=lambda w: abs(n_params(make(w)) - target))
+    torch.manual_seed(seed)  # the weights depend on the seed only, not on the search
     return make(best)

@@ -30,25 +30,86 @@ def inputs_for(x: torch.Tensor, vocab: int) -> torch.Tensor:
     return torch.cat([bos, x[:, :-1]], dim=1)
 
 
+EVAL_SEQUENCES = 2000
+BATCH = 64
+
+
+def _save_checkpoint(
+    path: Path, model: nn.Module, opt: torch.optim.Optimizer, step: int, elapsed: float, loss: float
+) -> None:
+    """Write a checkpoint atomically: a kill leaves the previous one whole."""
+    tmp = path.with_name(path.name + ".tmp")
+    state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step}
+    torch.save({**state, "elapsed": elapsed, "loss": loss}, tmp)
+    tmp.replace(path)
+
+
+def check_memory(task: object, batch: int) -> None:
+    """Fail fast when a wind tunnel on this vocabulary cannot fit: training holds parameters
+    (weights, gradients, two Adam moments) and per step the logits over V + 1 tokens with their
+    gradients; scoring holds about six float64 [n, T, V] arrays for n evaluation sequences."""
+    from bayesmatrix.resources import check_memory as check
+
+    vocab, length = task.vocab + 1, task.length  # type: ignore[attr-defined]
+    params = vocab * 64 * 2 + 200_000
+    training = 4.0 * (4 * params + 4 * batch * length * vocab)
+    scoring = 8.0 * 6 * EVAL_SEQUENCES * length * vocab
+    check(max(training, scoring), f"a wind tunnel with V={vocab - 1}", "lower --V")
+
+
 def train(
     task,
     arch: str,
     out: str | Path,
     minutes: float = 15.0,
     max_steps: int = 100_000,
-    batch: int = 64,
+    batch: int = BATCH,
     lr: float = 3e-3,
     seed: int = 0,
     progress: Callable[[int, float], None] | None = None,
+    force: bool = False,
+    threads: int = 1,
 ) -> tuple[nn.Module, TrainLog]:
     """Train `arch` on task samples until the time budget or max_steps; checkpoint every 200
-    steps (model, optimiser, step, elapsed time) and resume from the last checkpoint."""
+    steps (model, optimiser, step, elapsed time) and resume from the last checkpoint, but only
+    a checkpoint of the same task, architecture and settings (else refused unless `force`).
+    `threads`: torch threads while training; these models are so small that a second thread
+    gains 20% on an idle machine and loses 2-3x when another process holds a core
+    (benchmarks/threads.py)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _train(task, arch, out, minutes, max_steps, batch, lr, seed, progress, force)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(
+    task,
+    arch: str,
+    out: str | Path,
+    minutes: float,
+    max_steps: int,
+    batch: int,
+    lr: float,
+    seed: int,
+    progress: Callable[[int, float], None] | None,
+    force: bool,
+) -> tuple[nn.Module, TrainLog]:
+    from bayesmatrix.store import digest, is_saved, mark_saved
+
     out = Path(out)
+    check_memory(task, batch)
+    config = {"task": type(task).__name__, "spec": digest(task), "arch": arch}
+    config |= {"batch": batch, "lr": lr, "seed": seed}
+    ckpt = out / "checkpoint.pt"
+    if ckpt.is_file() and not is_saved(out, config, force):
+        ckpt.unlink()  # a checkpoint without a marker is of unknown settings: start afresh
     out.mkdir(parents=True, exist_ok=True)
+    mark_saved(out, config)  # vouches for the settings of the checkpoints written below
     model = build(arch, task.vocab, task.length, seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     step, elapsed, loss_value = 0, 0.0, float("nan")
-    ckpt = out / "checkpoint.pt"
     if ckpt.is_file():
         state = torch.load(ckpt, weights_only=False)
         model.load_state_dict(state["model"])
@@ -75,27 +136,9 @@ def train(
         if progress:
             progress(step, loss_value)
         if step % 200 == 0:
-            torch.save(
-                {
-                    "model": model.state_dict(),
-                    "opt": opt.state_dict(),
-                    "step": step,
-                    "elapsed": time.perf_counter() - start,
-                    "loss": loss_value,
-                },
-                ckpt,
-            )
+            _save_checkpoint(ckpt, model, opt, step, time.perf_counter() - start, loss_value)
     log = TrainLog(arch, step, time.perf_counter() - start, loss_value, n_params(model))
-    torch.save(
-        {
-            "model": model.state_dict(),
-            "opt": opt.state_dict(),
-            "step": step,
-            "elapsed": log.seconds,
-            "loss": loss_value,
-        },
-        ckpt,
-    )
+    _save_checkpoint(ckpt, model, opt, step, log.seconds, loss_value)
     (out / "train.json").write_text(json.dumps(log.__dict__))
     model.eval()
     return model, log

@@ -1,0 +1,95 @@
+const $ = (id) => document.getElementById(id);
+let trace = null, task = null, demos = 0;
+
+async function api(path, body) {
+  const res = await fetch(path, body === undefined ? {} : {
+    method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+  const data = await res.json();
+  if (!res.ok) throw new Error(data.error || res.statusText);
+  return data;
+}
+function shown(token) { return token.replace(/\n/g, "\\n").replace(/^ /, "\u2423"); }
+function colour(bits) {
+  if (bits === null) return "#ffffff";
+  const t = Math.min(1, bits / 15);
+  return `rgb(255, ${Math.round(255 * (1 - t))}, ${Math.round(255 * (1 - t))})`;
+}
+
+async function doTrace() {
+  $("error").textContent = "";
+  try {
+    trace = await api("/api/trace", {model: $("model").value, prompt: $("prompt").value,
+                                     top_k: parseInt($("topk").value)});
+  } catch (e) { $("error").textContent = e.message; return; }
+  const n = trace.tokens.length;
+  $("tokens").innerHTML = "";
+  trace.tokens.forEach((tok, i) => {
+    const s = document.createElement("span");
+    s.textContent = shown(tok);
+    const surprisal = i > 0 ? trace.surprisal_bits[i - 1] : null;
+    s.style.background = colour(surprisal);
+    s.title = surprisal === null ? "first token" : `surprisal ${surprisal.toFixed(2)} bits`;
+    s.dataset.position = i;
+    s.onclick = () => showRow(i);
+    $("tokens").appendChild(s);
+  });
+  const x = trace.tokens.map((t, i) => `${i}:${shown(t)}`);
+  Plotly.newPlot("trace-chart", [
+    {type: "bar", x, y: trace.topk.map((r) => r[0].prob), name: "top-1 next token",
+     text: trace.topk.map((r) => r[0].token.trim() || shown(r[0].token)), textposition: "outside",
+     marker: {color: "#1f77b4"}},
+    {type: "scatter", mode: "lines+markers", x, y: trace.entropy_bits, yaxis: "y2",
+     name: "entropy of row (bits)", line: {color: "#d62728"}},
+  ], {title: {text: "most likely next token at each position"}, yaxis: {title: {text: "probability"}, range: [0, 1.15]},
+      yaxis2: {title: {text: "bits"}, overlaying: "y", side: "right"}, legend: {orientation: "h"},
+      margin: {t: 40}}, {displayModeBar: false});
+  $("trace-chart").on("plotly_click", (ev) => showRow(ev.points[0].pointIndex));
+  showRow(n - 1);
+}
+
+function showRow(i) {
+  document.querySelectorAll("#tokens span").forEach((s) =>
+    s.classList.toggle("selected", parseInt(s.dataset.position) === i));
+  const row = trace.topk[i].slice().reverse();
+  Plotly.newPlot("row-chart", [{type: "bar", orientation: "h", x: row.map((r) => r.prob),
+      y: row.map((r, j) => `${row.length - j}. ${shown(r.token)}`), marker: {color: "#2ca02c"}}],
+    {title: {text: `row after token ${i} (${shown(trace.tokens[i])}): entropy ${trace.entropy_bits[i].toFixed(2)} bits`},
+     xaxis: {title: {text: "probability"}, range: [0, 1]}, margin: {l: 160, t: 40}}, {displayModeBar: false});
+  $("row-chart").dataset.position = i;
+}
+
+function labelWords() {
+  const mode = $("labels").value;
+  if (mode === "flip") return {positive: "negative", negative: "positive"};
+  if (mode === "sul") return {positive: "foo", negative: "bar"};
+  return task.label_words;
+}
+
+async function addDemo() {
+  $("error").textContent = "";
+  if (!task) task = await api("/api/task/sentiment");
+  demos = Math.min(demos + 1, task.examples.length);
+  let out;
+  try {
+    out = await api("/api/icl", {model: $("model").value, demos: task.examples.slice(0, demos),
+                                 label_words: labelWords()});
+  } catch (e) { $("error").textContent = e.message; return; }
+  $("kappa").textContent = out.kappa >= 1e4
+    ? "fitted kappa > 10^4: no measurable updating yet (the curve is the zero-shot prior)"
+    : `fitted kappa = ${out.kappa.toFixed(2)} pseudo-counts`;
+  Plotly.newPlot("icl-chart", [
+    {x: out.k, y: out.p_label, mode: "lines+markers", name: "model: P(demo label)"},
+    {x: out.k, y: out.bayes_fit, mode: "lines", line: {dash: "dash"}, name: "Beta-Bernoulli fit"},
+    {x: out.k, y: out.zero_shot, mode: "lines", line: {dash: "dot", color: "grey"}, name: "zero-shot"},
+  ], {xaxis: {title: {text: "demonstrations seen k"}}, yaxis: {title: {text: "probability"}, range: [0, 1]},
+      legend: {orientation: "h"}, margin: {t: 20}}, {displayModeBar: false});
+}
+
+$("trace").onclick = doTrace;
+$("add").onclick = addDemo;
+$("reset").onclick = () => { demos = 0; Plotly.purge("icl-chart"); $("kappa").textContent = ""; };
+$("labels").onchange = () => { if (demos > 0) { demos -= 1; addDemo(); } };
+api("/api/models").then((m) => {
+  m.models.forEach((name) => { const o = document.createElement("option"); o.textContent = name; $("model").appendChild(o); });
+  document.body.dataset.ready = "1";
+});

@@ -1,0 +1,168 @@
+"""Saved results that know what they were computed from.
+
+A result directory is *finished* when it holds `done.json`, written atomically and last (after
+every part it vouches for). The marker records the result's inputs (model identity, file
+contents, settings, toolkit version) and their fingerprint, so a rerun reuses a folder only for
+exactly the same inputs, recomputes an unfinished one, and refuses one that holds results of
+other inputs unless told to replace them. This module imports neither torch nor transformers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bayesmatrix.errors import BayesmatrixError
+
+MARKER = "done.json"
+
+
+def _version() -> str:
+    from bayesmatrix import __version__
+
+    return __version__
+
+
+def _canonical(inputs: Mapping[str, Any]) -> str:
+    return json.dumps(inputs, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def text_digest(text: str | bytes) -> str:
+    """sha256 (first 16 hex digits) of a text or of bytes."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def digest(obj: Any) -> str:
+    """A hash of a JSON-like object; dataclasses are hashed by their fields."""
+    import dataclasses
+
+    def plain(o: Any) -> Any:
+        if dataclasses.is_dataclass(o) and not isinstance(o, type):
+            return dataclasses.asdict(o)
+        return str(o)
+
+    return text_digest(json.dumps(obj, sort_keys=True, default=plain, ensure_ascii=False))
+
+
+def file_digest(path: str | Path) -> str:
+    """sha256 (first 16 hex digits) of a file's content, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def fingerprint(inputs: Mapping[str, Any]) -> str:
+    """A stable hash of a result's inputs plus the toolkit version."""
+    return text_digest(_canonical({**inputs, "bayesmatrix": _version()}))
+
+
+class StaleResultError(BayesmatrixError):
+    """A result folder holds results computed from other inputs."""
+
+
+def read_marker(directory: str | Path) -> dict | None:
+    """The marker of a finished result, or None when the folder is missing or unfinished
+    (no marker, or a marker a kill left empty or half-written)."""
+    path = Path(directory) / MARKER
+    try:
+        marker = json.loads(path.read_text())
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return marker if isinstance(marker, dict) and "fingerprint" in marker else None
+
+
+def is_saved(directory: str | Path, inputs: Mapping[str, Any], force: bool = False) -> bool:
+    """True when `directory` holds a finished result of exactly these inputs.
+
+    A finished result of other inputs raises StaleResultError naming what differs, unless
+    `force` (then it is unmarked and False is returned, so the caller recomputes)."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise BayesmatrixError(
+            f"{directory} is a file; results need a directory, pass another --out"
+        )
+    marker = read_marker(directory)
+    if marker is None:
+        return False
+    if marker["fingerprint"] == fingerprint(inputs):
+        return True
+    if force:
+        (directory / MARKER).unlink(missing_ok=True)
+        return False
+    raise StaleResultError(
+        f"{directory} holds results of other inputs ({describe_difference(marker, inputs)}); "
+        "pass --force to recompute them, or choose another --out"
+    )
+
+
+def describe_difference(marker: Mapping[str, Any], inputs: Mapping[str, Any]) -> str:
+    """Which inputs differ between a saved marker and new inputs, in a few words."""
+    old = {**marker.get("inputs", {}), "bayesmatrix": marker.get("version")}
+    new = {**json.loads(_canonical(inputs)), "bayesmatrix": _version()}
+    keys = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    if not keys:
+        return "saved by another layout"
+    shown = []
+    for k in keys[:4]:
+        a, b = _short(old.get(k)), _short(new.get(k))
+        shown.append(f"{k}: {a} -> {b}")
+    more = f", and {len(keys) - 4} more" if len(keys) > 4 else ""
+    return "; ".join(shown) + more
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def mark_saved(directory: str | Path, inputs: Mapping[str, Any]) -> Path:
+    """Write the marker atomically; call it only after every part of the result is written."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    marker = {
+        "fingerprint": fingerprint(inputs),
+        "version": _version(),
+        "inputs": json.loads(_canonical(inputs)),
+    }
+    write_atomic(directory / MARKER, json.dumps(marker, indent=1).encode())
+    return directory / MARKER
+
+
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Write bytes to a temporary sibling and rename it into place: readers see the old file
+    or the whole new one, never a part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cached(
+    directory: str | Path,
+    inputs: Mapping[str, Any],
+    load: Any,
+    compute: Any,
+    force: bool = False,
+) -> Any:
+    """load(directory) when it holds a finished result of these inputs; otherwise
+    compute(), save it there, and mark it finished (parts first, marker last)."""
+    if is_saved(directory, inputs, force):
+        return load(directory)
+    result = compute()
+    result.save(directory)
+    mark_saved(directory, inputs)
+    return result
