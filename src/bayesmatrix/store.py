@@ -105,8 +105,8 @@ def is_saved(directory: str | Path, inputs: Mapping[str, Any], force: bool = Fal
 
 def describe_difference(marker: Mapping[str, Any], inputs: Mapping[str, Any]) -> str:
     """Which inputs differ between a saved marker and new inputs, in a few words."""
-    old = {**marker.get("inputs", {}), "bayesmatrix": marker.get("version")}
-    new = {**json.loads(_canonical(inputs)), "bayesmatrix": _version()}
+    old = _flat({**marker.get("inputs", {}), "bayesmatrix": marker.get("version")})
+    new = _flat({**json.loads(_canonical(inputs)), "bayesmatrix": _version()})
     keys = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
     if not keys:
         return "saved by another layout"
@@ -116,6 +116,17 @@ def describe_difference(marker: Mapping[str, Any], inputs: Mapping[str, Any]) ->
         shown.append(f"{k}: {a} -> {b}")
     more = f", and {len(keys) - 4} more" if len(keys) > 4 else ""
     return "; ".join(shown) + more
+
+
+def _flat(inputs: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted keys ({"settings": {"n": 1}} -> {"settings.n": 1})."""
+    out: dict[str, Any] = {}
+    for key, value in inputs.items():
+        if isinstance(value, Mapping) and value:
+            out |= _flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def _short(value: Any) -> str:

@@ -46,4 +46,9 @@ def test_bad_tasks(tiny):
         prequential_label_probs(tiny, [], WORDS)
     with pytest.raises(BayesmatrixError, match="end with"):
         render_context(DEMOS, WORDS, template="{label}: {input}")
-    assert TEMPLATE.endswith("{label}")
+    # each cut is where a label slot starts: the whitespace lead, then the label word
+    text, cuts, lead = render_context(DEMOS, WORDS)
+    assert lead == " " and TEMPLATE.endswith("{label}")
+    for cut, (x, y) in zip(cuts, DEMOS, strict=True):
+        assert text[cut : cut + len(lead + WORDS[y])] == lead + WORDS[y]
+        assert text[:cut].endswith(f"Input: {x}\nOutput:")

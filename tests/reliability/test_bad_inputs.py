@@ -10,6 +10,7 @@ import pytest
 BAD_INPUTS: list[tuple[list[str], str]] = [
     # the front door
     (["nope"], "No such command"),
+    (["claims", "--profile", "huge"], "choose from test, quick, full"),
     (["trace"], "Missing argument"),
     (["icl", "--shots", "many"], "valid integer"),
     # trace / demo

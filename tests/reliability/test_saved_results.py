@@ -110,9 +110,11 @@ def test_icl_with_other_unrelated_words_never_reuses_cells(cli, tmp_path):
     common = ["icl", "--conditions", "sul", "--shots", "3", "--seeds", "2", "--out", out]
     assert cli(*common, "--sul-words", "foo,bar")[0] == 0
     code, _, err = cli(*common, "--sul-words", "wug,dax")
+    assert code == 2 and "holds results of other inputs" in err and "settings.sul_words:" in err
+    code, _, err = cli(*common, "--sul-words", "wug,dax", "--force")
     assert code == 0, err
     cells = pd.read_parquet(Path(out) / "cells.parquet")
-    assert set(cells["label_words"]) == {"wug, dax"}
+    assert set(cells["label_words"]) == {"wug, dax"}  # no cell of foo/bar was reused
 
 
 @pytest.mark.slow

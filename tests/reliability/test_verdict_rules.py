@@ -98,4 +98,4 @@ def test_icl_verdict(gap, gap_ci, decay, decay_ci, kappa_ci, expected, because):
 
 def test_icl_thresholds_are_stated():
     assert TIE_NATS == 1e-3 and NO_UPDATE_KAPPA == 1e4
-    assert "TIE_NATS" in IclAnalysis.verdicts.__doc__
+    assert "TIE_NATS" in IclAnalysis.updating_verdicts.__doc__

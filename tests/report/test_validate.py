@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bayesmatrix.experiments.result import Verdict
@@ -35,10 +37,14 @@ def test_validation_writes_a_self_contained_report_and_resumes(tmp_path):
     images = re.findall(r'src="data:image/png;base64,', page)
     assert len(images) >= 7
     assert page.count("Reproduce: <code>bayesmatrix ") == len(images)
-    assert "The ideal matrix of a corpus vs smollm2-135m" in page
+    assert "The ideal matrix of a corpus vs the LM" in page
+    assert page.count("Verdict rule: ") == 9  # every claim in the profile states its rule
     assert any("corpus matrix" in v["claim"] for v in verdicts)
     assert "Bayesian wind tunnel: Dirichlet-categorical, V=8" in page
     assert any("MLP" in v["claim"] for v in verdicts)
+
+    assert_numbers_unchanged(verdicts)
+    assert_results_round_trip(out / "test", verdicts)
 
     saved = sorted(p for p in out.rglob("*.parquet"))
     stamps = {p: p.stat().st_mtime_ns for p in saved}
@@ -52,6 +58,44 @@ def test_validation_writes_a_self_contained_report_and_resumes(tmp_path):
     refused = run_cli("validate", "--profile", "test", "--out", str(out))
     assert refused.returncode == 2 and "holds results of other inputs" in refused.stderr
     assert 'bayesmatrix: "0.0.1" ->' in refused.stderr and "--force" in refused.stderr
+
+
+NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*(?:e[-+]?\d+)?|nan)", re.I)
+GOLDEN = Path(__file__).parent / "data" / "verdicts_test_profile.json"
+
+
+def assert_numbers_unchanged(verdicts: list[dict]) -> None:
+    """The claim-protocol refactor must not move any number: verdicts of the `test` profile
+    as the code before it computed them (data/verdicts_test_profile.json), to float noise.
+    Training seconds are wall time and are left out."""
+    golden = json.loads(GOLDEN.read_text())
+    assert [(v["claim"], v["status"]) for v in verdicts] == [
+        (g["claim"], g["status"]) for g in golden
+    ]
+    for v, g in zip(verdicts, golden, strict=True):
+        text, ref = (re.sub(r"\d+ s\)", "s)", x["evidence"]) for x in (v, g))
+        assert NUMBER.sub("#", text) == NUMBER.sub("#", ref), (text, ref)
+        got = [float(x) for x in NUMBER.findall(text)]
+        want = [float(x) for x in NUMBER.findall(ref)]
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3, equal_nan=True)
+
+
+def assert_results_round_trip(out: Path, verdicts: list[dict]) -> None:
+    """Every claim's saved results load back (claim.load) with the same verdicts, and carry a
+    finished marker for exactly the inputs they were computed from."""
+    from bayesmatrix import store
+    from bayesmatrix.claims import list_claims
+
+    reloaded = []
+    for claim in list_claims():
+        if "test" not in claim.profiles:
+            continue
+        where = out / claim.name
+        dirs = [where] if claim.scope != "model" else [where / "smollm2-135m"]
+        for d in dirs:
+            assert store.read_marker(d) is not None, d
+            reloaded += [v.__dict__ for v in claim.load(d).verdicts()]
+    assert reloaded == [{k: v[k] for k in ("claim", "status", "evidence")} for v in verdicts]
 
 
 def test_report_escapes_text_and_embeds_figures(tmp_path):

@@ -197,3 +197,12 @@ def test_corrupt_weights_in_an_allowed_folder_are_a_400(tmp_path, smollm2):
     c = TestClient(create_app([allowed]), base_url="http://127.0.0.1")
     res = c.post("/api/trace", json={"model": str(broken), "prompt": "x"})
     assert res.status_code == 400 and "corrupt" in res.json()["error"]
+
+
+def test_claims_endpoint_lists_the_registry(client):
+    from bayesmatrix.claims import list_claims
+
+    c, _ = client
+    listed = c.get("/api/claims").json()["claims"]
+    assert [x["name"] for x in listed] == [claim.name for claim in list_claims()]
+    assert all(x["rule"] and x["description"] for x in listed)

@@ -81,14 +81,30 @@ def test_clicking_a_token_shows_its_row(page):
     assert "row after token 1" in title
 
 
-def test_icl_panel_adds_demonstrations(page):
+def test_icl_panel_adds_demonstrations(page, server):
     points = "#icl-chart .scatterlayer .trace:first-of-type .point"
     for n in (1, 2, 3):
         page.click("#add")
         page.wait_for_selector(f"{points}:nth-of-type({n})")
         assert len(page.query_selector_all(points)) == n
-    assert page.text_content("#kappa").startswith("fitted kappa")
     assert page.text_content("#error") == ""
+    # the number shown is the fit of the first 3 sentiment examples (test_api checks that
+    # fit against the library's)
+    import json
+
+    task = json.load(urllib.request.urlopen(server + "/api/task/sentiment"))
+    body = {"model": "smollm2-135m", "demos": task["examples"][:3]}
+    body["label_words"] = task["label_words"]
+    request = urllib.request.Request(
+        server + "/api/icl", json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    kappa = json.load(urllib.request.urlopen(request))["kappa"]
+    shown = page.text_content("#kappa")
+    assert shown == (
+        "fitted kappa > 10^4: no measurable updating yet (the curve is the zero-shot prior)"
+        if kappa >= 1e4
+        else f"fitted kappa = {kappa:.2f} pseudo-counts"
+    )
 
 
 def test_the_page_runs_under_its_content_security_policy(page):

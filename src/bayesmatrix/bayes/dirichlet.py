@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma, gammaln, polygamma, xlogy
 
-from bayesmatrix.bayes._validate import as_alpha, as_counts, as_points, check_points
+from bayesmatrix.bayes.validation import as_alpha, as_counts, as_points, check_points
 
 ZERO_FLOOR = 1e-300  # zero policy of Dirichlet.fit: exact zeros (and denormals) are raised to it
 

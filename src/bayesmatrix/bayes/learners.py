@@ -20,6 +20,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit, log_softmax, logit, logsumexp
 
+from bayesmatrix.bayes.information import binary_cross_entropy, binary_entropy
 from bayesmatrix.errors import BayesmatrixError
 
 EPS = 1e-9
@@ -57,15 +58,6 @@ def _as_binary(observed: object, outcomes: object) -> tuple[np.ndarray, np.ndarr
 def _positive(x: float) -> float:
     """exp(x) kept inside [1e-6, 1e8]: strengths stay finite and non-zero while optimising."""
     return float(np.exp(np.clip(x, np.log(1e-6), np.log(1e8))))
-
-
-def _binary_ce(q: np.ndarray, p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, EPS, 1 - EPS)
-    return -(q * np.log(p) + (1 - q) * np.log1p(-p))
-
-
-def _binary_entropy(q: np.ndarray) -> np.ndarray:
-    return _binary_ce(q, q)
 
 
 @dataclass(frozen=True)
@@ -270,8 +262,8 @@ def _fit_binary(
     problem = _Problem(
         names,
         to_params,
-        lambda p: _binary_ce(q, learner(p).predict(o)),
-        _binary_entropy(q),
+        lambda p: binary_cross_entropy(q, learner(p).predict(o)),
+        binary_entropy(q),
         starts,
         lambda p: learner(p).predict(o),
         q,

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammaln, logsumexp, xlogy
 
-from bayesmatrix.bayes._validate import as_alpha, as_counts, as_points
 from bayesmatrix.bayes.dirichlet import ZERO_FLOOR, Dirichlet
+from bayesmatrix.bayes.validation import as_alpha, as_counts, as_points
 from bayesmatrix.errors import BayesmatrixError
 
 

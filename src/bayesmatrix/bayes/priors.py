@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import multivariate_normal
 
-from bayesmatrix.bayes._validate import as_points
+from bayesmatrix.bayes.validation import as_points
 from bayesmatrix.errors import BayesmatrixError
 
 

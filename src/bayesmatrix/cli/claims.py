@@ -1,66 +1,86 @@
-"""Commands for the embedding and entropy claims: continuity (Theorem 1), entropy reduction
-(Theorem 3), chain of thought, and the hallucination signal. Each runs per model, saves the
-model's result as soon as it is done (a rerun loads it instead of recomputing), then draws one
-figure across models and prints the verdicts."""
+"""Commands for the registered claims: `claims` lists them; continuity (Theorem 1), entropy
+reduction (Theorem 3), chain of thought and the hallucination signal run one each. A command
+runs its claim from the registry (defaults: the `full` profile's settings, options override
+them), saves each model's result as soon as it is done (a rerun with the same inputs loads it),
+draws the claim's figures and prints its verdicts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
 from bayesmatrix.cli import app, check_models, check_out_dir, console, print_verdicts
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.store import digest, text_digest
+from bayesmatrix.models.registry import DEFAULT_MODEL
 
 Models = Annotated[list[str], typer.Option("--model", help="model(s); repeat the option")]
 Out = Annotated[Path, typer.Option(help="output directory (finished models are reused)")]
 Force = Annotated[bool, typer.Option(help="recompute results saved there from other inputs")]
 
 
-def per_model(
-    models: list[str],
-    out: Path,
-    result_type: type,
-    compute: Callable[[Any], Any],
-    inputs: dict[str, Any],
-    force: bool = False,
+def run_registered(
+    name: str, models: list[str], out: Path, force: bool, **settings: Any
 ) -> list[Any]:
-    """compute(lm) for each model unless out/<model> holds a finished result of exactly these
-    inputs (and this model's identity); a folder holding other inputs' results is refused
-    unless `force`."""
+    """Run a registered claim with the full profile's settings overridden by `settings`."""
     from bayesmatrix import load
-    from bayesmatrix.models.paths import model_identity
-    from bayesmatrix.store import cached
+    from bayesmatrix.claims import get_claim, run_claim
 
     check_models(models)
     check_out_dir(out)
-    results = []
-    for name in models:
-        where = out / name.replace("/", "__")
-        key = {**inputs, "model": model_identity(name)}
-
-        def run(name: str = name) -> Any:
-            with console.status(f"{name}: computing"):
-                return compute(load(name))
-
-        results.append(cached(where, key, result_type.load, run, force))
-    return results
+    claim = get_claim(name)
+    chosen = claim.settings("full", **settings)
+    with console.status(f"{name}: computing") as status:
+        return run_claim(claim, models, chosen, out, load, status.update, force)
 
 
-def finish(results: list[Any], figure: Any, out: Path, name: str) -> None:
+def finish(name: str, results: list[Any], models: list[str], out: Path, **settings: Any) -> None:
+    """Write the claim's figures into `out` and print its verdicts."""
+    from bayesmatrix.claims import get_claim, verdicts_of
     from bayesmatrix.viz import save_figure
 
-    path = save_figure(figure, out / f"{name}.png")
-    print_verdicts([v for r in results for v in r.verdicts()])
-    console.print(f"results: {out}/<model>/\nfigure:  {path}")
+    claim = get_claim(name)
+    chosen = claim.settings("full", **settings)
+    paths = [
+        save_figure(f.figure, out / f"{f.stem}.png") for f in claim.figures(results, models, chosen)
+    ]
+    print_verdicts(verdicts_of(results))
+    console.print(f"results: {out}/<model>/\nfigures: " + ", ".join(map(str, paths)))
+
+
+@app.command("claims")
+def claims_cmd(
+    profile: Annotated[
+        str | None, typer.Option(help="also show each claim's settings in this profile")
+    ] = None,
+) -> None:
+    """List the claims bayesmatrix tests, with what each checks and its verdict rule."""
+    from bayesmatrix.claims import list_claims
+    from bayesmatrix.claims.registry import PROFILE_NAMES
+
+    if profile is not None and profile not in PROFILE_NAMES:
+        raise BayesmatrixError(
+            f"unknown --profile '{profile}'; choose from {', '.join(PROFILE_NAMES)}"
+        )
+    table = Table("claim", "what it checks", "verdict rule", *(["settings"] if profile else []))
+    for claim in list_claims():
+        row = [claim.name, claim.description, claim.rule]
+        if profile:
+            values = claim.profiles.get(profile)
+            row.append(
+                "(not in this profile)"
+                if values is None
+                else ", ".join(f"{k}={v}" for k, v in values.items())
+            )
+        table.add_row(*row)
+    console.print(table)
 
 
 @app.command("continuity")
 def continuity_cmd(
-    model: Models = ["smollm2-135m"],  # noqa: B006
+    model: Models = [DEFAULT_MODEL],  # noqa: B006
     layers: Annotated[
         str, typer.Option(help="comma list of hidden-state indices; -1 = last")
     ] = "-1",
@@ -71,10 +91,6 @@ def continuity_cmd(
     force: Force = False,
 ) -> None:
     """Theorem 1: rows against embedding perturbations, interpolation, and neighbours."""
-    from bayesmatrix.data import stdlib_docs
-    from bayesmatrix.experiments.continuity import ContinuityResult, run_continuity
-    from bayesmatrix.viz import plot_continuity
-
     try:
         chosen = [int(x) for x in layers.split(",") if x.strip()]
     except ValueError:
@@ -82,26 +98,16 @@ def continuity_cmd(
     if not chosen:
         raise BayesmatrixError("--layers is empty; e.g. --layers -1")
     check_out_dir(out)
-    text = stdlib_docs(max_chars=300_000)
-    settings = {"claim": "continuity", "text": text_digest(text), "prompts": prompts}
     results = []
     for layer in chosen:
-        results += per_model(
-            model,
-            out / f"layer{layer}",
-            ContinuityResult,
-            lambda lm, layer=layer: run_continuity(
-                lm, text, layer, n_prompts=prompts, n_bank=bank, k=k
-            ),
-            {**settings, "layer": layer, "bank": bank, "k": k},
-            force,
-        )
-    finish(results, plot_continuity(results), out, "continuity")
+        settings = {"layer": layer, "prompts": prompts, "bank": bank, "k": k}
+        results += run_registered("continuity", model, out / f"layer{layer}", force, **settings)
+    finish("continuity", results, model, out, layer=chosen[0], prompts=prompts, bank=bank, k=k)
 
 
 @app.command("entropy")
 def entropy_cmd(
-    model: Models = ["smollm2-135m"],  # noqa: B006
+    model: Models = [DEFAULT_MODEL],  # noqa: B006
     task: Annotated[str, typer.Option(help="ICL task for the 'more examples' comparison")] = (
         "sentiment"
     ),
@@ -111,72 +117,34 @@ def entropy_cmd(
     force: Force = False,
 ) -> None:
     """Theorem 3: does entropy fall, and does the row majorize, as prompts get specific?"""
-    from bayesmatrix.data import stdlib_docs
-    from bayesmatrix.experiments.entropy import EntropyResult, run_entropy
-    from bayesmatrix.experiments.icl_tasks import get_task
-    from bayesmatrix.experiments.questions import load_facts
-    from bayesmatrix.viz import plot_entropy
-
     if n < 2:
         raise BayesmatrixError("--n must be at least 2")
-    the_task, the_facts = get_task(task), load_facts(facts)
-    text = stdlib_docs(max_chars=200_000)
-    inputs = {
-        "claim": "entropy",
-        "text": text_digest(text),
-        "task": the_task.digest,
-        "facts": digest(the_facts),
-        "n": n,
-    }
-    results = per_model(
-        model,
-        out,
-        EntropyResult,
-        lambda lm: run_entropy(lm, text, the_task, the_facts, n=n),
-        inputs,
-        force,
-    )
-    finish(results, plot_entropy(results), out, "entropy")
+    settings = {"task": task, "facts": str(facts) if facts else None, "n": n}
+    results = run_registered("entropy", model, out, force, **settings)
+    finish("entropy", results, model, out, **settings)
 
 
 @app.command("cot")
 def cot_cmd(
-    model: Models = ["smollm2-135m"],  # noqa: B006
+    model: Models = [DEFAULT_MODEL],  # noqa: B006
     problems: Annotated[Path | None, typer.Option(help="problems JSONL (default: shipped)")] = None,
     out: Out = Path("runs/cot"),
     force: Force = False,
 ) -> None:
     """Chain of thought: answer-row entropy and P(answer) with and without the steps."""
-    from bayesmatrix.experiments.cot import CotResult, run_cot
-    from bayesmatrix.experiments.questions import load_problems
-    from bayesmatrix.viz import plot_cot
-
-    the_problems = load_problems(problems)
-    inputs = {"claim": "cot", "problems": digest(the_problems)}
-    results = per_model(model, out, CotResult, lambda lm: run_cot(lm, the_problems), inputs, force)
-    finish(results, plot_cot(results), out, "cot")
+    settings = {"problems": str(problems) if problems else None}
+    results = run_registered("cot", model, out, force, **settings)
+    finish("cot", results, model, out, **settings)
 
 
 @app.command("hallucination")
 def hallucination_cmd(
-    model: Models = ["smollm2-135m"],  # noqa: B006
+    model: Models = [DEFAULT_MODEL],  # noqa: B006
     facts: Annotated[Path | None, typer.Option(help="facts JSONL (default: shipped)")] = None,
     out: Out = Path("runs/hallucination"),
     force: Force = False,
 ) -> None:
     """Hallucination signal: AUROC of answer-row entropy and top-1 probability."""
-    from bayesmatrix.experiments.hallucination import HallucinationResult, run_hallucination
-    from bayesmatrix.experiments.questions import load_facts
-    from bayesmatrix.viz import plot_hallucination
-
-    the_facts = load_facts(facts)
-    inputs = {"claim": "hallucination", "facts": digest(the_facts)}
-    results = per_model(
-        model,
-        out,
-        HallucinationResult,
-        lambda lm: run_hallucination(lm, the_facts),
-        inputs,
-        force,
-    )
-    finish(results, plot_hallucination(results), out, "hallucination")
+    settings = {"facts": str(facts) if facts else None}
+    results = run_registered("hallucination", model, out, force, **settings)
+    finish("hallucination", results, model, out, **settings)

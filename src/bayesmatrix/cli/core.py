@@ -12,6 +12,7 @@ from rich.table import Table
 
 from bayesmatrix.cli import app, check_out_dir, console, err, read_text
 from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.models.registry import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from bayesmatrix.models import Trace
@@ -106,7 +107,7 @@ def trace_cmd(
 @app.command("demo")
 def demo_cmd(
     out: Annotated[Path, typer.Option(help="output directory")] = Path("runs/demo"),
-    model: Annotated[str, typer.Option(help="model to trace")] = "smollm2-135m",
+    model: Annotated[str, typer.Option(help="model to trace")] = DEFAULT_MODEL,
 ) -> None:
     """Trace a short prompt on a model and write its table, figure and Parquet results."""
     from bayesmatrix import load

@@ -1,30 +1,29 @@
-"""`bayesmatrix icl`: in-context learning as Bayesian updating."""
+"""`bayesmatrix icl`: in-context learning as Bayesian updating (the registered `icl` claim,
+and with --martingale the `martingale` claim)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from bayesmatrix.cli import app, check_models, check_out_dir, console, err, print_verdicts
 from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.experiments.icl import SUL_WORDS
+from bayesmatrix.models.registry import DEFAULT_MODEL
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from bayesmatrix.experiments.icl import Condition
-    from bayesmatrix.experiments.icl_tasks import Task
-    from bayesmatrix.experiments.result import Verdict
-    from bayesmatrix.models import LanguageModel
+    from bayesmatrix.experiments.icl_analysis import IclAnalysis
 
 
 @app.command("icl")
 def icl_cmd(
     model: Annotated[list[str], typer.Option(help="model(s); repeat the option")] = [  # noqa: B006
-        "smollm2-135m"
+        DEFAULT_MODEL
     ],
     task: Annotated[list[str], typer.Option(help="shipped task name or a .jsonl file")] = [  # noqa: B006
         "sentiment"
@@ -34,7 +33,7 @@ def icl_cmd(
     ] = "regular,flipped,sul",
     sul_words: Annotated[
         str, typer.Option(help="comma list of unrelated label words for the sul condition")
-    ] = "foo,bar,zip,cup,sun,pen,map,jet",
+    ] = ",".join(SUL_WORDS),
     shots: Annotated[int, typer.Option(help="demonstrations per context")] = 32,
     seeds: Annotated[int, typer.Option(help="seeded demonstration orders per cell")] = 10,
     bootstrap: Annotated[int, typer.Option(help="bootstrap resamples for intervals")] = 100,
@@ -44,54 +43,107 @@ def icl_cmd(
     martingale: Annotated[
         bool, typer.Option(help="also run the martingale check (K+1 prompts per k and seed)")
     ] = False,
+    force: Annotated[
+        bool, typer.Option(help="recompute results saved there from other inputs")
+    ] = False,
 ) -> None:
     """In-context learning as Bayesian updating: fitted prior strength, verdicts, models compared.
 
     One forward pass per context; Beta-Bernoulli, hypothesis-mixture and recency learners are
     fitted to the LM's curves; a sweep killed midway resumes from the finished cells."""
-    from rich.progress import Progress
-
     from bayesmatrix import load
-    from bayesmatrix.experiments.icl import check_cell, parse_condition, run_cell, run_sweep
-    from bayesmatrix.experiments.icl_analysis import analyse
-    from bayesmatrix.experiments.icl_tasks import get_task
-    from bayesmatrix.viz import plot_kappa, plot_learning_curves, save_figure
+    from bayesmatrix.claims import get_claim
+    from bayesmatrix.claims.icl import conditions as parse_conditions
+    from bayesmatrix.experiments.icl import check_cell
+    from bayesmatrix.viz import save_figure
 
-    tasks = [get_task(t) for t in task]
     words = [w.strip() for w in sul_words.split(",") if w.strip()]
-    conds = [parse_condition(c.strip(), words) for c in conditions.split(",") if c.strip()]
-    if not conds:
+    names = [c.strip() for c in conditions.split(",") if c.strip()]
+    if not names:
         raise BayesmatrixError("--conditions is empty; e.g. --conditions regular,flipped,sul")
     if seeds < 1 or bootstrap < 0:
         raise BayesmatrixError("--seeds must be at least 1 and --bootstrap at least 0")
     check_out_dir(out)
     check_models(model)  # fail on a bad name before any work, not after the first model's cells
-    for t in tasks:
+    claim = get_claim("icl")
+    settings = claim.settings(
+        "full",
+        tasks=list(task),
+        conditions=names,
+        sul_words=words,
+        shots=shots,
+        seeds=seeds,
+        bootstrap=bootstrap,
+    )
+    conds = parse_conditions(settings)
+    for t in claim.data(settings):
         for c in conds:
             check_cell(t, c, shots)
-    total = len(model) * len(tasks) * len(conds) * seeds
-    with Progress(console=err, transient=True) as progress:
-        bar = progress.add_task("ICL cells", total=total)
-        frame = run_sweep(
+    total = len(model) * len(task) * len(conds) * seeds
+    (analysis,) = _with_cells_bar(claim, model, settings, out, load, force, total)
+    figures = [
+        save_figure(f.figure, out / f"{f.stem}.png")
+        for f in claim.figures([analysis], model, settings)
+    ]
+    console.print(_fits_table(analysis))
+    verdicts = analysis.verdicts()
+    print_verdicts(verdicts)
+    comparison = analysis.compare_models()
+    if len(comparison):
+        console.print(comparison.to_string(index=False), markup=False, soft_wrap=True)
+        comparison.to_parquet(out / "comparison.parquet", index=False)
+    if martingale:
+        check = get_claim("martingale")
+        chosen = check.settings(
+            "full", tasks=list(task), conditions=names, sul_words=words, seeds=min(seeds, 5)
+        )
+        usable = len([c for c in conds if c.name != "random"])
+        (gaps,) = _with_cells_bar(
+            check,
             model,
-            tasks,
-            conds,
-            range(seeds),
+            chosen,
+            out / "martingale",
+            load,
+            force,
+            len(model) * len(task) * usable * chosen["seeds"],
+        )
+        print_verdicts(gaps.verdicts())
+        verdicts += gaps.verdicts()
+    (out / "verdicts.json").write_text(json.dumps([v.__dict__ for v in verdicts], indent=1))
+    console.print(
+        f"results: {out}/cells.parquet, {out}/fits, {out}/curves\nfigures: "
+        + ", ".join(map(str, figures))
+    )
+
+
+def _with_cells_bar(
+    claim: Any,
+    models: Sequence[str],
+    settings: dict,
+    out: Path,
+    load: Any,
+    force: bool,
+    total: int,
+) -> list[Any]:
+    """run_claim with one progress bar over the sweep's cells."""
+    from rich.progress import Progress
+
+    from bayesmatrix.claims import run_claim
+
+    with Progress(console=err, transient=True) as progress:
+        bar = progress.add_task(f"{claim.name} cells", total=total)
+        return run_claim(
+            claim,
+            models,
+            settings,
             out,
             load,
-            cell=lambda lm, t, c, s: run_cell(lm, t, c, s, shots),
-            kind=f"shots{shots}",
-            progress=lambda label: progress.update(bar, advance=1, description=label),
+            lambda label: progress.update(bar, advance=1, description=label),
+            force,
         )
-    with console.status("fitting learners"):
-        analysis = analyse(frame, bootstrap=bootstrap)
-    analysis.save(out)
-    frame.to_parquet(out / "cells.parquet", index=False)
-    figures = [save_figure(plot_kappa(analysis), out / "kappa.png")]
-    figures += [
-        save_figure(plot_learning_curves(analysis, t.name), out / f"curves_{t.name}.png")
-        for t in tasks
-    ]
+
+
+def _fits_table(analysis: IclAnalysis) -> Table:
     table = Table("model", "task", "condition", "learner", "kappa [95% CI]", "KL bits", "CV CE")
     for row in analysis.fits.itertuples(index=False):
         kappa = (
@@ -108,51 +160,4 @@ def icl_cmd(
             f"{row.kl_bits:.4f}",
             f"{row.cv_ce:.4f}",
         )
-    console.print(table)
-    verdicts = analysis.verdicts()
-    print_verdicts(verdicts)
-    comparison = analysis.compare_models()
-    if len(comparison):
-        console.print(comparison.to_string(index=False), markup=False, soft_wrap=True)
-        comparison.to_parquet(out / "comparison.parquet", index=False)
-    if martingale:
-        verdicts += _martingale(model, tasks, conds, min(seeds, 5), out, load)
-    (out / "verdicts.json").write_text(json.dumps([v.__dict__ for v in verdicts], indent=1))
-    console.print(
-        f"results: {out}/cells.parquet, {out}/fits, {out}/curves\nfigures: "
-        + ", ".join(map(str, figures))
-    )
-
-
-def _martingale(
-    models: list[str],
-    tasks: list[Task],
-    conds: list[Condition],
-    seeds: int,
-    out: Path,
-    load: Callable[[str], LanguageModel],
-) -> list[Verdict]:
-    """Run and summarise the martingale check; cells resume like the main sweep."""
-    from rich.progress import Progress
-
-    from bayesmatrix.experiments.icl import run_sweep
-    from bayesmatrix.experiments.icl_martingale import martingale_gaps, martingale_verdicts
-
-    usable = [c for c in conds if c.name != "random"]  # random labels have no fixed mapping
-    with Progress(console=err, transient=True) as progress:
-        bar = progress.add_task("martingale", total=len(models) * len(tasks) * len(usable) * seeds)
-        gaps = run_sweep(
-            models,
-            tasks,
-            usable,
-            range(seeds),
-            out,
-            load,
-            cell=lambda lm, t, c, s: martingale_gaps(lm, t, c, s),
-            kind="martingale-k0-1-2-4-8-16",
-            progress=lambda label: progress.update(bar, advance=1, description=label),
-        )
-    gaps.to_parquet(out / "martingale.parquet", index=False)
-    verdicts = martingale_verdicts(gaps)
-    print_verdicts(verdicts)
-    return verdicts
+    return table

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from bayesmatrix.cli import app, console, err, read_text
+from bayesmatrix.models.registry import DEFAULT_MODEL
 
 matrix_app = typer.Typer(
     help="The ideal matrix of a corpus: suffix-array counts with a hierarchical prior.",
@@ -25,7 +26,7 @@ def build_cmd(
         list[Path] | None,
         typer.Argument(help="text files or directories; none = Python 3.11 docs (Debian)"),
     ] = None,
-    tokenizer: Annotated[str, typer.Option(help="model whose tokenizer to use")] = "smollm2-135m",
+    tokenizer: Annotated[str, typer.Option(help="model whose tokenizer to use")] = DEFAULT_MODEL,
     out: Annotated[Path, typer.Option(help="index directory")] = Path("runs/matrix/index"),
     shard_tokens: Annotated[int, typer.Option(help="tokens per suffix-array shard")] = 1 << 26,
     force: Annotated[bool, typer.Option(help="replace an existing index")] = False,

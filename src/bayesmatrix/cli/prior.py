@@ -10,6 +10,7 @@ from rich.table import Table
 
 from bayesmatrix.cli import app, check_out_dir, console, print_verdicts
 from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.models.registry import DEFAULT_MODEL
 
 prior_app = typer.Typer(
     help="Theorem 2: Dirichlet-mixture approximations of priors.", no_args_is_help=True
@@ -23,7 +24,7 @@ def prior_approx_cmd(
     v: Annotated[int, typer.Option("--V", "-V", help="categories (top-V tokens for lm)")] = 3,
     n: Annotated[int, typer.Option(help="points: 2/3 train, 1/3 held out")] = 3000,
     k_max: Annotated[int, typer.Option(help="largest mixture size")] = 6,
-    model: Annotated[str, typer.Option(help="model for --source lm")] = "smollm2-135m",
+    model: Annotated[str, typer.Option(help="model for --source lm")] = DEFAULT_MODEL,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     out: Annotated[Path, typer.Option(help="output directory")] = Path("runs/prior"),
 ) -> None:

@@ -10,12 +10,13 @@ import typer
 
 from bayesmatrix.cli import app, check_models, check_out_dir, console, print_verdicts
 from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.models.registry import DEFAULT_MODEL
 
 
 @app.command("validate")
 def validate_cmd(
     model: Annotated[list[str], typer.Option(help="model(s); repeat the option")] = [  # noqa: B006
-        "smollm2-135m"
+        DEFAULT_MODEL
     ],
     profile: Annotated[str, typer.Option(help="quick (minutes) or full")] = "quick",
     out: Annotated[Path, typer.Option(help="output directory (a rerun resumes)")] = Path(
@@ -28,6 +29,7 @@ def validate_cmd(
     """Validate the paper's claims on the model(s) and write one self-contained HTML report."""
     from bayesmatrix import load
     from bayesmatrix.report import PROFILES, render_report, run_validation
+    from bayesmatrix.report.validate import profile_settings
 
     check_models(model)
     check_out_dir(out)
@@ -49,8 +51,13 @@ def validate_cmd(
         + " ".join(f"--model {m}" for m in model)
         + (f" --profile {profile} --out {out}")
     )
+    settings = {
+        f"{claim}.{key}": value
+        for claim, values in profile_settings(profile).items()
+        for key, value in values.items()
+    }
     report = render_report(
-        sections, model, {"profile": profile, **PROFILES[profile]}, command, out / "report.html"
+        sections, model, {"profile": profile, **settings}, command, out / "report.html"
     )
     (out / "verdicts.json").write_text(
         json.dumps(

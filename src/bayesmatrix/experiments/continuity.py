@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from bayesmatrix.bayes.information import kl, tv
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.experiments.result import bootstrap_mean_ci, load_frame, save_frame
 from bayesmatrix.experiments.verdicts import Verdict, rule
@@ -31,28 +32,13 @@ LAMBDAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 CONVEXITY_TOLERANCE = 0.1  # TV(row at the mixed embedding, mixed row) / TV(p1, p2) at lambda=0.5
 
 
-def tv(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Total variation distance between rows (last axis)."""
-    return 0.5 * np.abs(p - q).sum(axis=-1)
-
-
-def kl(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """KL(p || q) in nats between rows (last axis); rows of a softmax are never zero."""
-    p = np.asarray(p, dtype=np.float64)
-    q = np.asarray(q, dtype=np.float64)
-    mask = p > 0
-    return np.where(
-        mask, p * (np.log(np.where(mask, p, 1)) - np.log(np.maximum(q, 1e-300))), 0
-    ).sum(axis=-1)
-
-
 def hidden_bank(
     lm: LanguageModel, text: str, n: int, layer: int, window: int = 128, stride: int = 1
 ) -> np.ndarray:
     """[n, d] hidden states of `layer` at n positions of text (windows of `window` tokens,
     every `stride`-th position after the first 8 of each window, for some context)."""
     ids, _ = lm.tokenize(text)
-    layer = lm._layers([layer])[0]
+    layer = lm.layer_indices([layer])[0]
     per_window = len(range(8, window, stride))
     needed = -(-n // per_window)
     windows = [lm.with_bos(ids[i : i + window]) for i in range(0, len(ids) - window + 1, window)]
@@ -294,7 +280,7 @@ def run_continuity(
             f"continuity needs at least 2 prompts (--prompts, got {n_prompts}), a bank of at "
             f"least 2 (--bank, got {n_bank}) and 1 <= k <= bank (--k, got {k})"
         )
-    layer_index = lm._layers([layer])[0]
+    layer_index = lm.layer_indices([layer])[0]
     positions = hidden_bank(lm, text, n_bank + n_held_out + 2 * n_prompts, layer_index, stride=2)
     bank, held = positions[:n_bank], positions[n_bank : n_bank + n_held_out]
     probe = positions[n_bank + n_held_out :]

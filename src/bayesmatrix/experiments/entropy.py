@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from bayesmatrix.bayes.information import entropy
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.experiments.result import ModelFrame, bootstrap_mean_ci
 from bayesmatrix.experiments.verdicts import Verdict, rule
@@ -31,8 +32,7 @@ MAJORIZATION_TOL = 1e-6
 
 def entropy_bits(rows: np.ndarray) -> np.ndarray:
     """Shannon entropy in bits of rows (last axis)."""
-    p = np.asarray(rows, dtype=np.float64)
-    return -(p * np.log2(np.where(p > 0, p, 1))).sum(axis=-1)
+    return entropy(rows, base=2)
 
 
 def majorizes(p: np.ndarray, q: np.ndarray, tol: float = MAJORIZATION_TOL) -> bool:

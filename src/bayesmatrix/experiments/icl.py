@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from bayesmatrix.bayes.information import entropy
 from bayesmatrix.errors import BayesmatrixError, ModelNotFoundError
 from bayesmatrix.models.paths import model_identity
 from bayesmatrix.store import fingerprint
@@ -72,12 +73,8 @@ def prequential_label_probs(
     if len(words) != len(label_words):
         raise BayesmatrixError("two labels share one label word; label words must differ")
     text, cuts, lead = render_context(demos, label_words, template, separator)
-    enc = lm.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    ids, offsets = list(enc.input_ids), list(enc.offset_mapping)
-    pieces = {
-        name: lm.tokenizer(lead + word, add_special_tokens=False).input_ids
-        for name, word in label_words.items()
-    }
+    ids, offsets = lm.encode_offsets(text)
+    pieces = {name: lm.encode(lead + word) for name, word in label_words.items()}
     shift = 1 if lm.adds_bos else 0
     if shift:
         ids = [lm.bos_id, *ids]
@@ -105,7 +102,7 @@ def prequential_label_probs(
         frame[f"p_{name}"] = renorm[:, j]
     frame["p_true"] = renorm[np.arange(len(demos)), truth]
     frame["label_mass"] = mass
-    frame["entropy_bits"] = -(renorm * np.log2(np.clip(renorm, 1e-300, 1))).sum(axis=1)
+    frame["entropy_bits"] = entropy(renorm, base=2)
     frame["correct"] = renorm.argmax(axis=1) == np.array(truth)
     return frame
 
@@ -204,8 +201,7 @@ def max_shots(
 ) -> int:
     """The largest number of these demonstrations whose context fits the model's window."""
     text, cuts, lead = render_context(demos, label_words, task.template)
-    enc = lm.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    token_ends = [end for _, end in enc.offset_mapping]
+    token_ends = [end for _, end in lm.encode_offsets(text)[1]]
     room = lm.context_length - (1 if lm.adds_bos else 0)
     demo_ends = [
         cut + len(lead) + len(label_words[y]) for cut, (_, y) in zip(cuts, demos, strict=True)

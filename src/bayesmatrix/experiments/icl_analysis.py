@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmatrix.bayes import BetaBernoulliLearner, HypothesisMixtureLearner, RecencyLearner
-from bayesmatrix.bayes.learners import _binary_ce
+from bayesmatrix.bayes.information import binary_cross_entropy
 from bayesmatrix.experiments.result import bootstrap_mean_ci, load_frame, save_frame
 from bayesmatrix.experiments.verdicts import Status, Verdict, rule
 
@@ -104,7 +104,7 @@ def _cv_cross_entropy(a: _Arrays) -> dict[str, np.ndarray]:
         )
         for name, learner in _fit_all(sub, 0, 0).items():
             pred = _predict_true(name, learner, a, np.array([held]))
-            out.setdefault(name, []).append(float(_binary_ce(a.q[held], pred[0]).mean()))
+            out.setdefault(name, []).append(float(binary_cross_entropy(a.q[held], pred[0]).mean()))
     return {k: np.asarray(v) for k, v in out.items()}
 
 
@@ -112,23 +112,50 @@ def _cv_cross_entropy(a: _Arrays) -> dict[str, np.ndarray]:
 class IclAnalysis:
     """fits: one row per (model, task, condition, learner) with parameters, 95% intervals,
     goodness of fit and held-out cross-entropy. curves: mean P(true label) per k with a
-    bootstrap band over seeds, next to the fitted Beta-Bernoulli curve."""
+    bootstrap band over seeds, next to the fitted Beta-Bernoulli curve. cells: the sweep's
+    cells the fits were made from (when known)."""
 
     fits: pd.DataFrame
     curves: pd.DataFrame
+    cells: pd.DataFrame | None = None
 
     def save(self, directory: str | Path) -> Path:
         out = save_frame(Path(directory) / "fits", self.fits, {"kind": "icl-fits"})
         save_frame(Path(directory) / "curves", self.curves, {"kind": "icl-curves"})
+        if self.cells is not None:
+            self.cells.to_parquet(out.parent / "cells.parquet", index=False)
         return out.parent
 
     @classmethod
     def load(cls, directory: str | Path) -> IclAnalysis:
+        cells = Path(directory) / "cells.parquet"
         return cls(
-            load_frame(Path(directory) / "fits")[0], load_frame(Path(directory) / "curves")[0]
+            load_frame(Path(directory) / "fits")[0],
+            load_frame(Path(directory) / "curves")[0],
+            pd.read_parquet(cells) if cells.is_file() else None,
         )
 
     def verdicts(self) -> list[Verdict]:
+        """Updating verdicts per (model, task, condition), then the model comparisons."""
+        return self.updating_verdicts() + self.comparison_verdicts()
+
+    def comparison_verdicts(self) -> list[Verdict]:
+        """Per (task, condition) with two or more models: does the larger model update faster
+        (smaller kappa, non-overlapping 95% intervals)?"""
+        out = []
+        for row in self.compare_models().itertuples(index=False):
+            out.append(
+                Verdict(
+                    f"{row.larger} updates faster than {row.smaller} ({row.condition} labels)",
+                    row.larger_updates_faster,
+                    f"kappa {row.kappa_larger:.1f} [{row.kappa_larger_ci[0]:.1f}, "
+                    f"{row.kappa_larger_ci[1]:.1f}] vs {row.kappa_smaller:.1f} "
+                    f"[{row.kappa_smaller_ci[0]:.1f}, {row.kappa_smaller_ci[1]:.1f}]",
+                )
+            )
+        return out
+
+    def updating_verdicts(self) -> list[Verdict]:
         """Per (model, task, condition): is the curve consistent with Bayesian updating?
 
         Two rules, judged independently and combined by Verdict.from_rules:
@@ -192,12 +219,16 @@ class IclAnalysis:
                 continue
             g = g.sort_values("model_params")
             small, large = g.iloc[0], g.iloc[-1]
-            if large["strength_hi"] < small["strength_lo"]:
-                status = "supported"
-            elif large["strength_lo"] > small["strength_hi"]:
-                status = "not supported"
-            else:
-                status = "inconclusive"
+            # the larger model's whole interval below the smaller's: it updates faster (the
+            # difference's interval from the two intervals' ends; no interval: inconclusive)
+            status = (
+                rule(
+                    large["strength_lo"] - small["strength_hi"],
+                    large["strength_hi"] - small["strength_lo"],
+                    below=0,
+                )
+                or "inconclusive"
+            )
             crossing = {}
             for model in (small["model"], large["model"]):
                 c = self.curves[
@@ -290,4 +321,4 @@ def analyse(frame: pd.DataFrame, bootstrap: int = 100, seed: int = 0) -> IclAnal
                     "zero_shot_mean": float(a.prior[:, k].mean()),
                 }
             )
-    return IclAnalysis(pd.DataFrame(fit_rows), pd.DataFrame(curve_rows))
+    return IclAnalysis(pd.DataFrame(fit_rows), pd.DataFrame(curve_rows), frame)

@@ -12,6 +12,8 @@ Bayesian model. Its size is reported next to the size of the updates it averages
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,7 +21,7 @@ import pandas as pd
 
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.experiments.icl import Condition, prequential_label_probs
-from bayesmatrix.experiments.result import bootstrap_mean_ci
+from bayesmatrix.experiments.result import bootstrap_mean_ci, load_frame, save_frame
 from bayesmatrix.experiments.verdicts import Verdict, rule
 
 if TYPE_CHECKING:
@@ -78,6 +80,27 @@ def martingale_gaps(
             }
         )
     return pd.DataFrame(rows)
+
+
+@dataclass
+class MartingaleResult:
+    """The martingale check's gaps: one row per (model, task, condition, seed, k)."""
+
+    gaps: pd.DataFrame
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return self.gaps
+
+    def verdicts(self) -> list[Verdict]:
+        return martingale_verdicts(self.gaps)
+
+    def save(self, directory: str | Path) -> Path:
+        return save_frame(directory, self.gaps, {"kind": "icl-martingale"})
+
+    @classmethod
+    def load(cls, directory: str | Path) -> MartingaleResult:
+        return cls(load_frame(directory)[0])
 
 
 def martingale_verdicts(gaps: pd.DataFrame) -> list[Verdict]:

@@ -42,6 +42,9 @@ class PriorApproxResult:
     def best_k(self) -> int:
         return int(self.frame.loc[self.frame["heldout_nll"].idxmin(), "k"])
 
+    def verdicts(self) -> list[Verdict]:
+        return [self.verdict()]
+
     def verdict(self) -> Verdict:
         row = self.frame.set_index("k").loc[self.best_k]
         gain, lo, hi = row["gain_vs_k1"], row["gain_lo"], row["gain_hi"]

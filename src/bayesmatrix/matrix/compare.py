@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayesmatrix.bayes.information import kl
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.matrix.ideal import MAX_DEPTH, IdealMatrix
 
@@ -26,8 +27,7 @@ def _column(lam: float) -> str:
 
 
 def _kl_bits(p: np.ndarray, q: np.ndarray) -> float:
-    mask = p > 0
-    return float((p[mask] * (np.log2(p[mask]) - np.log2(np.maximum(q[mask], 1e-300)))).sum())
+    return float(kl(p, q, base=2))
 
 
 def compare_window(

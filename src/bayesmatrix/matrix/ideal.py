@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmatrix.bayes import Dirichlet
+from bayesmatrix.bayes.information import entropy
 from bayesmatrix.data import read_utf8
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.matrix.corpus import corpus_files, tokenized_documents
@@ -64,9 +65,7 @@ class Row:
 
     @property
     def entropy_bits(self) -> float:
-        p = self.predictive
-        p = p[p > 0]
-        return float(-(p * np.log2(p)).sum())
+        return float(entropy(self.predictive, base=2))
 
 
 def _tokenizer_for(name: str) -> object:

@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 
 from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.models.registry import DEFAULT_MODEL
 from bayesmatrix.models.stats import row_stats
 from bayesmatrix.models.trace import Trace
 
@@ -69,6 +70,15 @@ class LanguageModel:
             ids = [self.bos_id, *ids]
         return ids, bos
 
+    def encode(self, text: str) -> list[int]:
+        """Token ids of a text as a piece of a longer prompt: no BOS, no special tokens."""
+        return list(self.tokenizer(text, add_special_tokens=False).input_ids)
+
+    def encode_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """encode(text) and each token's (start, end) character offsets in the text."""
+        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        return list(enc.input_ids), [tuple(o) for o in enc.offset_mapping]
+
     def with_bos(self, ids: Sequence[int]) -> list[int]:
         """ids with the BOS prepended when this model's tokenizer adds one (Gemma does): a
         window cut from the middle of a text must still start the way the model was trained."""
@@ -121,7 +131,9 @@ class LanguageModel:
         """Apply the model's final norm to residual-stream states of an intermediate layer."""
         return self.model.base_model.norm(hidden)
 
-    def _layers(self, hidden_layers: Sequence[int] | None) -> list[int]:
+    def layer_indices(self, hidden_layers: Sequence[int] | None) -> list[int]:
+        """Hidden-state indices (negative ones counted back) as 0..num_layers; a clear error
+        for indices out of range."""
         out = []
         for layer in hidden_layers or []:
             if not -(self.num_layers + 1) <= layer <= self.num_layers:
@@ -158,7 +170,7 @@ class LanguageModel:
         """Next-token rows (float64) from hidden states of `layer` (as in Trace.hidden): the
         last layer is already normalised; earlier layers go through the model's final norm
         first (the logit lens), then the model's own unembedding and soft-capping."""
-        layer = self._layers([layer])[0]
+        layer = self.layer_indices([layer])[0]
         h = torch.as_tensor(np.asarray(hidden, dtype=np.float32))
         squeeze = h.ndim == 1
         h = h[None] if squeeze else h
@@ -216,7 +228,7 @@ class LanguageModel:
         if rows is not False and rows not in _DTYPES:
             raise BayesmatrixError(f"rows must be False, 'float16' or 'float32', not {rows!r}")
         rows_dtype = _DTYPES.get(rows) if rows is not False else None
-        layers = self._layers(hidden_layers)
+        layers = self.layer_indices(hidden_layers)
         prepared = [self._prepare(s, add_bos, truncate) for s in sources]
         order = sorted(range(len(prepared)), key=lambda i: len(prepared[i][0]))
         results: list[Trace | None] = [None] * len(prepared)
@@ -381,7 +393,7 @@ class LanguageModel:
         )
 
 
-def load(name_or_path: str | os.PathLike[str] = "smollm2-135m") -> LanguageModel:
+def load(name_or_path: str | os.PathLike[str] = DEFAULT_MODEL) -> LanguageModel:
     """Load a named embedded model, a .gguf file, a local HF directory or a cached hub id."""
     from bayesmatrix.models.hf import load_hf
     from bayesmatrix.models.paths import model_identity

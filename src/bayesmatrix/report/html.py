@@ -19,6 +19,7 @@ td,th{border:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:left}
 .supported{background:#e6f4ea}.not-supported{background:#fce8e6}
 .inconclusive{background:#fef7e0}code{background:#f4f4f4;padding:1px 4px;font-size:.85em}
 img{max-width:100%;border:1px solid #eee;margin:.5em 0}.note{color:#666;font-style:italic}
+.rule{color:#444;font-size:.9em}
 """
 
 
@@ -68,6 +69,8 @@ def render_report(
         parts.append(f"<h2>{html.escape(s.title)}</h2>")
         if s.note:
             parts.append(f"<p class='note'>{html.escape(s.note)}</p>")
+        if s.rule:
+            parts.append(f"<p class='rule'>Verdict rule: {html.escape(s.rule)}</p>")
         if s.verdicts:
             parts.append("<table><tr><th>verdict</th><th>claim</th><th>evidence</th></tr>")
             for v in s.verdicts:

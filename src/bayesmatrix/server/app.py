@@ -201,6 +201,18 @@ def create_app(
         """Named models, and only the names of the allowed folders (never their paths)."""
         return {"models": list(MODELS), "allowed_dirs": [d.name for d in allowed]}
 
+    @app.get("/api/claims")
+    def claims() -> dict:
+        """The registered claims: what each checks and the rule its verdicts follow."""
+        from bayesmatrix.claims import list_claims
+
+        return {
+            "claims": [
+                {"name": c.name, "title": c.title, "description": c.description, "rule": c.rule}
+                for c in list_claims()
+            ]
+        }
+
     @app.get("/api/task/{name}")
     def task(name: str) -> dict:
         from bayesmatrix.experiments.icl_tasks import builtin_tasks, get_task

@@ -6,9 +6,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from bayesmatrix.bayes.information import entropy, kl
 from bayesmatrix.windtunnel.train import EVAL_SEQUENCES, inputs_for
-
-LN2 = float(np.log(2))
 
 
 @torch.inference_mode()
@@ -20,15 +19,13 @@ def model_predictive(model: torch.nn.Module, x: np.ndarray, vocab: int) -> np.nd
 
 def gap_frame(exact: np.ndarray, model: np.ndarray) -> pd.DataFrame:
     """Per position: mean KL(exact || model) and mean |H(model) - H(exact)|, in bits."""
-    e = np.clip(exact, 1e-300, 1)
-    m = np.clip(model, 1e-300, 1)
-    kl = (exact * (np.log(e) - np.log(m))).sum(-1) / LN2
-    h_exact = -(exact * np.log(e)).sum(-1) / LN2
-    h_model = -(model * np.log(m)).sum(-1) / LN2
+    kl_bits = kl(exact, model, base=2)
+    h_exact = entropy(exact, base=2)
+    h_model = entropy(model, base=2)
     return pd.DataFrame(
         {
             "position": np.arange(exact.shape[1]),
-            "kl_bits": kl.mean(0),
+            "kl_bits": kl_bits.mean(0),
             "entropy_gap_bits": np.abs(h_model - h_exact).mean(0),
             "exact_entropy_bits": h_exact.mean(0),
         }
@@ -48,6 +45,4 @@ def evaluate(
 
 def sequence_kl(exact: np.ndarray, model: np.ndarray) -> np.ndarray:
     """[n] mean KL(exact || model) in bits over positions, per sequence (for intervals)."""
-    e = np.clip(exact, 1e-300, 1)
-    m = np.clip(model, 1e-300, 1)
-    return ((exact * (np.log(e) - np.log(m))).sum(-1) / LN2).mean(-1)
+    return kl(exact, model, base=2).mean(-1)

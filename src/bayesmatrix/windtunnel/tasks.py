@@ -13,7 +13,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from bayesmatrix.bayes import DirichletMixture
-from bayesmatrix.bayes._validate import as_alpha
+from bayesmatrix.bayes.validation import as_alpha
 from bayesmatrix.errors import BayesmatrixError
 
 

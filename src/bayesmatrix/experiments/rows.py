@@ -1,0 +1,69 @@
+"""Instrumented rows are the model's rows: a traced prompt's rows against separate forward
+passes, one per prefix (the self-check every other claim rests on)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from bayesmatrix.experiments.result import load_frame, save_frame
+from bayesmatrix.experiments.verdicts import Verdict, rule
+from bayesmatrix.models.trace import Trace
+
+if TYPE_CHECKING:
+    from bayesmatrix.models import LanguageModel
+
+TOLERANCE = 1e-4  # max |traced row - separate pass| allowed, in probability
+
+
+@dataclass
+class RowsCheck:
+    """frame: one row per position with the max |difference| between the traced row and a
+    separate forward pass of that prefix, and |row sum - 1|; trace: the traced prompt (its
+    full rows dropped) for the figure."""
+
+    model: str
+    vocab_size: int
+    frame: pd.DataFrame
+    trace: Trace
+
+    def verdicts(self) -> list[Verdict]:
+        err = float(self.frame["max_abs_diff"].max())
+        sums = float(self.frame["sum_error"].max())
+        return [
+            Verdict.from_rules(
+                f"{self.model}: traced rows equal separate forward passes per prefix",
+                f"max |difference| {err:.1e} over {len(self.frame)} rows of {self.vocab_size} "
+                f"tokens; rows sum to 1 within {sums:.1e}",
+                [rule(err, err, below=TOLERANCE)],
+            )
+        ]
+
+    def save(self, directory: str | Path) -> Path:
+        out = save_frame(directory, self.frame, {"model": self.model, "vocab": self.vocab_size})
+        self.trace.save(out / "trace")
+        return out
+
+    @classmethod
+    def load(cls, directory: str | Path) -> RowsCheck:
+        frame, meta = load_frame(directory)
+        return cls(meta["model"], meta["vocab"], frame, Trace.load(Path(directory) / "trace"))
+
+
+def check_rows(lm: LanguageModel, prompt: str) -> RowsCheck:
+    """Trace the prompt with full rows and compare each with a separate pass of its prefix."""
+    trace = lm.trace(prompt, top_k=5, rows="float32")
+    ids = trace.token_ids.tolist()
+    ref = lm.next_rows([ids[: i + 1] for i in range(len(ids))])
+    frame = pd.DataFrame(
+        {
+            "position": np.arange(len(ids)),
+            "max_abs_diff": np.abs(ref - trace.rows).max(axis=1),
+            "sum_error": np.abs(trace.rows.sum(axis=1) - 1),
+        }
+    )
+    return RowsCheck(lm.name, lm.vocab_size, frame, replace(trace, rows=None))
