@@ -65,23 +65,23 @@ def test_hypothesis_mixture_against_brute_force_bayes():
 
 
 @settings(max_examples=8, deadline=None)
-@given(strength=hs.floats(0.3, 60), mean=hs.floats(0.05, 0.95), seed=hs.integers(0, 1000))
-def test_beta_bernoulli_recovers_its_own_parameters(strength, mean, seed):
+@given(kappa=hs.floats(0.3, 60), mean=hs.floats(0.05, 0.95), seed=hs.integers(0, 1000))
+def test_beta_bernoulli_recovers_its_own_parameters(kappa, mean, seed):
     o = outcomes(seed)
-    curve = BetaBernoulliLearner(mean, strength).predict(o)
+    curve = BetaBernoulliLearner(mean, kappa).predict(o)
     fitted = BetaBernoulliLearner(0.5).fit(curve, o, fit_mean=True, bootstrap=0)
-    assert fitted.strength == pytest.approx(strength, rel=1e-3)
+    assert fitted.kappa == pytest.approx(kappa, rel=1e-3)
     assert fitted.prior_mean == pytest.approx(mean, rel=1e-3)
     assert fitted.fit_.kl_bits == pytest.approx(0.0, abs=1e-8)
 
 
 @settings(max_examples=5, deadline=None)
-@given(strength=hs.floats(0.5, 20), decay=hs.floats(0.3, 0.97), seed=hs.integers(0, 1000))
-def test_recency_recovers_its_own_parameters(strength, decay, seed):
+@given(kappa=hs.floats(0.5, 20), decay=hs.floats(0.3, 0.97), seed=hs.integers(0, 1000))
+def test_recency_recovers_its_own_parameters(kappa, decay, seed):
     o = outcomes(seed)
-    curve = RecencyLearner(0.3, strength, decay).predict(o)
+    curve = RecencyLearner(0.3, kappa, decay).predict(o)
     fitted = RecencyLearner(0.3).fit(curve, o, bootstrap=0)
-    assert fitted.strength == pytest.approx(strength, rel=1e-3)
+    assert fitted.kappa == pytest.approx(kappa, rel=1e-3)
     assert fitted.decay == pytest.approx(decay, rel=1e-3)
 
 
@@ -106,8 +106,8 @@ def test_bootstrap_interval_covers_the_truth_under_noise():
         BetaBernoulliLearner(0.2, 8.0).predict(o) + rng.normal(0, 0.03, o.shape), 0.01, 0.99
     )
     fitted = BetaBernoulliLearner(0.2).fit(curve, o, bootstrap=100)
-    lo, hi = fitted.fit_.ci["strength"]
-    assert lo < 8.0 < hi and lo < fitted.strength < hi
+    lo, hi = fitted.fit_.ci["kappa"]
+    assert lo < 8.0 < hi and lo < fitted.kappa < hi
     assert fitted.fit_.ci_unit == "sequences"
     # the reported misfit is the mean KL(observed || fitted) per position, in bits
     pred = fitted.predict(o)

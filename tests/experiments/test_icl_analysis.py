@@ -64,8 +64,8 @@ def synthetic(
 def test_bayesian_curves_recover_kappa_and_are_supported(tmp_path):
     analysis = analyse(synthetic("beta-bernoulli", kappa=6.0), bootstrap=60)
     bb = analysis.fits.set_index("learner").loc["beta-bernoulli"]
-    assert bb["strength_lo"] < 6.0 < bb["strength_hi"]
-    assert bb["strength"] == pytest.approx(6.0, rel=0.15)
+    assert bb["kappa_lo"] < 6.0 < bb["kappa_hi"]
+    assert bb["kappa"] == pytest.approx(6.0, rel=0.15)
     (verdict,) = analysis.verdicts()
     assert verdict.status == "supported", verdict
     loaded = IclAnalysis.load(analysis.save(tmp_path))

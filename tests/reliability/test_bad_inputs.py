@@ -26,6 +26,12 @@ BAD_INPUTS: list[tuple[list[str], str]] = [
     (["trace", "smollm2-135m", "--file", "{long}"], "--truncate-left"),
     (["trace", "{model}", "hi"], "corrupt"),
     (["trace", "{dir}", "hi"], "without config.json"),
+    (["trace", "smollm2-135m", "hi", "--device", "cuda"], "no usable CUDA GPU"),
+    (["trace", "smollm2-135m", "hi", "--device", "cuda:7"], "no usable CUDA GPU"),
+    (["trace", "smollm2-135m", "hi", "--device", "tpu"], "unknown device"),
+    (["trace", "smollm2-135m", "hi", "--dtype", "float8"], "unknown dtype"),
+    (["validate", "--dtype", "int4"], "unknown dtype"),
+    (["icl", "--device", "quantum"], "unknown device"),
     (["demo", "--out", "{file}"], "is a file"),
     # in-context learning
     (["icl", "--task", "{dir}"], "is a directory"),

@@ -62,8 +62,8 @@ def _fits(gap, gap_ci, decay, decay_ci, kappa_ci):
     """A fits frame as `analyse` writes it, for one (model, task, condition)."""
     base = {"model": "m", "task": "t", "condition": "regular", "kl_bits": 0.1, "cv_ce": 0.5}
     cv = {"cv_gap": gap, "cv_gap_lo": gap_ci[0], "cv_gap_hi": gap_ci[1]}
-    bb = {**base, **cv, "learner": "beta-bernoulli", "strength": 5.0}
-    bb |= {"strength_lo": kappa_ci[0], "strength_hi": kappa_ci[1]}
+    bb = {**base, **cv, "learner": "beta-bernoulli", "kappa": 5.0}
+    bb |= {"kappa_lo": kappa_ci[0], "kappa_hi": kappa_ci[1]}
     rec = {**base, **cv, "learner": "recency", "decay": decay}
     rec |= {"decay_lo": decay_ci[0], "decay_hi": decay_ci[1], "cv_ce": 0.5 - gap}
     hm = {**base, **cv, "learner": "hypothesis-mixture"}

@@ -66,7 +66,7 @@ def test_icl_equals_the_library(client, smollm2):
     prior = np.clip(np.asarray(zero), 1e-4, 1 - 1e-4)
     np.testing.assert_allclose(data["zero_shot"], prior, atol=1e-9)
     fitted = BetaBernoulliLearner(prior[None]).fit(p[None], np.ones((1, 3)), bootstrap=0)
-    assert data["kappa"] == pytest.approx(fitted.strength, rel=1e-6)
+    assert data["kappa"] == pytest.approx(fitted.kappa, rel=1e-6)
     np.testing.assert_allclose(data["bayes_fit"], fitted.predict(np.ones((1, 3)))[0], atol=1e-9)
 
 

@@ -34,7 +34,7 @@ def newton_step(g: np.ndarray, q: np.ndarray, z: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class FitInfo:
+class DirichletFit:
     """Diagnostics of a maximum-likelihood fit."""
 
     loglik: float
@@ -47,7 +47,7 @@ class Dirichlet:
 
     def __init__(self, alpha: object) -> None:
         self.alpha = as_alpha(alpha)
-        self.fit_: FitInfo | None = None
+        self.fit_: DirichletFit | None = None
 
     def __repr__(self) -> str:
         shown = np.array2string(self.alpha, precision=4, threshold=8)
@@ -58,7 +58,7 @@ class Dirichlet:
         return self.alpha.size
 
     @property
-    def concentration(self) -> float:
+    def kappa(self) -> float:
         """alpha_0 = sum(alpha): the prior strength in pseudo-counts."""
         return float(self.alpha.sum())
 
@@ -233,7 +233,7 @@ class Dirichlet:
         alpha, info = maximise(alpha, loglik, newton, fixed_point, max_iter, tol)
         out = cls(alpha)
         coefficient = float((gammaln(n + 1) - gammaln(c + 1).sum(1)).sum())
-        out.fit_ = FitInfo(info.loglik + coefficient, info.n_iter, info.converged)
+        out.fit_ = DirichletFit(info.loglik + coefficient, info.n_iter, info.converged)
         return out
 
 
@@ -244,7 +244,7 @@ def maximise(
     fixed_point: Callable[[np.ndarray], np.ndarray],
     max_iter: int,
     tol: float,
-) -> tuple[np.ndarray, FitInfo]:
+) -> tuple[np.ndarray, DirichletFit]:
     """Damped Newton ascent on a concave log-likelihood over alpha > 0: halve the step until
     alpha stays positive and the likelihood does not fall; if that fails, take one fixed-point
     step. Stops when no alpha_k moves by more than tol relative."""
@@ -267,7 +267,7 @@ def maximise(
         if change <= tol:
             converged = True
             break
-    return alpha, FitInfo(current, n_iter, converged)
+    return alpha, DirichletFit(current, n_iter, converged)
 
 
 def _moment_start(x: np.ndarray) -> np.ndarray:

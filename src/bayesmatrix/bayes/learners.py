@@ -5,7 +5,7 @@ predict(...) -> predictive at every position given only the past, and fit(observ
 finds the parameters minimising cross-entropy to an observed predictive curve (e.g. an LM's),
 with bootstrap confidence intervals over sequences. Shapes: S sequences x T positions (x K).
 
-- BetaBernoulliLearner: the paper's Beta-Binomial argument; strength = prior pseudo-counts.
+- BetaBernoulliLearner: the paper's Beta-Binomial argument; kappa = prior pseudo-counts.
 - RecencyLearner: exponentially forgetting counts (not exchangeable, so not Bayesian for any
   decay < 1; decay = 1 is exactly Beta-Bernoulli).
 - HypothesisMixtureLearner: a prior over label mappings plus a Dirichlet base-rate component.
@@ -56,7 +56,7 @@ def _as_binary(observed: object, outcomes: object) -> tuple[np.ndarray, np.ndarr
 
 
 def _positive(x: float) -> float:
-    """exp(x) kept inside [1e-6, 1e8]: strengths stay finite and non-zero while optimising."""
+    """exp(x) kept inside [1e-6, 1e8]: kappas stay finite and non-zero while optimising."""
     return float(np.exp(np.clip(x, np.log(1e-6), np.log(1e8))))
 
 
@@ -138,14 +138,14 @@ def _run_fit(problem: _Problem, name: str, bootstrap: int, seed: int | None) -> 
 # ---- binary learners ---------------------------------------------------------------------
 @dataclass
 class BetaBernoulliLearner:
-    """p_t = (prior_mean * strength + successes before t) / (strength + t).
+    """p_t = (prior_mean * kappa + successes before t) / (kappa + t).
 
     prior_mean may be a scalar or an array broadcastable to [S] or [S, T] (e.g. the zero-shot
-    LM probability per sequence); strength is the prior's weight in pseudo-counts (kappa).
+    LM probability per sequence); kappa is the prior's weight in pseudo-counts.
     """
 
     prior_mean: float | np.ndarray = 0.5
-    strength: float = 1.0
+    kappa: float = 1.0
     fit_: LearnerFit | None = field(default=None, repr=False)
 
     def predict(self, outcomes: object) -> np.ndarray:
@@ -153,7 +153,7 @@ class BetaBernoulliLearner:
         before = np.cumsum(o, axis=1) - o
         t = np.arange(o.shape[1])
         m = _broadcast_mean(self.prior_mean, o.shape)
-        return (m * self.strength + before) / (self.strength + t)
+        return (m * self.kappa + before) / (self.kappa + t)
 
     def fit(
         self,
@@ -163,12 +163,12 @@ class BetaBernoulliLearner:
         bootstrap: int = 200,
         seed: int | None = 0,
     ) -> BetaBernoulliLearner:
-        """Fit strength (and prior_mean if fit_mean) to observed P(outcome=1) curves."""
+        """Fit kappa (and prior_mean if fit_mean) to observed P(outcome=1) curves."""
         q, o = _as_binary(observed, outcomes)
-        names = ("strength", "prior_mean") if fit_mean else ("strength",)
+        names = ("kappa", "prior_mean") if fit_mean else ("kappa",)
 
         def to_params(theta: np.ndarray) -> dict[str, float]:
-            p = {"strength": _positive(theta[0])}
+            p = {"kappa": _positive(theta[0])}
             if fit_mean:
                 p["prior_mean"] = _unit(theta[1])
             return p
@@ -176,7 +176,7 @@ class BetaBernoulliLearner:
         def learner(p: dict[str, float]) -> BetaBernoulliLearner:
             return replace(
                 self,
-                strength=p["strength"],
+                kappa=p["kappa"],
                 prior_mean=p.get("prior_mean", self.prior_mean),
                 fit_=None,
             )
@@ -195,7 +195,7 @@ class RecencyLearner:
     (s + sum_i decay^(t-1-i)). decay = 1 is Beta-Bernoulli; decay < 1 is not exchangeable."""
 
     prior_mean: float | np.ndarray = 0.5
-    strength: float = 1.0
+    kappa: float = 1.0
     decay: float = 0.9
     fit_: LearnerFit | None = field(default=None, repr=False)
 
@@ -207,7 +207,7 @@ class RecencyLearner:
         out = np.empty((s, t))
         m = _broadcast_mean(self.prior_mean, o.shape)
         for j in range(t):
-            out[:, j] = (m[:, j] * self.strength + counts) / (self.strength + weight)
+            out[:, j] = (m[:, j] * self.kappa + counts) / (self.kappa + weight)
             counts = self.decay * counts + o[:, j]
             weight = self.decay * weight + 1.0
         return out
@@ -220,12 +220,12 @@ class RecencyLearner:
         bootstrap: int = 200,
         seed: int | None = 0,
     ) -> RecencyLearner:
-        """Fit strength and decay (and prior_mean if fit_mean) to observed curves."""
+        """Fit kappa and decay (and prior_mean if fit_mean) to observed curves."""
         q, o = _as_binary(observed, outcomes)
-        names = ("strength", "decay", *(("prior_mean",) if fit_mean else ()))
+        names = ("kappa", "decay", *(("prior_mean",) if fit_mean else ()))
 
         def to_params(theta: np.ndarray) -> dict[str, float]:
-            p = {"strength": _positive(theta[0]), "decay": float(expit(theta[1]))}
+            p = {"kappa": _positive(theta[0]), "decay": float(expit(theta[1]))}
             if fit_mean:
                 p["prior_mean"] = _unit(theta[2])
             return p
@@ -233,7 +233,7 @@ class RecencyLearner:
         def learner(p: dict[str, float]) -> RecencyLearner:
             return replace(
                 self,
-                strength=p["strength"],
+                kappa=p["kappa"],
                 decay=p["decay"],
                 prior_mean=p.get("prior_mean", self.prior_mean),
                 fit_=None,
@@ -297,14 +297,14 @@ class HypothesisMixtureLearner:
 
     Hypothesis h says example t has label hyp_labels[h, t] with probability 1 - noise (the
     other K-1 labels share noise). The base-rate component predicts (a/K + n_k) / (a + t) from
-    label counts, a = base_strength. Posterior weights after t examples are prior weights
+    label counts, a = base_kappa. Posterior weights after t examples are prior weights
     times each component's likelihood of the labels seen; the predictive mixes them.
     weights has H + 1 entries (the last is the base rate).
     """
 
     weights: np.ndarray
     noise: float = 0.05
-    base_strength: float = 2.0
+    base_kappa: float = 2.0
     fit_: LearnerFit | None = field(default=None, repr=False)
 
     def predict(self, labels: object, hyp_labels: object, n_classes: int) -> np.ndarray:
@@ -330,7 +330,7 @@ class HypothesisMixtureLearner:
         hyp_pred = onehot_h * keep + (1 - onehot_h) * other
         hyp_loglik = np.log(np.where(h == y[:, None, :], keep, other))  # [S, H, T]
         counts = np.cumsum(np.eye(k)[y], axis=1) - np.eye(k)[y]  # [S, T, K] before t
-        base_pred = (self.base_strength / k + counts) / (self.base_strength + np.arange(t))[:, None]
+        base_pred = (self.base_kappa / k + counts) / (self.base_kappa + np.arange(t))[:, None]
         base_loglik = np.log(np.take_along_axis(base_pred, y[..., None], 2)[..., 0])  # [S, T]
         loglik = np.concatenate([hyp_loglik, base_loglik[:, None, :]], axis=1)  # [S, H+1, T]
         before = np.cumsum(loglik, axis=2) - loglik
@@ -348,7 +348,7 @@ class HypothesisMixtureLearner:
         bootstrap: int = 200,
         seed: int | None = 0,
     ) -> HypothesisMixtureLearner:
-        """Fit weights, noise and base_strength to observed [S, T, K] label distributions."""
+        """Fit weights, noise and base_kappa to observed [S, T, K] label distributions."""
         q = np.asarray(observed, dtype=float)
         if q.ndim == 2:
             q = q[None]
@@ -356,13 +356,13 @@ class HypothesisMixtureLearner:
             raise BayesmatrixError("observed must be [S, T, K] distributions summing to 1")
         k = q.shape[-1]
         n_w = len(self.weights)
-        names = (*(f"w{j}" for j in range(n_w)), "noise", "base_strength")
+        names = (*(f"w{j}" for j in range(n_w)), "noise", "base_kappa")
 
         def to_params(theta: np.ndarray) -> dict[str, float]:
             w = np.exp(log_softmax(np.append(theta[: n_w - 1], 0.0)))
             p = {f"w{j}": float(w[j]) for j in range(n_w)}
             p["noise"] = float(expit(theta[n_w - 1]) * (k - 1) / k)  # noise < (K-1)/K
-            p["base_strength"] = _positive(theta[n_w])
+            p["base_kappa"] = _positive(theta[n_w])
             return p
 
         def learner(p: dict[str, float]) -> HypothesisMixtureLearner:
@@ -370,7 +370,7 @@ class HypothesisMixtureLearner:
                 self,
                 weights=np.array([p[f"w{j}"] for j in range(n_w)]),
                 noise=p["noise"],
-                base_strength=p["base_strength"],
+                base_kappa=p["base_kappa"],
                 fit_=None,
             )
 

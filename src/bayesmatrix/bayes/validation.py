@@ -10,7 +10,7 @@ SIMPLEX_TOL = 1e-6
 
 
 def as_alpha(alpha: object, name: str = "alpha") -> np.ndarray:
-    """A 1-D float array of at least two positive finite concentrations."""
+    """A 1-D float array of at least two positive finite Dirichlet parameters (alpha)."""
     a = np.asarray(alpha, dtype=float)
     if a.ndim != 1 or a.size < 2:
         raise BayesmatrixError(

@@ -156,13 +156,17 @@ def run_claim(
     force: bool = False,
 ) -> list[Any]:
     """The claim's results (one per model for per-model claims), each saved under `out` with a
-    fingerprint of its inputs and reused only for exactly those inputs (see store.cached)."""
+    fingerprint of its inputs and reused only for exactly those inputs (see store.cached).
+    A model's identity comes from `load.identity` when the loader has one (models.Loader:
+    the weights and their dtype), else from the weights alone."""
     out = Path(out)
     data = claim.data(settings)
     base = {"claim": claim.name, "settings": dict(settings), "data": digest(data)}
 
+    identity = getattr(load, "identity", model_identity)
+
     def one(where: Path, names: Sequence[str]) -> Any:
-        inputs = {**base, "models": [model_identity(m) for m in names]}
+        inputs = {**base, "models": [identity(m) for m in names]}
         context = Context(settings, where, names, load, progress, force)
 
         return cached(where, inputs, claim.load, lambda: claim.run(context, data), force)

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from bayesmatrix.errors import BayesmatrixError
+
+if TYPE_CHECKING:
+    from bayesmatrix.models.lm import Loader
 
 app = typer.Typer(
     help="Test the Bayesian theory of language models (Dalal & Misra, 'The Matrix') on real "
@@ -30,6 +34,22 @@ def read_text(path: Path) -> str:
     from bayesmatrix.data import read_utf8
 
     return read_utf8(path)
+
+
+Device = Annotated[
+    str, typer.Option(help="cpu, cuda, cuda:N, mps, or auto (CUDA, then MPS, then CPU)")
+]
+Dtype = Annotated[
+    str, typer.Option(help="weights' dtype: float32, bfloat16 or float16 (statistics: float32)")
+]
+
+
+def loader(device: str, dtype: str) -> Loader:
+    """bayesmatrix.load with this placement; a device or dtype this machine cannot use fails
+    now, with one line, before any work."""
+    from bayesmatrix.models.lm import Loader
+
+    return Loader(device, dtype).check()
 
 
 def check_out_dir(out: Path) -> Path:

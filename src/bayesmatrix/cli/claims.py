@@ -7,14 +7,26 @@ draws the claim's figures and prints its verdicts."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from bayesmatrix.cli import app, check_models, check_out_dir, console, print_verdicts
+from bayesmatrix.cli import (
+    Device,
+    Dtype,
+    app,
+    check_models,
+    check_out_dir,
+    console,
+    loader,
+    print_verdicts,
+)
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.models.registry import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from bayesmatrix.models.lm import Loader
 
 Models = Annotated[list[str], typer.Option("--model", help="model(s); repeat the option")]
 Out = Annotated[Path, typer.Option(help="output directory (finished models are reused)")]
@@ -22,10 +34,9 @@ Force = Annotated[bool, typer.Option(help="recompute results saved there from ot
 
 
 def run_registered(
-    name: str, models: list[str], out: Path, force: bool, **settings: Any
+    name: str, models: list[str], out: Path, force: bool, load: Loader, **settings: Any
 ) -> list[Any]:
     """Run a registered claim with the full profile's settings overridden by `settings`."""
-    from bayesmatrix import load
     from bayesmatrix.claims import get_claim, run_claim
 
     check_models(models)
@@ -89,6 +100,8 @@ def continuity_cmd(
     k: Annotated[int, typer.Option(help="neighbours averaged")] = 8,
     out: Out = Path("runs/continuity"),
     force: Force = False,
+    device: Device = "auto",
+    dtype: Dtype = "float32",
 ) -> None:
     """Theorem 1: rows against embedding perturbations, interpolation, and neighbours."""
     try:
@@ -98,10 +111,12 @@ def continuity_cmd(
     if not chosen:
         raise BayesmatrixError("--layers is empty; e.g. --layers -1")
     check_out_dir(out)
+    load = loader(device, dtype)
     results = []
     for layer in chosen:
         settings = {"layer": layer, "prompts": prompts, "bank": bank, "k": k}
-        results += run_registered("continuity", model, out / f"layer{layer}", force, **settings)
+        where = out / f"layer{layer}"
+        results += run_registered("continuity", model, where, force, load, **settings)
     finish("continuity", results, model, out, layer=chosen[0], prompts=prompts, bank=bank, k=k)
 
 
@@ -115,12 +130,14 @@ def entropy_cmd(
     n: Annotated[int, typer.Option(help="comparisons per source")] = 60,
     out: Out = Path("runs/entropy"),
     force: Force = False,
+    device: Device = "auto",
+    dtype: Dtype = "float32",
 ) -> None:
     """Theorem 3: does entropy fall, and does the row majorize, as prompts get specific?"""
     if n < 2:
         raise BayesmatrixError("--n must be at least 2")
     settings = {"task": task, "facts": str(facts) if facts else None, "n": n}
-    results = run_registered("entropy", model, out, force, **settings)
+    results = run_registered("entropy", model, out, force, loader(device, dtype), **settings)
     finish("entropy", results, model, out, **settings)
 
 
@@ -130,10 +147,12 @@ def cot_cmd(
     problems: Annotated[Path | None, typer.Option(help="problems JSONL (default: shipped)")] = None,
     out: Out = Path("runs/cot"),
     force: Force = False,
+    device: Device = "auto",
+    dtype: Dtype = "float32",
 ) -> None:
     """Chain of thought: answer-row entropy and P(answer) with and without the steps."""
     settings = {"problems": str(problems) if problems else None}
-    results = run_registered("cot", model, out, force, **settings)
+    results = run_registered("cot", model, out, force, loader(device, dtype), **settings)
     finish("cot", results, model, out, **settings)
 
 
@@ -143,8 +162,10 @@ def hallucination_cmd(
     facts: Annotated[Path | None, typer.Option(help="facts JSONL (default: shipped)")] = None,
     out: Out = Path("runs/hallucination"),
     force: Force = False,
+    device: Device = "auto",
+    dtype: Dtype = "float32",
 ) -> None:
     """Hallucination signal: AUROC of answer-row entropy and top-1 probability."""
     settings = {"facts": str(facts) if facts else None}
-    results = run_registered("hallucination", model, out, force, **settings)
+    results = run_registered("hallucination", model, out, force, loader(device, dtype), **settings)
     finish("hallucination", results, model, out, **settings)

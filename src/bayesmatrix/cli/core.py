@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from bayesmatrix.cli import app, check_out_dir, console, err, read_text
+from bayesmatrix.cli import (
+    Device,
+    Dtype,
+    app,
+    check_out_dir,
+    console,
+    err,
+    loader,
+    read_text,
+)
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.models.registry import DEFAULT_MODEL
 
@@ -75,9 +84,10 @@ def trace_cmd(
     ] = None,
     plot: Annotated[Path | None, typer.Option(help="write the figure (.png/.svg)")] = None,
     truncate_left: Annotated[bool, typer.Option(help="keep the last tokens if too long")] = False,
+    device: Device = "auto",
+    dtype: Dtype = "float32",
 ) -> None:
     """Trace a prompt: per token, p(actual next), entropy, and top alternatives."""
-    from bayesmatrix import load
     from bayesmatrix.viz.common import check_figure_path
 
     if (prompt is None) == (file is None):
@@ -86,6 +96,7 @@ def trace_cmd(
         raise BayesmatrixError(f"--out {out} is a file; the trace is saved into a directory")
     if plot is not None:
         check_figure_path(plot)
+    load = loader(device, dtype)
     text = prompt if prompt is not None else read_text(file)  # type: ignore[arg-type]
     lm = load(model)
     try:
@@ -108,13 +119,14 @@ def trace_cmd(
 def demo_cmd(
     out: Annotated[Path, typer.Option(help="output directory")] = Path("runs/demo"),
     model: Annotated[str, typer.Option(help="model to trace")] = DEFAULT_MODEL,
+    device: Device = "auto",
+    dtype: Dtype = "float32",
 ) -> None:
     """Trace a short prompt on a model and write its table, figure and Parquet results."""
-    from bayesmatrix import load
     from bayesmatrix.viz import plot_trace, save_figure
 
     check_out_dir(out)
-    lm = load(model)
+    lm = loader(device, dtype)(model)
     trace = lm.trace(DEMO_TEXT, top_k=5)
     saved = trace.save(out / "trace")
     figure = save_figure(plot_trace(trace), out / "trace.png")

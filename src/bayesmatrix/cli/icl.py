@@ -11,7 +11,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from bayesmatrix.cli import app, check_models, check_out_dir, console, err, print_verdicts
+from bayesmatrix.cli import (
+    Device,
+    Dtype,
+    app,
+    check_models,
+    check_out_dir,
+    console,
+    err,
+    loader,
+    print_verdicts,
+)
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.experiments.icl import SUL_WORDS
 from bayesmatrix.models.registry import DEFAULT_MODEL
@@ -46,12 +56,13 @@ def icl_cmd(
     force: Annotated[
         bool, typer.Option(help="recompute results saved there from other inputs")
     ] = False,
+    device: Device = "auto",
+    dtype: Dtype = "float32",
 ) -> None:
     """In-context learning as Bayesian updating: fitted prior strength, verdicts, models compared.
 
     One forward pass per context; Beta-Bernoulli, hypothesis-mixture and recency learners are
     fitted to the LM's curves; a sweep killed midway resumes from the finished cells."""
-    from bayesmatrix import load
     from bayesmatrix.claims import get_claim
     from bayesmatrix.claims.icl import conditions as parse_conditions
     from bayesmatrix.experiments.icl import check_cell
@@ -65,6 +76,7 @@ def icl_cmd(
         raise BayesmatrixError("--seeds must be at least 1 and --bootstrap at least 0")
     check_out_dir(out)
     check_models(model)  # fail on a bad name before any work, not after the first model's cells
+    load = loader(device, dtype)
     claim = get_claim("icl")
     settings = claim.settings(
         "full",
@@ -147,7 +159,7 @@ def _fits_table(analysis: IclAnalysis) -> Table:
     table = Table("model", "task", "condition", "learner", "kappa [95% CI]", "KL bits", "CV CE")
     for row in analysis.fits.itertuples(index=False):
         kappa = (
-            f"{row.strength:.2f} [{row.strength_lo:.2f}, {row.strength_hi:.2f}]"
+            f"{row.kappa:.2f} [{row.kappa_lo:.2f}, {row.kappa_hi:.2f}]"
             if row.learner != "hypothesis-mixture"
             else ""
         )

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bayesmatrix.cli import app, console, err, read_text
+from bayesmatrix.cli import Device, Dtype, app, console, err, loader, read_text
 from bayesmatrix.models.registry import DEFAULT_MODEL
 
 matrix_app = typer.Typer(
@@ -89,7 +89,7 @@ def row_cmd(
     console.print(best)
     console.print(
         f"matched suffix: {row.matched} of {len(row.context_ids)} tokens; entropy "
-        f"{row.entropy_bits:.3f} bits; posterior concentration {row.posterior.concentration:.1f}"
+        f"{row.entropy_bits:.3f} bits; posterior kappa {row.posterior.kappa:.1f}"
     )
 
 
@@ -128,15 +128,17 @@ def compare_cmd(
         typer.Option(help="results directory (resumes); default: one per model and inputs"),
     ] = None,
     force: Annotated[bool, typer.Option(help="replace results of other inputs in --out")] = False,
+    device: Device = "auto",
+    dtype: Dtype = "float32",
 ) -> None:
     """KL both ways, perplexities and mixtures of an LM against the matrix on held-out text."""
     from bayesmatrix.matrix import IdealMatrix
     from bayesmatrix.matrix.compare import Comparison, compare, comparison_inputs
     from bayesmatrix.matrix.ideal import MAX_DEPTH
-    from bayesmatrix.models import load
     from bayesmatrix.store import cached, fingerprint
     from bayesmatrix.viz import plot_matrix_comparison, save_figure
 
+    load = loader(device, dtype)
     text = read_text(textfile)
     matrix = IdealMatrix(index)
     lm = load(model)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bayesmatrix.cli import app, check_out_dir, console, print_verdicts
+from bayesmatrix.cli import Device, Dtype, app, check_out_dir, console, loader, print_verdicts
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.models.registry import DEFAULT_MODEL
 
@@ -27,6 +27,8 @@ def prior_approx_cmd(
     model: Annotated[str, typer.Option(help="model for --source lm")] = DEFAULT_MODEL,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     out: Annotated[Path, typer.Option(help="output directory")] = Path("runs/prior"),
+    device: Device = "auto",
+    dtype: Dtype = "float32",
 ) -> None:
     """Fit k = 1..k_max Dirichlet mixtures to a prior; held-out NLL per k, figures, verdict."""
     from bayesmatrix.experiments.prior_approx import (
@@ -48,10 +50,9 @@ def prior_approx_cmd(
     check_memory(8.0 * n * v * (4 + 2 * k_max), f"--V {v} with --n {n}", "lower --V or --n")
     truth = None
     if source == "lm":
-        from bayesmatrix import load
         from bayesmatrix.data import stdlib_docs
 
-        points = lm_rows(load(model), stdlib_docs(max_chars=40 * n), v, n)
+        points = lm_rows(loader(device, dtype)(model), stdlib_docs(max_chars=40 * n), v, n)
     else:
         points, truth = sample_prior(source, v, n, seed)
     cut = 2 * n // 3  # contiguous split: LM rows of neighbouring positions stay on one side

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from bayesmatrix.cli import app, console
+from bayesmatrix.cli import Device, Dtype, app, console, loader
 from bayesmatrix.errors import BayesmatrixError
 
 
@@ -21,6 +21,8 @@ def serve_cmd(
     allow_dir: Annotated[
         list[Path], typer.Option(help="directory whose model folders may be loaded; repeatable")
     ] = [],  # noqa: B006
+    device: Device = "auto",
+    dtype: Dtype = "float32",
 ) -> None:
     """Explore rows in the browser: trace prompts, click positions, watch ICL updating."""
     import uvicorn
@@ -39,6 +41,6 @@ def serve_cmd(
             f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another --port, or "
             "stop what is using it"
         ) from None
-    app = create_app(allow_dir, hosts=(*LOCAL_HOSTS, host))
+    app = create_app(allow_dir, load=loader(device, dtype), hosts=(*LOCAL_HOSTS, host))
     console.print(f"bayesmatrix explorer on http://{host}:{port}/  (Ctrl+C to stop)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from bayesmatrix.cli import app, check_models, check_out_dir, console, print_verdicts
+from bayesmatrix.cli import (
+    Device,
+    Dtype,
+    app,
+    check_models,
+    check_out_dir,
+    console,
+    loader,
+    print_verdicts,
+)
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.models.registry import DEFAULT_MODEL
 
@@ -25,14 +34,16 @@ def validate_cmd(
     force: Annotated[
         bool, typer.Option(help="recompute results saved there from other inputs")
     ] = False,
+    device: Device = "auto",
+    dtype: Dtype = "float32",
 ) -> None:
     """Validate the paper's claims on the model(s) and write one self-contained HTML report."""
-    from bayesmatrix import load
     from bayesmatrix.report import PROFILES, render_report, run_validation
     from bayesmatrix.report.validate import profile_settings
 
     check_models(model)
     check_out_dir(out)
+    load = loader(device, dtype)
     if profile not in PROFILES:
         raise BayesmatrixError(f"unknown --profile '{profile}'; choose from {', '.join(PROFILES)}")
     with console.status("validating") as status:
@@ -50,6 +61,7 @@ def validate_cmd(
         "bayesmatrix validate "
         + " ".join(f"--model {m}" for m in model)
         + (f" --profile {profile} --out {out}")
+        + ("" if dtype == "float32" else f" --dtype {dtype}")
     )
     settings = {
         f"{claim}.{key}": value

@@ -27,7 +27,7 @@ def run_cmd(
     ),
     v: Annotated[int, typer.Option("--V", "-V", help="vocabulary (keys for bijection)")] = 8,
     length: Annotated[int, typer.Option(help="sequence length (not for bijection)")] = 32,
-    alpha: Annotated[float, typer.Option(help="Dirichlet concentration")] = 1.0,
+    alpha: Annotated[float, typer.Option(help="Dirichlet alpha of each category")] = 1.0,
     minutes: Annotated[float, typer.Option(help="training time budget per architecture")] = 15.0,
     steps: Annotated[int, typer.Option(help="step cap (reproducible whatever the load)")] = (
         1_000_000

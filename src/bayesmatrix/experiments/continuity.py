@@ -51,7 +51,7 @@ def hidden_bank(
     for start in range(0, len(windows), 4):
         _, hidden = lm.forward_hidden(windows[start : start + 4], [layer])
         skip = 8 + (1 if lm.adds_bos else 0)
-        out.append(hidden[layer][:, skip::stride].reshape(-1, lm.hidden_size).float().numpy())
+        out.append(hidden[layer][:, skip::stride].reshape(-1, lm.hidden_size).float().cpu().numpy())
     return np.concatenate(out)[:n]
 
 

@@ -332,7 +332,7 @@ def run_sweep(
     frames = []
     for model in models:
         lm = None
-        identity = _identity(model)
+        identity = load.identity(model) if hasattr(load, "identity") else _identity(model)
         for task in tasks:
             for condition in conditions:
                 for seed in seeds:

@@ -2,7 +2,7 @@
 
 Per (model, task, condition): the LM's probability of the semantic (true) label at every
 demonstration, q[s, k], is fitted by
-- Beta-Bernoulli: prior mean = the zero-shot probability of the true label, strength kappa in
+- Beta-Bernoulli: prior mean = the zero-shot probability of the true label, kappa in
   pseudo-counts, outcomes = whether each shown label agreed with the semantic one;
 - a hypothesis mixture over {semantic mapping, flipped (binary) / shifted mapping, base rate};
 - the non-Bayesian recency baseline (exponential forgetting; decay = 1 is Beta-Bernoulli).
@@ -81,7 +81,7 @@ def _predict_true(name: str, learner: object, a: _Arrays, rows: np.ndarray) -> n
         pred = learner.predict(a.shown[rows], a.hyp[rows], a.k_classes)  # type: ignore[attr-defined]
         true = a.hyp[rows, 0]
         return np.take_along_axis(pred, true[..., None], 2)[..., 0]
-    params = {"strength": learner.strength, "prior_mean": a.prior[rows]}  # type: ignore[attr-defined]
+    params = {"kappa": learner.kappa, "prior_mean": a.prior[rows]}  # type: ignore[attr-defined]
     if name == "recency":
         return RecencyLearner(decay=learner.decay, **params).predict(a.agree[rows])  # type: ignore[attr-defined]
     return BetaBernoulliLearner(**params).predict(a.agree[rows])
@@ -173,8 +173,8 @@ class IclAnalysis:
             claim = f"ICL of {model} on {task} ({cond}) is consistent with Bayesian updating"
             rec = rows.loc["recency"]
             text = (
-                f"kappa = {bb['strength']:.2f} [{bb['strength_lo']:.2f}, "
-                f"{bb['strength_hi']:.2f}] pseudo-counts; fit KL {bb['kl_bits']:.4f} "
+                f"kappa = {bb['kappa']:.2f} [{bb['kappa_lo']:.2f}, "
+                f"{bb['kappa_hi']:.2f}] pseudo-counts; fit KL {bb['kl_bits']:.4f} "
                 f"bits/demo; recency decay {rec['decay']:.3f} "
                 f"[{rec['decay_lo']:.3f}, {rec['decay_hi']:.3f}]"
             )
@@ -186,7 +186,7 @@ class IclAnalysis:
             )
             is_bayes = rec["decay"] >= 1 - DECAY_IS_BAYES
             forgetting = rule(lo, hi, above=TIE_NATS, refute_at=-TIE_NATS)
-            updates = rule(bb["strength_lo"], bb["strength_hi"], below=NO_UPDATE_KAPPA)
+            updates = rule(bb["kappa_lo"], bb["kappa_hi"], below=NO_UPDATE_KAPPA)
             refuted = forgetting == "supported" and not is_bayes
             reasons = []
             if refuted:
@@ -223,8 +223,8 @@ class IclAnalysis:
             # difference's interval from the two intervals' ends; no interval: inconclusive)
             status = (
                 rule(
-                    large["strength_lo"] - small["strength_hi"],
-                    large["strength_hi"] - small["strength_lo"],
+                    large["kappa_lo"] - small["kappa_hi"],
+                    large["kappa_hi"] - small["kappa_lo"],
                     below=0,
                 )
                 or "inconclusive"
@@ -243,10 +243,10 @@ class IclAnalysis:
                     "condition": cond,
                     "smaller": small["model"],
                     "larger": large["model"],
-                    "kappa_smaller": small["strength"],
-                    "kappa_smaller_ci": (small["strength_lo"], small["strength_hi"]),
-                    "kappa_larger": large["strength"],
-                    "kappa_larger_ci": (large["strength_lo"], large["strength_hi"]),
+                    "kappa_smaller": small["kappa"],
+                    "kappa_smaller_ci": (small["kappa_lo"], small["kappa_hi"]),
+                    "kappa_larger": large["kappa"],
+                    "kappa_larger_ci": (large["kappa_lo"], large["kappa_hi"]),
                     "crossing_smaller": crossing[small["model"]],
                     "crossing_larger": crossing[large["model"]],
                     "larger_updates_faster": status,

@@ -24,7 +24,7 @@ from bayesmatrix.matrix.index import (
     SuffixIndex,
     tokenizer_fingerprint,
 )
-from bayesmatrix.matrix.smoothing import PRIORS, Fit, HierarchicalDirichlet, KneserNey, fit
+from bayesmatrix.matrix.smoothing import PRIORS, HierarchicalDirichlet, KneserNey, SmoothingFit, fit
 
 MAX_DEPTH = 32
 MAX_SAMPLE = 1_000_000  # tokens per sample() call
@@ -87,7 +87,7 @@ class IdealMatrix:
             raise BayesmatrixError(f"{fit_path} is missing: the index is incomplete; rebuild it")
         try:
             raw = json.loads(fit_path.read_text())
-            self.fit = Fit(
+            self.fit = SmoothingFit(
                 raw["a"], raw["b"], raw["loo_bits"], tuple(raw["discounts"]), raw["positions"]
             )
         except (ValueError, KeyError, TypeError) as exc:

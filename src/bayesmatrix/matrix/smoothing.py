@@ -4,7 +4,7 @@ Both turn the counts after each suffix of a context into a Dirichlet posterior w
 measure is the predictive of the next shorter suffix (down to uniform over the vocabulary):
 
 - `HierarchicalDirichlet` (MacKay & Peto 1995): alpha_k = c_k + a_k p_{k-1}, so
-  p_k = (c_k + a_k p_{k-1}) / (C_k + a_k), with concentration a_k = a + b T_k (T_k = distinct next
+  p_k = (c_k + a_k p_{k-1}) / (C_k + a_k), with prior kappa a_k = a + b T_k (T_k = distinct next
   tokens), a and b fitted by leave-one-out likelihood on corpus positions.
 - `KneserNey`: interpolated Kneser-Ney, the hierarchical Pitman-Yor model with strength 0 and one
   table per word type (Teh 2006): alpha_k = max(c_k - d_k, 0) + d_k T_k p_{k-1}, with raw counts at
@@ -28,7 +28,7 @@ PRIORS = ("dirichlet", "kn")
 @dataclass(frozen=True)
 class HierarchicalDirichlet:
     """Dirichlet back-off; a row with T distinct next tokens hands a + b T pseudo-counts to its
-    parent (b = 0 is MacKay & Peto's single concentration; b > 0 lets rows with many types
+    parent (b = 0 is MacKay & Peto's single kappa; b > 0 lets rows with many types
     trust the parent more, as Witten-Bell does)."""
 
     a: float = 1.0
@@ -39,14 +39,14 @@ class HierarchicalDirichlet:
         if not (np.isfinite(self.a) and np.isfinite(self.b)) or self.a <= 0 or self.b < 0:
             raise BayesmatrixError(f"need a > 0 and b >= 0, not a={self.a}, b={self.b}")
 
-    def concentration(self, level: Level) -> float:
+    def kappa(self, level: Level) -> float:
         return self.a + self.b * level.types
 
     def posterior(self, levels: list[Level], vocab: int) -> Dirichlet:
         p = np.full(vocab, 1.0 / vocab)
         alpha = p * self.a
         for level in levels:
-            alpha = level.dense(vocab) + self.concentration(level) * p
+            alpha = level.dense(vocab) + self.kappa(level) * p
             p = alpha / alpha.sum()
         return Dirichlet(alpha)
 
@@ -92,7 +92,7 @@ class KneserNey:
 
 
 @dataclass(frozen=True)
-class Fit:
+class SmoothingFit:
     """Hyper-parameters estimated from the corpus, with what they were estimated on."""
 
     a: float
@@ -111,8 +111,10 @@ def sample_positions(index: SuffixIndex, n: int, seed: int = 0) -> np.ndarray:
     return pos[pos > shard_start]
 
 
-def fit(index: SuffixIndex, positions: int = 2000, max_depth: int = 16, seed: int = 0) -> Fit:
-    """Fit the Dirichlet concentration by leave-one-out log-likelihood (each sampled token's own
+def fit(
+    index: SuffixIndex, positions: int = 2000, max_depth: int = 16, seed: int = 0
+) -> SmoothingFit:
+    """Fit the Dirichlet kappa (a, b) by leave-one-out log-likelihood (each sampled token's own
     occurrence removed from every count) and estimate Kneser-Ney discounts from the same sample:
     a position's n-gram has count c with probability c n_c / N, so n1/(n1 + 2 n2) = P1/(P1 + P2)."""
     pos = sample_positions(index, positions, seed)
@@ -160,4 +162,4 @@ def fit(index: SuffixIndex, positions: int = 2000, max_depth: int = 16, seed: in
             break
         discounts.append(float(np.clip(ones / (ones + twos), 0.05, 0.95)))
     a, b = np.exp(res.x)
-    return Fit(float(a), float(b), float(res.fun), tuple(discounts) or (0.75,), len(rows))
+    return SmoothingFit(float(a), float(b), float(res.fun), tuple(discounts) or (0.75,), len(rows))

@@ -10,12 +10,20 @@ from typing import TYPE_CHECKING
 from bayesmatrix.models.registry import DEFAULT_MODEL, ModelSpec, list_models
 
 if TYPE_CHECKING:
-    from bayesmatrix.models.lm import LanguageModel, load
+    from bayesmatrix.models.lm import LanguageModel, Loader, load
     from bayesmatrix.models.trace import Trace
 
-_LAZY = {"LanguageModel": "lm", "load": "lm", "Trace": "trace"}
+_LAZY = {"LanguageModel": "lm", "Loader": "lm", "load": "lm", "Trace": "trace"}
 
-__all__ = ["DEFAULT_MODEL", "LanguageModel", "ModelSpec", "Trace", "list_models", "load"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "LanguageModel",
+    "Loader",
+    "ModelSpec",
+    "Trace",
+    "list_models",
+    "load",
+]
 
 
 def __getattr__(name: str) -> object:

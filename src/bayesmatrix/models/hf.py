@@ -17,7 +17,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers.utils import logging as hf_logging
 
-from bayesmatrix.errors import ModelNotFoundError
+from bayesmatrix.errors import BayesmatrixError, ModelNotFoundError
 from bayesmatrix.models.paths import gguf_cache_dir, resolve
 from bayesmatrix.models.registry import MODELS
 
@@ -100,14 +100,65 @@ def load_tokenizer(name_or_path: str | os.PathLike[str]) -> tuple[object, str]:
         raise ModelNotFoundError(f"could not load a tokenizer from {directory}: {exc}") from exc
 
 
-def load_hf(name_or_path: str | os.PathLike[str]) -> tuple[PreTrainedModel, object, str]:
-    """Return (model in eval mode, tokenizer, label) for any supported model reference.
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def resolve_device(device: str) -> torch.device:
+    """ "auto" -> CUDA, then MPS, then CPU; an explicit device must exist here."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise BayesmatrixError(
+            f"unknown device '{device}'; use cpu, cuda, cuda:N, mps or auto"
+        ) from None
+    if chosen.type == "cuda":
+        if not torch.cuda.is_available():
+            raise BayesmatrixError(
+                f"device '{device}' asked for, but this machine has no usable CUDA GPU; use "
+                "--device cpu (or auto)"
+            )
+        if chosen.index is not None and chosen.index >= torch.cuda.device_count():
+            raise BayesmatrixError(
+                f"device '{device}' does not exist: {torch.cuda.device_count()} CUDA device(s)"
+            )
+    elif chosen.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise BayesmatrixError("device 'mps' asked for, but MPS is not available here")
+    elif chosen.type != "cpu":
+        raise BayesmatrixError(f"unsupported device '{device}'; use cpu, cuda, cuda:N, mps or auto")
+    return chosen
+
+
+def resolve_dtype(dtype: str) -> torch.dtype:
+    if dtype not in DTYPES:
+        raise BayesmatrixError(f"unknown dtype '{dtype}'; choose from {', '.join(DTYPES)}")
+    return DTYPES[dtype]
+
+
+def load_hf(
+    name_or_path: str | os.PathLike[str],
+    device: str = "cpu",
+    dtype: str = "float32",
+    device_map: str | None = None,
+) -> tuple[PreTrainedModel, object, str]:
+    """Return (model in eval mode, tokenizer, label) for any supported model reference, with
+    weights in `dtype` on `device` (or spread by `device_map="auto"`).
 
     A conversion cache whose files are damaged is ours: it is removed and rebuilt once from
     the GGUF file. Damaged files in a user's directory give one error line that names them."""
+    placement = {"device": resolve_device(device), "dtype": resolve_dtype(dtype)}
+    if device_map not in (None, "auto"):
+        raise BayesmatrixError(f"device_map must be None or 'auto', not {device_map!r}")
+    placement["device_map"] = device_map
     directory, label = local_dir(name_or_path)
     try:
-        return (*_load_dir(directory), label)
+        return (*_load_dir(directory, **placement), label)
     except ModelNotFoundError:
         kind, where, _ = resolve(name_or_path)
         if kind != "gguf":
@@ -115,14 +166,16 @@ def load_hf(name_or_path: str | os.PathLike[str]) -> tuple[PreTrainedModel, obje
         log.warning("the converted copy in %s is damaged; converting %s again", directory, where)
         shutil.rmtree(directory, ignore_errors=True)
         directory, label = local_dir(name_or_path)
-        return (*_load_dir(directory), label)
+        return (*_load_dir(directory, **placement), label)
 
 
-def _load_dir(directory: Path | str) -> tuple[PreTrainedModel, object]:
+def _load_dir(
+    directory: Path | str, device: torch.device, dtype: torch.dtype, device_map: str | None
+) -> tuple[PreTrainedModel, object]:
     try:
         tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(
-            directory, dtype=torch.float32, local_files_only=True
+            directory, dtype=dtype, local_files_only=True, device_map=device_map
         )
     except Exception as exc:  # safetensors, json and transformers raise many types for bad files
         raise ModelNotFoundError(
@@ -130,5 +183,7 @@ def _load_dir(directory: Path | str) -> tuple[PreTrainedModel, object]:
             f"{str(exc).splitlines()[0] if str(exc) else 'unreadable'}; its weights or config "
             "may be truncated or corrupt: re-save or re-download them"
         ) from exc
+    if device_map is None:
+        model.to(device)
     model.eval()
     return model, tokenizer

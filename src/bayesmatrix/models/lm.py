@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -34,6 +35,9 @@ class LanguageModel:
         self.name = name
         # what saved results depend on: changes whenever the weights do (models.paths)
         self.identity = identity or name
+        first = next(model.parameters())
+        self.device: torch.device = first.device  # inputs go here; statistics come back to CPU
+        self.dtype: torch.dtype = first.dtype  # the weights'; statistics are float32
         cfg = model.config
         self.vocab_size: int = model.get_output_embeddings().weight.shape[0]
         self.context_length: int = int(getattr(cfg, "max_position_embeddings", 2048))
@@ -49,7 +53,7 @@ class LanguageModel:
     def __repr__(self) -> str:
         return (
             f"LanguageModel({self.name!r}, vocab={self.vocab_size}, layers={self.num_layers}, "
-            f"context={self.context_length})"
+            f"context={self.context_length}, device={self.device}, dtype={self.dtype})"
         )
 
     # ---- tokens -------------------------------------------------------------------------
@@ -157,8 +161,8 @@ class LanguageModel:
             input_ids[row, : len(ids)] = torch.tensor(ids)
             mask[row, : len(ids)] = 1
         out = self.model.base_model(
-            input_ids=input_ids,
-            attention_mask=mask,
+            input_ids=input_ids.to(self.device),
+            attention_mask=mask.to(self.device),
             output_hidden_states=bool(layers),
             use_cache=False,
         )
@@ -171,7 +175,7 @@ class LanguageModel:
         last layer is already normalised; earlier layers go through the model's final norm
         first (the logit lens), then the model's own unembedding and soft-capping."""
         layer = self.layer_indices([layer])[0]
-        h = torch.as_tensor(np.asarray(hidden, dtype=np.float32))
+        h = torch.as_tensor(np.asarray(hidden, dtype=np.float32)).to(self.device, self.dtype)
         squeeze = h.ndim == 1
         h = h[None] if squeeze else h
         out = np.empty((len(h), self.vocab_size))
@@ -181,7 +185,7 @@ class LanguageModel:
             if layer != self.num_layers:
                 chunk = self.final_norm(chunk)
             logits = self.to_logits(chunk).double()
-            out[start : start + len(chunk)] = torch.softmax(logits, -1).numpy()
+            out[start : start + len(chunk)] = torch.softmax(logits, -1).cpu().numpy()
         return out[0] if squeeze else out
 
     @torch.inference_mode()
@@ -194,9 +198,9 @@ class LanguageModel:
         for start in range(0, len(order), max(1, batch_size)):
             chunk = order[start : start + batch_size]
             last, _ = self.forward_hidden([prepared[i] for i in chunk])
-            ends = torch.tensor([len(prepared[i]) - 1 for i in chunk])
-            rows = self.to_logits(last[torch.arange(len(chunk)), ends]).float()
-            out[chunk] = torch.softmax(rows, -1).numpy()
+            ends = torch.tensor([len(prepared[i]) - 1 for i in chunk], device=self.device)
+            picked = last[torch.arange(len(chunk), device=self.device), ends]
+            out[chunk] = torch.softmax(self.to_logits(picked).float(), -1).cpu().numpy()
         return out
 
     # ---- traces -------------------------------------------------------------------------
@@ -254,7 +258,7 @@ class LanguageModel:
                     topk_probs=stats.topk_probs,
                     topk_tokens=[self.decode_tokens(r) for r in stats.topk_ids],
                     rows=stats.rows,
-                    hidden={k: v[row, :n].float().numpy().copy() for k, v in hidden.items()},
+                    hidden={k: v[row, :n].float().cpu().numpy() for k, v in hidden.items()},
                 )
         return results  # type: ignore[return-value]
 
@@ -273,12 +277,13 @@ class LanguageModel:
         branching = any(len(toks) > 1 for _, toks in requests)
         window = getattr(self.model.config, "sliding_window", None)
         crop = branching and not (window and len(ids) >= window)
-        out = self.model.base_model(input_ids=torch.tensor([ids]), use_cache=crop)
+        dev = self.device
+        out = self.model.base_model(input_ids=torch.tensor([ids], device=dev), use_cache=crop)
         hidden = out.last_hidden_state[0]
-        firsts = torch.tensor([cut - 1 for cut, _ in requests])
-        first_ids = torch.tensor([int(toks[0]) for _, toks in requests])
+        firsts = torch.tensor([cut - 1 for cut, _ in requests], device=dev)
+        first_ids = torch.tensor([int(toks[0]) for _, toks in requests], device=dev)
         logp = torch.log_softmax(self.to_logits(hidden[firsts]).float(), -1)
-        result = logp[torch.arange(len(requests)), first_ids].double().numpy().copy()
+        result = logp[torch.arange(len(requests), device=dev), first_ids].double().cpu().numpy()
         cache = out.past_key_values if crop else None
         for i in sorted(range(len(requests)), key=lambda i: -requests[i][0]):
             cut, toks = requests[i]
@@ -287,16 +292,19 @@ class LanguageModel:
             if cache is not None:
                 cache.crop(-(cache.get_seq_length() - cut))
                 branch = self.model.base_model(
-                    input_ids=torch.tensor([list(toks[:-1])]),
+                    input_ids=torch.tensor([list(toks[:-1])], device=dev),
                     past_key_values=cache,
-                    position_ids=torch.arange(cut, cut + len(toks) - 1)[None],
+                    position_ids=torch.arange(cut, cut + len(toks) - 1, device=dev)[None],
                     use_cache=True,
                 ).last_hidden_state[0]
             else:
-                full = self.model.base_model(input_ids=torch.tensor([ids[:cut] + list(toks[:-1])]))
+                full = self.model.base_model(
+                    input_ids=torch.tensor([ids[:cut] + list(toks[:-1])], device=dev)
+                )
                 branch = full.last_hidden_state[0, cut:]
             rows = torch.log_softmax(self.to_logits(branch).float(), -1)
-            result[i] += float(rows[torch.arange(len(toks) - 1), torch.tensor(toks[1:])].sum())
+            later = torch.tensor(toks[1:], device=dev)
+            result[i] += float(rows[torch.arange(len(toks) - 1, device=dev), later].sum())
         return result
 
     # ---- scoring ------------------------------------------------------------------------
@@ -393,10 +401,52 @@ class LanguageModel:
         )
 
 
-def load(name_or_path: str | os.PathLike[str] = DEFAULT_MODEL) -> LanguageModel:
-    """Load a named embedded model, a .gguf file, a local HF directory or a cached hub id."""
+def load(
+    name_or_path: str | os.PathLike[str] = DEFAULT_MODEL,
+    device: str = "auto",
+    dtype: str = "float32",
+    device_map: str | None = None,
+) -> LanguageModel:
+    """Load a named embedded model, a .gguf file, a local HF directory or a cached hub id.
+
+    device: "cpu", "cuda", "cuda:1", "mps" or "auto" (CUDA, then MPS, then CPU); dtype of the
+    weights: "float32", "bfloat16" or "float16" (statistics are float32 whatever it is);
+    device_map="auto" spreads a model too large for one device over the available ones
+    (accelerate)."""
     from bayesmatrix.models.hf import load_hf
     from bayesmatrix.models.paths import model_identity
 
-    model, tokenizer, label = load_hf(name_or_path)
-    return LanguageModel(model, tokenizer, label, model_identity(name_or_path))
+    model, tokenizer, label = load_hf(name_or_path, device, dtype, device_map)
+    identity = model_identity(name_or_path) + ("" if dtype == "float32" else f"|{dtype}")
+    return LanguageModel(model, tokenizer, label, identity)
+
+
+@dataclass(frozen=True)
+class Loader:
+    """`load` with a placement, for code that loads models by name (sweeps, claims): it also
+    says, without loading, what a result computed with it depends on (`identity`)."""
+
+    device: str = "auto"
+    dtype: str = "float32"
+    device_map: str | None = None
+
+    def __call__(self, name: str | os.PathLike[str]) -> LanguageModel:
+        return load(name, self.device, self.dtype, self.device_map)
+
+    def identity(self, name: str | os.PathLike[str]) -> str:
+        """The model's identity (weights' file stamps) and, unless float32, the dtype: a
+        bfloat16 result is not a float32 one. The device is not part of it: devices differ
+        by float rounding only."""
+        from bayesmatrix.models.paths import model_identity
+
+        return model_identity(name) + ("" if self.dtype == "float32" else f"|{self.dtype}")
+
+    def check(self) -> Loader:
+        """Fail now, with one line, on a device or dtype that cannot be used here."""
+        from bayesmatrix.models.hf import resolve_device, resolve_dtype
+
+        resolve_device(self.device)
+        resolve_dtype(self.dtype)
+        if self.device_map not in (None, "auto"):
+            raise BayesmatrixError(f"device_map must be None or 'auto', not {self.device_map!r}")
+        return self

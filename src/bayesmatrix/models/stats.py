@@ -46,8 +46,10 @@ def row_stats(
 ) -> RowStats:
     """Reduce rows softmax(to_logits(hidden[i])) to statistics, chunk by chunk.
 
-    hidden: [n, d] final (normalised) hidden states; next_ids: [n] ids of the actual next token,
-    -1 where there is none. Entropy uses H = log Z - E_p[z] on max-shifted logits, one exp pass.
+    hidden: [n, d] final (normalised) hidden states on the model's device, in its dtype;
+    next_ids: [n] ids of the actual next token, -1 where there is none. Logits are cast to
+    float32 before any statistic, whatever the weights' dtype. Entropy uses
+    H = log Z - E_p[z] on max-shifted logits, one exp pass.
     """
     n = hidden.shape[0]
     step = chunk_size(vocab or to_logits(hidden[:1]).shape[-1])
@@ -63,20 +65,21 @@ def row_stats(
         total = e.sum(dim=-1)
         log_total = torch.log(total)
         mean_z = torch.linalg.vecdot(e, z) / total
-        entropy[start : start + len(z)] = (log_total - mean_z).double().numpy()
-        nxt = next_ids[start : start + len(z)]
+        entropy[start : start + len(z)] = (log_total - mean_z).double().cpu().numpy()
+        nxt = next_ids[start : start + len(z)].to(z.device)
         has = nxt >= 0
         if bool(has.any()):
             idx = torch.nonzero(has).squeeze(-1)
             lp = z[idx, nxt[idx]] - log_total[idx]
-            logprob[start + idx.numpy()] = lp.double().numpy()
+            logprob[start + idx.cpu().numpy()] = lp.double().cpu().numpy()
         if top_k:
             values, ids = torch.topk(z, top_k, dim=-1)
-            topk_ids[start : start + len(z)] = ids.numpy()
-            topk_probs[start : start + len(z)] = torch.exp(values - log_total[:, None]).numpy()
+            topk_ids[start : start + len(z)] = ids.cpu().numpy()
+            probs = torch.exp(values - log_total[:, None])
+            topk_probs[start : start + len(z)] = probs.cpu().numpy()
         if rows_dtype is not None:
             if rows is None:
                 np_dtype = torch.empty(0, dtype=rows_dtype).numpy().dtype
                 rows = np.empty((n, z.shape[-1]), dtype=np_dtype)
-            rows[start : start + len(z)] = (e / total[:, None]).to(rows_dtype).numpy()
+            rows[start : start + len(z)] = (e / total[:, None]).to(rows_dtype).cpu().numpy()
     return RowStats(logprob, entropy, topk_ids, topk_probs, rows)

@@ -17,6 +17,7 @@ from bayesmatrix.claims import list_claims, run_claim, verdicts_of
 from bayesmatrix.claims.registry import PROFILE_NAMES
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.experiments.verdicts import Verdict
+from bayesmatrix.models.paths import model_identity
 
 PROFILES = PROFILE_NAMES
 
@@ -63,6 +64,8 @@ def run_validation(
             cache.clear()  # one model in memory at a time
             cache[name] = load_model(name)
         return cache[name]
+
+    load.identity = getattr(load_model, "identity", model_identity)  # type: ignore[attr-defined]
 
     sections = []
     for claim in list_claims():

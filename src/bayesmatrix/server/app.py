@@ -270,7 +270,7 @@ def create_app(
             "p_label": p.tolist(),
             "zero_shot": prior.tolist(),
             "bayes_fit": fitted.predict(np.ones((1, len(p))))[0].tolist(),
-            "kappa": fitted.strength,
+            "kappa": fitted.kappa,
             "kl_bits": fitted.fit_.kl_bits,
         }
 

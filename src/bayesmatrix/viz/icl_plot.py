@@ -36,7 +36,7 @@ def plot_learning_curves(analysis: IclAnalysis, task: str) -> Figure:
             )
             ax.plot(g["k"], g["zero_shot_mean"], ":", color="grey", lw=1, label="zero-shot")
             ax.axhline(0.5, color="black", lw=0.5, alpha=0.5)
-            kappa = fits.loc[(model, task, cond), "strength"]
+            kappa = fits.loc[(model, task, cond), "kappa"]
             ax.set_title(f"{model} · {cond}\nkappa = {kappa:.1f}", fontsize=8)
             ax.set_ylim(0, 1)
             ax.grid(alpha=0.3)
@@ -66,9 +66,9 @@ def plot_kappa(analysis: IclAnalysis) -> Figure:
             if key in rows.index:
                 row = rows.loc[key]
                 xs.append(i + (m - (len(models) - 1) / 2) * width)
-                ys.append(row["strength"])
-                lo.append(row["strength"] - row["strength_lo"])
-                hi.append(row["strength_hi"] - row["strength"])
+                ys.append(row["kappa"])
+                lo.append(row["kappa"] - row["kappa_lo"])
+                hi.append(row["kappa_hi"] - row["kappa"])
         ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o", capsize=3, label=model)
     ax.set_yscale("log")
     ax.set_xticks(range(len(groups)), [f"{t}\n{c}" for t, c in groups], fontsize=7)
