@@ -55,38 +55,39 @@ class Toy:
         return cls(float((Path(directory) / "value.txt").read_text()))
 
 
-TOY = Claim(
-    name="toy",
-    title="t",
-    description="d",
-    rule="r",
-    scope="none",
-    profiles={"full": {"x": 1.0}},
-    run=lambda ctx, data: (ctx.extra_calls.append(1), Toy(ctx.settings["x"] * data))[1],
-    load=Toy.load,
-    figures=lambda results, models, s: [],
-    data=lambda s: 2.0,
-)
+def toy_claim(calls: list) -> Claim:
+    """A claim whose run doubles its setting x, counting its computations in `calls`."""
+
+    def run(ctx, data: float) -> Toy:
+        calls.append(1)
+        return Toy(ctx.settings["x"] * data)
+
+    return Claim(
+        name="toy",
+        title="t",
+        description="d",
+        rule="r",
+        scope="none",
+        profiles={"full": {"x": 1.0}},
+        run=run,
+        load=Toy.load,
+        figures=lambda results, models, s: [],
+        data=lambda s: 2.0,
+    )
 
 
 def test_run_claim_saves_under_a_fingerprint_and_reuses_only_the_same_inputs(tmp_path):
-    calls = []
-    import bayesmatrix.claims.registry as registry
-
-    original = registry.Context
-    registry.Context = type("Ctx", (original,), {"extra_calls": calls})  # count computations
-    try:
-        first = run_claim(TOY, [], {"x": 1.5}, tmp_path, load=None)
-        again = run_claim(TOY, [], {"x": 1.5}, tmp_path, load=None)
-        assert [r.value for r in first + again] == [3.0, 3.0] and len(calls) == 1
-        assert store.read_marker(tmp_path)["inputs"]["settings"] == {"x": 1.5}
-        with pytest.raises(store.StaleResultError, match="settings"):
-            run_claim(TOY, [], {"x": -1.0}, tmp_path, load=None)
-        forced = run_claim(TOY, [], {"x": -1.0}, tmp_path, load=None, force=True)
-        assert forced[0].value == -2.0 and len(calls) == 2
-        assert forced[0].verdicts()[0].status == "not supported"
-    finally:
-        registry.Context = original
+    calls: list = []
+    toy = toy_claim(calls)
+    first = run_claim(toy, [], {"x": 1.5}, tmp_path, load=None)
+    again = run_claim(toy, [], {"x": 1.5}, tmp_path, load=None)
+    assert [r.value for r in first + again] == [3.0, 3.0] and len(calls) == 1
+    assert store.read_marker(tmp_path)["inputs"]["settings"] == {"x": 1.5}
+    with pytest.raises(store.StaleResultError, match=r"settings\.x: 1\.5 -> -1\.0"):
+        run_claim(toy, [], {"x": -1.0}, tmp_path, load=None)
+    forced = run_claim(toy, [], {"x": -1.0}, tmp_path, load=None, force=True)
+    assert forced[0].value == -2.0 and len(calls) == 2
+    assert forced[0].verdicts()[0].status == "not supported"
 
 
 def test_claims_command_lists_the_registry(tmp_path, monkeypatch, capsys):

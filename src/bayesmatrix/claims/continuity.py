@@ -3,6 +3,9 @@ assumes, preserves convexity); nearby embeddings give nearby rows."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from bayesmatrix.claims.registry import Claim, ClaimFigure, Context, register
 from bayesmatrix.experiments.continuity import (
     CONVEXITY_TOLERANCE,
@@ -11,7 +14,7 @@ from bayesmatrix.experiments.continuity import (
 )
 
 
-def _data(_) -> str:
+def _data(_: Mapping[str, Any]) -> str:
     from bayesmatrix.data import stdlib_docs
 
     return stdlib_docs(max_chars=300_000)
@@ -24,7 +27,9 @@ def _run(ctx: Context, text: str) -> ContinuityResult:
     )
 
 
-def _figures(results, models, s) -> list[ClaimFigure]:
+def _figures(
+    results: Sequence[Any], models: Sequence[str], s: Mapping[str, Any]
+) -> list[ClaimFigure]:
     from bayesmatrix.viz import plot_continuity
 
     flags = " ".join(f"--model {m}" for m in models)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from bayesmatrix.claims.registry import Claim, ClaimFigure, Context, register
 from bayesmatrix.experiments.cot import CotResult, run_cot
 
 
-def _data(settings) -> list:
+def _data(settings: Mapping[str, Any]) -> list:
     from bayesmatrix.experiments.questions import load_problems
 
     return load_problems(settings["problems"])
@@ -16,7 +19,9 @@ def _run(ctx: Context, problems: list) -> CotResult:
     return run_cot(ctx.load(ctx.model), problems)
 
 
-def _figures(results, models, s) -> list[ClaimFigure]:
+def _figures(
+    results: Sequence[Any], models: Sequence[str], s: Mapping[str, Any]
+) -> list[ClaimFigure]:
     from bayesmatrix.viz import plot_cot
 
     flags = " ".join(f"--model {m}" for m in models)

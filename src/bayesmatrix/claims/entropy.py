@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from bayesmatrix.claims.registry import Claim, ClaimFigure, Context, register
 from bayesmatrix.experiments.entropy import EntropyResult, run_entropy
 
 
-def _data(settings) -> tuple:
+def _data(settings: Mapping[str, Any]) -> tuple:
     from bayesmatrix.data import stdlib_docs
     from bayesmatrix.experiments.icl_tasks import get_task
     from bayesmatrix.experiments.questions import load_facts
@@ -20,7 +23,9 @@ def _run(ctx: Context, data: tuple) -> EntropyResult:
     return run_entropy(ctx.load(ctx.model), text, task, facts, n=ctx.settings["n"])
 
 
-def _figures(results, models, s) -> list[ClaimFigure]:
+def _figures(
+    results: Sequence[Any], models: Sequence[str], s: Mapping[str, Any]
+) -> list[ClaimFigure]:
     from bayesmatrix.viz import plot_entropy
 
     flags = " ".join(f"--model {m}" for m in models)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from bayesmatrix.claims.registry import Claim, ClaimFigure, Context, register
 from bayesmatrix.experiments.hallucination import HallucinationResult, run_hallucination
 
 
-def _data(settings) -> list:
+def _data(settings: Mapping[str, Any]) -> list:
     from bayesmatrix.experiments.questions import load_facts
 
     return load_facts(settings["facts"])
@@ -16,7 +19,9 @@ def _run(ctx: Context, facts: list) -> HallucinationResult:
     return run_hallucination(ctx.load(ctx.model), facts)
 
 
-def _figures(results, models, s) -> list[ClaimFigure]:
+def _figures(
+    results: Sequence[Any], models: Sequence[str], s: Mapping[str, Any]
+) -> list[ClaimFigure]:
     from bayesmatrix.viz import plot_hallucination
 
     flags = " ".join(f"--model {m}" for m in models)

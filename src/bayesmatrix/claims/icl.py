@@ -3,17 +3,20 @@ compared on held-out seeds, and the model comparison of the Beta-Binomial argume
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from bayesmatrix.claims.registry import Claim, ClaimFigure, Context, register
-from bayesmatrix.experiments.icl import SUL_WORDS, parse_condition, run_cell, run_sweep
+from bayesmatrix.experiments.icl import SUL_WORDS, Condition, parse_condition, run_cell, run_sweep
 from bayesmatrix.experiments.icl_analysis import NO_UPDATE_KAPPA, TIE_NATS, IclAnalysis, analyse
 from bayesmatrix.experiments.icl_tasks import Task, get_task
 
 
-def _data(settings) -> list[Task]:
+def _data(settings: Mapping[str, Any]) -> list[Task]:
     return [get_task(t) for t in settings["tasks"]]
 
 
-def conditions(settings):
+def conditions(settings: Mapping[str, Any]) -> list[Condition]:
     """The settings' conditions, parsed with their unrelated label words."""
     return [parse_condition(c, settings["sul_words"]) for c in settings["conditions"]]
 
@@ -35,7 +38,7 @@ def _run(ctx: Context, tasks: list[Task]) -> IclAnalysis:
     return analyse(frame, bootstrap=s["bootstrap"])
 
 
-def command(models, s) -> str:
+def command(models: Sequence[str], s: Mapping[str, Any]) -> str:
     """The `bayesmatrix icl` command line of these settings."""
     flags = " ".join(f"--model {m}" for m in models)
     tasks = " ".join(f"--task {t}" for t in s["tasks"])
@@ -46,7 +49,9 @@ def command(models, s) -> str:
     )
 
 
-def _figures(results, models, s) -> list[ClaimFigure]:
+def _figures(
+    results: Sequence[Any], models: Sequence[str], s: Mapping[str, Any]
+) -> list[ClaimFigure]:
     from bayesmatrix.viz import plot_kappa, plot_learning_curves
 
     (analysis,) = results

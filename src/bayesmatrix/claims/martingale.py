@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from bayesmatrix.claims.icl import conditions
 from bayesmatrix.claims.registry import Claim, Context, register
 from bayesmatrix.experiments.icl import SUL_WORDS, run_sweep
@@ -15,7 +18,7 @@ from bayesmatrix.experiments.icl_tasks import Task, get_task
 KS = (0, 1, 2, 4, 8, 16)
 
 
-def _data(settings) -> list[Task]:
+def _data(settings: Mapping[str, Any]) -> list[Task]:
     return [get_task(t) for t in settings["tasks"]]
 
 

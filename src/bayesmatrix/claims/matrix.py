@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from bayesmatrix.claims.registry import Claim, ClaimFigure, Context, register
 from bayesmatrix.matrix.result import HELDOUT_EVERY, MatrixResult, matrix_vs_lm
 
 
-def _data(settings) -> list:
+def _data(settings: Mapping[str, Any]) -> list:
     """The corpus files (the first `files` of the manual, or all), named with their sizes."""
     from bayesmatrix.matrix.corpus import python_docs
 
@@ -21,7 +24,9 @@ def _run(ctx: Context, files: list) -> MatrixResult:
     return matrix_vs_lm(lm, ctx.model, paths, s["files"], ctx.out, s["tokens"], s["window"])
 
 
-def _figures(results, models, s) -> list[ClaimFigure]:
+def _figures(
+    results: Sequence[Any], models: Sequence[str], s: Mapping[str, Any]
+) -> list[ClaimFigure]:
     from bayesmatrix.viz import plot_matrix_comparison
 
     return [

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from bayesmatrix.claims.registry import Claim, ClaimFigure, Context, register
 from bayesmatrix.experiments.prior_approx import PriorApproxResult, approximate_prior, lm_rows
 
 
-def _data(settings) -> str:
+def _data(settings: Mapping[str, Any]) -> str:
     from bayesmatrix.data import stdlib_docs
 
     return stdlib_docs(max_chars=40 * settings["n"])
@@ -19,7 +22,9 @@ def _run(ctx: Context, text: str) -> PriorApproxResult:
     return approximate_prior(points[:cut], points[cut:], s["k_max"], "lm")
 
 
-def _figures(results, models, s) -> list[ClaimFigure]:
+def _figures(
+    results: Sequence[Any], models: Sequence[str], s: Mapping[str, Any]
+) -> list[ClaimFigure]:
     from bayesmatrix.viz import plot_heldout_nll
 
     return [

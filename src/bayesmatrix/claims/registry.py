@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -103,7 +103,6 @@ class Claim:
     figures: Callable[[Sequence[Any], Sequence[str], Mapping[str, Any]], list[ClaimFigure]]
     data: Callable[[Mapping[str, Any]], Any] = lambda _: None  # data the settings name
     note: Callable[[Sequence[Any]], str] = lambda _: ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def settings(self, profile: str, **overrides: Any) -> dict[str, Any]:
         """The settings of a profile, with overrides (e.g. from CLI options)."""

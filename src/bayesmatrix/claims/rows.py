@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from bayesmatrix.claims.registry import Claim, ClaimFigure, Context, register
 from bayesmatrix.experiments.rows import TOLERANCE, RowsCheck, check_rows
 
@@ -12,7 +15,9 @@ def _run(ctx: Context, _: None) -> RowsCheck:
     return check_rows(ctx.load(ctx.model), ctx.settings["prompt"])
 
 
-def _figures(results, models, settings) -> list[ClaimFigure]:
+def _figures(
+    results: Sequence[Any], models: Sequence[str], settings: Mapping[str, Any]
+) -> list[ClaimFigure]:
     from bayesmatrix.viz import plot_trace
 
     return [

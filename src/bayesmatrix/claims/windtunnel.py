@@ -3,6 +3,9 @@ while a parameter-matched MLP does not (the Bayesian wind tunnel)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from bayesmatrix.claims.registry import Claim, ClaimFigure, Context, register
 from bayesmatrix.windtunnel.result import (
     MLP_FACTOR,
@@ -20,7 +23,9 @@ def _run(ctx: Context, _: None) -> WindTunnelResult:
     return compare_architectures(task, s["task"], s["archs"], s["steps"], ctx.out, ctx.force)
 
 
-def _figures(results, models, s) -> list[ClaimFigure]:
+def _figures(
+    results: Sequence[Any], models: Sequence[str], s: Mapping[str, Any]
+) -> list[ClaimFigure]:
     from bayesmatrix.viz.windtunnel_plot import plot_kl_by_position
 
     (result,) = results

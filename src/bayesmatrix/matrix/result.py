@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.experiments.verdicts import Verdict, rule
 from bayesmatrix.matrix.compare import Comparison, bootstrap_windows
@@ -30,7 +32,7 @@ class MatrixResult:
     index: dict = field(default_factory=dict)
 
     @property
-    def frame(self):
+    def frame(self) -> pd.DataFrame:
         return self.comparison.positions
 
     def note(self) -> str:
@@ -94,7 +96,7 @@ class MatrixResult:
         return cls(meta.pop("model"), Comparison.load(directory), meta)
 
 
-def loss_difference(frame) -> tuple[float, float, float]:
+def loss_difference(frame: pd.DataFrame) -> tuple[float, float, float]:
     """Mean log2 p(LM) - log2 p(matrix) per token, with a window-bootstrap interval."""
     diff = frame["log2p_lm"] - frame["log2p_matrix"]
     return bootstrap_windows(frame, {"d": diff}, lambda s: s["d"] / s["n"])
