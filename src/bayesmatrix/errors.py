@@ -13,3 +13,7 @@ class BayesmatrixError(ValueError):
 
 class ModelNotFoundError(BayesmatrixError):
     """A model name, path or hub id that cannot be loaded here."""
+
+
+class CapabilityError(BayesmatrixError):
+    """What a claim needs that the model's backend cannot give (e.g. hidden states over HTTP)."""

@@ -137,31 +137,9 @@ def test_held_out_perplexity_against_nltk_kneser_ney(smollm2, tmp_path: Path) ->
     0.75) -- ours also reserves mass for the 49k vocabulary tokens never seen, NLTK's closed
     vocabulary does not -- and the default matrix (hierarchical Dirichlet over every matched
     suffix) not worse than NLTK by more than 3%."""
-    from nltk.lm import KneserNeyInterpolated
+    from benchmarks.kn_vs_nltk import perplexities  # README's figures, printed there
 
-    from bayesmatrix.data import stdlib_docs
-
-    ids = smollm2.tokenizer(stdlib_docs(max_chars=200_000), add_special_tokens=False).input_ids
-    train, test = ids[:40_000], ids[40_000:40_600]
-    index = build_index([train], tmp_path / "idx", smollm2.vocab_size, "s", "f", 0)
-    fitted = fit(index, positions=1500)
-    ref = KneserNeyInterpolated(3, discount=0.75)
-    words = [str(t) for t in train]  # NLTK's vocabulary takes strings
-    ngrams = [tuple(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)]
-    ref.fit([ngrams], vocabulary_text=words)
-    kn = KneserNey(3, fitted.discounts)
-    dirichlet = HierarchicalDirichlet(fitted.a, fitted.b)
-    bits: dict[str, list[float]] = {"nltk": [], "kn": [], "dirichlet": []}
-    for t in range(2, len(test)):
-        q = ref.score(str(test[t]), [str(w) for w in test[t - 2 : t]])
-        if q > 0:
-            bits["nltk"].append(-math.log2(q))
-            row = kn.posterior(kn.levels(index, test[:t]), smollm2.vocab_size).mean()
-            bits["kn"].append(-math.log2(row[test[t]]))
-            row = dirichlet.posterior(index.levels(test[:t], 32), smollm2.vocab_size).mean()
-            bits["dirichlet"].append(-math.log2(row[test[t]]))
-    assert len(bits["nltk"]) > 400
-    ppl = {k: 2 ** np.mean(v) for k, v in bits.items()}
-    print(f"held-out perplexity on {len(bits['nltk'])} positions: {ppl}")
+    ppl, positions = perplexities(smollm2.tokenizer, smollm2.vocab_size, tmp_path)
+    assert positions > 400
     assert ppl["kn"] / ppl["nltk"] < 1.05, ppl
     assert ppl["dirichlet"] / ppl["nltk"] < 1.03, ppl

@@ -250,7 +250,7 @@ def run_cell(
     return pd.DataFrame(
         {
             "model": lm.name,
-            "model_params": sum(p.numel() for p in lm.model.parameters()),
+            "model_params": lm.num_parameters,
             "task": task.name,
             "condition": condition.tag,
             "seed": seed,

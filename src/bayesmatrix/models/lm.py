@@ -44,11 +44,19 @@ class LanguageModel:
         self.num_layers: int = int(cfg.num_hidden_layers)
         self.hidden_size: int = int(cfg.hidden_size)
         self.softcap: float | None = getattr(cfg, "final_logit_softcapping", None)
+        self._init_tokens(tokenizer)
+
+    def _init_tokens(self, tokenizer: object) -> None:
+        """BOS and padding conventions, read off the tokenizer."""
         self.bos_id: int | None = tokenizer.bos_token_id
         plain = tokenizer("a", add_special_tokens=False).input_ids
         special = tokenizer("a").input_ids
         self.adds_bos: bool = self.bos_id is not None and special[: -len(plain)] == [self.bos_id]
         self.pad_id: int = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
 
     def __repr__(self) -> str:
         return (
@@ -415,7 +423,10 @@ def load(
     (accelerate)."""
     from bayesmatrix.models.hf import load_hf
     from bayesmatrix.models.paths import model_identity
+    from bayesmatrix.models.remote import connect, is_remote
 
+    if is_remote(name_or_path):  # a vLLM server: device and dtype are the server's
+        return connect(str(name_or_path))
     model, tokenizer, label = load_hf(name_or_path, device, dtype, device_map)
     identity = model_identity(name_or_path) + ("" if dtype == "float32" else f"|{dtype}")
     return LanguageModel(model, tokenizer, label, identity)

@@ -27,6 +27,8 @@ def resolve(name_or_path: str | os.PathLike[str]) -> tuple[str, Path | str, str]
         raise ModelNotFoundError("the model reference contains a NUL byte; pass a name or path")
     if ref in MODELS:
         return "gguf", get_spec(ref).path(), ref
+    if ref.startswith(("http://", "https://")):
+        return "remote", ref, ref
     path = Path(ref).expanduser()
     if path.suffix == ".gguf" or path.is_file():
         if not path.is_file():
@@ -62,8 +64,8 @@ def model_identity(name_or_path: str | os.PathLike[str]) -> str:
     the file's path, size and mtime for GGUF; those of config and weight files for a
     directory; the id for a hub model (its cached snapshot is immutable)."""
     kind, where, label = resolve(name_or_path)
-    if kind == "hub":
-        return f"hub:{where}"
+    if kind in ("hub", "remote"):
+        return f"{kind}:{where}"
     path = Path(where)
     if kind == "gguf":
         stamps = [_file_stamp(path)]

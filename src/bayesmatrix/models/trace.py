@@ -41,6 +41,8 @@ class Trace:
     topk_tokens: list[list[str]]
     rows: np.ndarray | None = None
     hidden: dict[int, np.ndarray] = field(default_factory=dict)
+    # [n, 2] lower and upper entropy (nats) when only top-k rows were read (entropy is NaN)
+    entropy_bounds: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.token_ids)
@@ -109,6 +111,8 @@ class Trace:
         arrays: dict[str, np.ndarray] = {f"hidden_{k}": v for k, v in self.hidden.items()}
         if self.rows is not None:
             arrays["rows"] = self.rows
+        if self.entropy_bounds is not None:
+            arrays["entropy_bounds"] = self.entropy_bounds
         np.savez(out / "arrays.npz", **arrays)
         meta = {"model": self.model, "bos_added": self.bos_added, "format": 1}
         (out / "meta.json").write_text(json.dumps(meta))
@@ -122,11 +126,13 @@ class Trace:
             raise BayesmatrixError(f"{src} is not a saved trace (meta.json/trace.parquet missing)")
         meta = json.loads((src / "meta.json").read_text())
         frame = pd.read_parquet(src / "trace.parquet")
-        rows, hidden = None, {}
+        rows, bounds, hidden = None, None, {}
         with np.load(src / "arrays.npz") as arrays:
             for key in arrays.files:
                 if key == "rows":
                     rows = arrays[key]
+                elif key == "entropy_bounds":
+                    bounds = arrays[key]
                 else:
                     hidden[int(key.removeprefix("hidden_"))] = arrays[key]
         return cls(
@@ -141,4 +147,5 @@ class Trace:
             topk_tokens=[list(t) for t in frame["topk_tokens"]],
             rows=rows,
             hidden=hidden,
+            entropy_bounds=bounds,
         )

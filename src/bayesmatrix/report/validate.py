@@ -15,7 +15,7 @@ from typing import Any
 
 from bayesmatrix.claims import list_claims, run_claim, verdicts_of
 from bayesmatrix.claims.registry import PROFILE_NAMES
-from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.errors import BayesmatrixError, CapabilityError
 from bayesmatrix.experiments.verdicts import Verdict
 from bayesmatrix.models.paths import model_identity
 
@@ -74,7 +74,12 @@ def run_validation(
         s = settings[claim.name]
         where = out / claim.name
         progress(claim.name)
-        results = run_claim(claim, models, s, where, load, progress, force)
+        try:
+            results = run_claim(claim, models, s, where, load, progress, force)
+        except CapabilityError as exc:  # e.g. hidden states from a vLLM server
+            note = f"Not available on this backend: {exc}"
+            sections.append(ClaimSection(claim.title, note=note, rule=claim.rule))
+            continue
         figures = [
             (save_figure(f.figure, where / f"{f.stem}.png"), f.command)
             for f in claim.figures(results, models, s)

