@@ -206,3 +206,33 @@ def test_a_capped_server_is_read_as_top_k_only():
         assert lm.capabilities == Capabilities(full_rows=False, max_logprobs=20)
     finally:
         httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def engine(smollm2):
+    if not VLLM_PYTHON.is_file():
+        pytest.fail("the vLLM venv is missing: `make vllm` (make test builds it) creates it")
+    os.environ["BAYESMATRIX_VLLM_PYTHON"] = str(VLLM_PYTHON)
+    lm = bayesmatrix.load(f"vllm:{gguf_cache_dir(resolve('smollm2-135m')[1])}")
+    yield lm
+    lm.close()
+    assert lm.worker.poll() is not None  # the worker is gone
+
+
+def test_in_process_engine_equals_the_hf_backend(engine, smollm2):
+    a, b = engine.trace(TEXT, top_k=5, rows="float32"), smollm2.trace(TEXT, top_k=5, rows="float32")
+    np.testing.assert_allclose(a.logprob_next[:-1], b.logprob_next[:-1], atol=TOL)
+    np.testing.assert_allclose(a.entropy, b.entropy, atol=TOL)
+    np.testing.assert_allclose(a.rows, b.rows, atol=TOL)
+    task = get_task("sentiment")
+    cells = [run_cell(lm, task, Condition("flipped"), 1, 6) for lm in (engine, smollm2)]
+    np.testing.assert_allclose(cells[0]["p_true"], cells[1]["p_true"], atol=TOL)
+
+
+def test_engine_references_fail_with_one_line(tmp_path, monkeypatch):
+    with pytest.raises(BayesmatrixError, match=r"model folder with config\.json"):
+        bayesmatrix.load(f"vllm:{tmp_path}")
+    (tmp_path / "config.json").write_text("{}")
+    monkeypatch.setenv("BAYESMATRIX_VLLM_PYTHON", str(tmp_path / "no-python"))
+    with pytest.raises(BayesmatrixError, match="make vllm"):
+        bayesmatrix.load(f"vllm:{gguf_cache_dir(resolve('smollm2-135m')[1])}")

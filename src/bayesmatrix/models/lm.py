@@ -423,10 +423,12 @@ def load(
     (accelerate)."""
     from bayesmatrix.models.hf import load_hf
     from bayesmatrix.models.paths import model_identity
-    from bayesmatrix.models.remote import connect, is_remote
+    from bayesmatrix.models.remote import connect, is_remote, start_engine
 
     if is_remote(name_or_path):  # a vLLM server: device and dtype are the server's
         return connect(str(name_or_path))
+    if str(name_or_path).startswith("vllm:"):  # vLLM's engine, in a worker of its own venv
+        return start_engine(str(name_or_path))
     model, tokenizer, label = load_hf(name_or_path, device, dtype, device_map)
     identity = model_identity(name_or_path) + ("" if dtype == "float32" else f"|{dtype}")
     return LanguageModel(model, tokenizer, label, identity)

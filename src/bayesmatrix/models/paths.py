@@ -27,7 +27,7 @@ def resolve(name_or_path: str | os.PathLike[str]) -> tuple[str, Path | str, str]
         raise ModelNotFoundError("the model reference contains a NUL byte; pass a name or path")
     if ref in MODELS:
         return "gguf", get_spec(ref).path(), ref
-    if ref.startswith(("http://", "https://")):
+    if ref.startswith(("http://", "https://", "vllm:")):
         return "remote", ref, ref
     path = Path(ref).expanduser()
     if path.suffix == ".gguf" or path.is_file():
