@@ -19,10 +19,11 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+from icl_single_pass import sweep_cells  # this folder is on sys.path when run as a script
 
 import bayesmatrix
 from bayesmatrix.data import stdlib_docs
-from bayesmatrix.experiments.icl import Condition, prequential_label_probs
+from bayesmatrix.experiments.icl import prequential_label_probs
 from bayesmatrix.experiments.icl_tasks import get_task
 from bayesmatrix.models import remote
 from bayesmatrix.models.paths import gguf_cache_dir, resolve
@@ -53,21 +54,6 @@ def start_server(weights: Path) -> tuple[subprocess.Popen, str]:
         except OSError:
             time.sleep(2)
     raise SystemExit("vLLM did not start")
-
-
-def sweep_cells() -> list[tuple[list, dict]]:
-    task = get_task("sentiment")
-    cells = []
-    for name in ("regular", "flipped", "sul"):
-        cond = Condition(name)
-        for seed in range(5):
-            rng = np.random.default_rng([seed, 2024])
-            order = rng.permutation(len(task.examples))[:32]
-            true = [task.examples[i][1] for i in order]
-            shown = cond.shown_labels(task, true, rng)
-            demos = [(task.examples[i][0], y) for i, y in zip(order, shown, strict=True)]
-            cells.append((demos, cond.label_words(task)))
-    return cells
 
 
 def counting(lm: RemoteLanguageModel) -> list[int]:

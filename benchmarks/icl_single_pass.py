@@ -32,20 +32,27 @@ def separate_prompts(
     return np.asarray(out)
 
 
-def main() -> None:
-    lm = bayesmatrix.load("smollm2-135m")
+def sweep_cells(shots: int = 32, seeds: int = 5) -> list[tuple[list, dict]]:
+    """The sweep's contexts: (demonstrations, label words) for 3 conditions x `seeds` seeds,
+    ordered as run_cell orders them."""
     task = get_task("sentiment")
     cells = []
     for name in ("regular", "flipped", "sul"):
         cond = Condition(name)
-        for seed in range(5):
+        for seed in range(seeds):
             rng = np.random.default_rng([seed, 2024])
-            order = rng.permutation(len(task.examples))[:32]
+            order = rng.permutation(len(task.examples))[:shots]
             true = [task.examples[i][1] for i in order]
             shown = cond.shown_labels(task, true, rng)
             demos = [(task.examples[i][0], y) for i, y in zip(order, shown, strict=True)]
             cells.append((demos, cond.label_words(task)))
-    labels = task.labels
+    return cells
+
+
+def main() -> None:
+    lm = bayesmatrix.load("smollm2-135m")
+    cells = sweep_cells()
+    labels = get_task("sentiment").labels
     start = time.perf_counter()
     single = [
         prequential_label_probs(lm, d, w)[[f"p_{y}" for y in labels]].to_numpy() for d, w in cells
