@@ -1,7 +1,7 @@
 """Tokens/s of LanguageModel.trace (surprisal + entropy + top-5) against a bare
 model(input_ids) forward on the same 2048 tokens, measured side by side, interleaved.
 
-Claim: trace / bare >= 0.9 (the bare forward, which also forms all logits, is the limit here).
+Claim: trace / bare >= 0.95 (the bare forward, which also forms all logits, is the limit here).
 Run: .venv/bin/python benchmarks/trace_throughput.py [--model smollm2-135m] [--repeats 5]
 """
 
@@ -52,8 +52,8 @@ def main() -> None:
         print(f"{name:>13}: median {t:.3f} s  ->  {args.tokens / t:,.0f} tokens/s")
     ratio = med["bare forward"] / med["trace"]
     print(
-        f"throughput ratio trace/bare = {ratio:.3f} (target >= 0.9): "
-        f"{'OK' if ratio >= 0.9 else 'BELOW TARGET'}"
+        f"throughput ratio trace/bare = {ratio:.3f} (target >= 0.95): "
+        f"{'OK' if ratio >= 0.95 else 'BELOW TARGET'}"
     )
 
 

@@ -25,8 +25,15 @@ def prefix_logprobs(lm, ids: list[int]) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_trace_equals_separate_forward_per_prefix(embedded):
-    trace = embedded.trace(PROMPT, top_k=7, rows="float32")
+@pytest.mark.parametrize("path", ["rows", "vocabulary slices"])
+def test_trace_equals_separate_forward_per_prefix(embedded, path, monkeypatch):
+    """Both ways of reducing rows: whole rows (rows requested) and vocabulary slices combined
+    by log-sum-exp (statistics only; slices of 1000 columns, the last one shorter)."""
+    import bayesmatrix.models.stats as stats
+
+    n = len(embedded.encode(PROMPT)) + int(embedded.adds_bos)
+    monkeypatch.setattr(stats, "COLUMN_BYTES", 4 * 1000 * n)
+    trace = embedded.trace(PROMPT, top_k=7, rows="float32" if path == "rows" else False)
     ids = trace.token_ids.tolist()
     ref = prefix_logprobs(embedded, ids)
     # the per-prefix passes and the full-sequence pass differ only in float32 rounding
@@ -34,8 +41,11 @@ def test_trace_equals_separate_forward_per_prefix(embedded):
     expected_next = ref[np.arange(len(ids) - 1), ids[1:]]
     np.testing.assert_allclose(trace.logprob_next[:-1], expected_next, rtol=0, atol=tol)
     assert np.isnan(trace.logprob_next[-1])
-    np.testing.assert_allclose(trace.rows, np.exp(ref), rtol=0, atol=tol)
-    np.testing.assert_allclose(trace.rows.sum(axis=1), 1.0, atol=1e-5)
+    if path == "rows":
+        np.testing.assert_allclose(trace.rows, np.exp(ref), rtol=0, atol=tol)
+        np.testing.assert_allclose(trace.rows.sum(axis=1), 1.0, atol=1e-5)
+    else:
+        assert trace.rows is None and embedded.vocab_size % 1000
     scipy_entropy = scipy.stats.entropy(np.exp(ref), axis=1)
     # |dH| <= sum_i p_i |d log p_i| (1 + |log p_i|) <= tol * (1 + H) to first order
     np.testing.assert_allclose(

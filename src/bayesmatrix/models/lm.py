@@ -132,11 +132,25 @@ class LanguageModel:
         return self._fit_window(ids, bos, truncate), bos
 
     # ---- forward ------------------------------------------------------------------------
-    def to_logits(self, normed_hidden: torch.Tensor) -> torch.Tensor:
-        """Final-norm hidden states -> logits, with the model's own head and soft-capping."""
-        logits = self.model.get_output_embeddings()(normed_hidden)
+    def to_logits(
+        self,
+        normed_hidden: torch.Tensor,
+        out: torch.Tensor | None = None,
+        columns: slice | None = None,
+    ) -> torch.Tensor:
+        """Final-norm hidden states -> logits (of the vocabulary `columns`, default all), with
+        the model's own head and soft-capping; written into `out` when given."""
+        head = self.model.get_output_embeddings()
+        if not isinstance(head, torch.nn.Linear):
+            logits = head(normed_hidden)[..., columns or slice(None)]
+            logits = logits if out is None else out.copy_(logits)
+        else:
+            weight = head.weight if columns is None else head.weight[columns]
+            logits = torch.matmul(normed_hidden, weight.t(), out=out)
+            if head.bias is not None:
+                logits.add_(head.bias if columns is None else head.bias[columns])
         if self.softcap:
-            logits = torch.tanh(logits / self.softcap) * self.softcap
+            logits = logits.div_(self.softcap).tanh_().mul_(self.softcap)
         return logits
 
     def final_norm(self, hidden: torch.Tensor) -> torch.Tensor:

@@ -61,6 +61,14 @@ def parse_reference(reference: str, model: str | None = None) -> tuple[str, str 
     return base, model or query.pop("model", None), query
 
 
+def _no_hidden() -> CapabilityError:
+    """The one-line error for anything that needs hidden states from a vLLM backend."""
+    return CapabilityError(
+        "hidden states are not available from a vLLM server; run this claim (continuity "
+        "needs them) on the HF backend: a model name, folder or .gguf file"
+    )
+
+
 class RemoteLanguageModel(LanguageModel):
     """LanguageModel whose rows are read from a vLLM server (see the module docstring)."""
 
@@ -122,14 +130,10 @@ class RemoteLanguageModel(LanguageModel):
 
     # ---- the LanguageModel primitives -----------------------------------------------------
     def forward_hidden(self, batch: list[list[int]], layers: Sequence[int] = ()) -> tuple:
-        raise CapabilityError(
-            "hidden states are not available from a vLLM server; run this claim (continuity "
-            "needs them) on the HF backend: a model name, folder or .gguf file"
-        )
+        raise _no_hidden()
 
     def rows_from_hidden(self, hidden: object, layer: int) -> np.ndarray:
-        self.forward_hidden([])
-        raise AssertionError  # unreachable
+        raise _no_hidden()
 
     def _need_full_rows(self, what: str) -> None:
         if not self.capabilities.full_rows:
