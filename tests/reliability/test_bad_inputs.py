@@ -46,6 +46,17 @@ BAD_INPUTS: list[tuple[list[str], str]] = [
     (["icl", "--shots", "500", "--seeds", "1", "--out", "{out}/icl1"], "at most"),
     (["icl", "--out", "{file}"], "is a file"),
     (["icl", "--model", "nope"], "named models are"),
+    # executors
+    (["icl", "--executor", "dask"], "unknown executor"),
+    (["icl", "--ray-address", "auto"], "needs --executor ray"),
+    (["validate", "--claims", "nope"], "no claim(s)"),
+    (["validate", "--claims", ","], "no claim(s)"),
+    (["windtunnel", "run", "--seeds", "0"], "--seeds"),
+    (
+        ["matrix", "build", "{corpus}", "--executor", "ray", "--ray-address", "127.0.0.1:1"],
+        "cannot reach Ray at 127.0.0.1:1",
+    ),
+    (["icl", "--executor", "ray", "--ray-address", "nohost"], "is not host:port"),
     # embeddings, entropy and confidence
     (["continuity", "--prompts", "0", "--out", "{out}/c0"], "at least 2 prompts"),
     (["continuity", "--k", "0", "--out", "{out}/c1"], "1 <= k"),
@@ -135,3 +146,12 @@ def test_every_command_is_covered():
     covered = {" ".join(a[:2]) if " ".join(a[:2]) in commands else a[0] for a, _ in BAD_INPUTS}
     missing = commands - covered - {"models"}  # `models` takes no input
     assert not missing, f"commands without a bad-input case: {sorted(missing)}"
+
+
+def test_ray_missing_names_the_extra(cli, monkeypatch):
+    """Without Ray installed, --executor ray says which extra to install."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    code, _, err = cli("windtunnel", "run", "--executor", "ray", "--steps", "1")
+    assert code == 2 and "bayesmatrix[ray]" in err and len(err.strip().splitlines()) == 1

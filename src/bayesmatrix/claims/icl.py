@@ -4,6 +4,7 @@ compared on held-out seeds, and the model comparison of the Beta-Binomial argume
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from bayesmatrix.claims.registry import Claim, ClaimFigure, Context, register
@@ -31,9 +32,10 @@ def _run(ctx: Context, tasks: list[Task]) -> IclAnalysis:
         range(s["seeds"]),
         ctx.out,
         ctx.load,
-        cell=lambda lm, t, c, seed: run_cell(lm, t, c, seed, shots),
+        cell=partial(run_cell, shots=shots),
         kind=f"shots{shots}",
         progress=ctx.progress,
+        executor=ctx.executor,
     )
     return analyse(frame, bootstrap=s["bootstrap"])
 

@@ -34,6 +34,7 @@ def _run(ctx: Context, tasks: list[Task]) -> MartingaleResult:
         cell=lambda lm, t, c, s: martingale_gaps(lm, t, c, s, KS),
         kind="martingale-k" + "-".join(map(str, KS)),
         progress=ctx.progress,
+        executor=ctx.executor,
     )
     return MartingaleResult(gaps)
 

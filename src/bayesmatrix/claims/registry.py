@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.executor import Executor
 from bayesmatrix.experiments.verdicts import Verdict
 from bayesmatrix.models.paths import model_identity
 from bayesmatrix.store import cached, digest
@@ -72,6 +73,7 @@ class Context:
     load: Callable[[str], LanguageModel]
     progress: Callable[[str], None] = lambda _: None
     force: bool = False
+    executor: Executor | None = None  # where a claim's independent units run (None: here)
 
     @property
     def model(self) -> str:
@@ -153,6 +155,7 @@ def run_claim(
     load: Callable[[str], LanguageModel],
     progress: Callable[[str], None] = lambda _: None,
     force: bool = False,
+    executor: Executor | None = None,
 ) -> list[Any]:
     """The claim's results (one per model for per-model claims), each saved under `out` with a
     fingerprint of its inputs and reused only for exactly those inputs (see store.cached).
@@ -166,7 +169,7 @@ def run_claim(
 
     def one(where: Path, names: Sequence[str]) -> Any:
         inputs = {**base, "models": [identity(m) for m in names]}
-        context = Context(settings, where, names, load, progress, force)
+        context = Context(settings, where, names, load, progress, force, executor)
 
         return cached(where, inputs, claim.load, lambda: claim.run(context, data), force)
 

@@ -20,7 +20,9 @@ def _run(ctx: Context, _: None) -> WindTunnelResult:
 
     s = ctx.settings
     task = make_task(s["task"], vocab=s["vocab"], alpha=s["alpha"], length=s["length"])
-    return compare_architectures(task, s["task"], s["archs"], s["steps"], ctx.out, ctx.force)
+    return compare_architectures(
+        task, s["task"], s["archs"], s["steps"], ctx.out, force=ctx.force, executor=ctx.executor
+    )
 
 
 def _figures(

@@ -16,6 +16,7 @@ from rich.console import Console
 from bayesmatrix.errors import BayesmatrixError
 
 if TYPE_CHECKING:
+    from bayesmatrix.executor import Executor
     from bayesmatrix.models.lm import Loader
 
 app = typer.Typer(
@@ -42,6 +43,24 @@ Device = Annotated[
 Dtype = Annotated[
     str, typer.Option(help="weights' dtype: float32, bfloat16 or float16 (statistics: float32)")
 ]
+
+ExecutorName = Annotated[
+    str, typer.Option("--executor", help="where units of work run: local (here) or ray")
+]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        help="with --executor ray: a cluster address, or auto to join a running one "
+        "(`ray start --head`); default: start a local instance"
+    ),
+]
+
+
+def executor(name: str, ray_address: str | None) -> Executor:
+    """The executor of --executor/--ray-address; a bad name or a missing Ray fails now."""
+    from bayesmatrix.executor import make_executor
+
+    return make_executor(name, ray_address)
 
 
 def loader(device: str, dtype: str) -> Loader:

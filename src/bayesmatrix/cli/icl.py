@@ -14,11 +14,14 @@ from rich.table import Table
 from bayesmatrix.cli import (
     Device,
     Dtype,
+    ExecutorName,
+    RayAddress,
     app,
     check_models,
     check_out_dir,
     console,
     err,
+    executor,
     loader,
     print_verdicts,
 )
@@ -27,6 +30,7 @@ from bayesmatrix.experiments.icl import SUL_WORDS
 from bayesmatrix.models.registry import DEFAULT_MODEL
 
 if TYPE_CHECKING:
+    from bayesmatrix.executor import Executor
     from bayesmatrix.experiments.icl_analysis import IclAnalysis
 
 
@@ -58,6 +62,8 @@ def icl_cmd(
     ] = False,
     device: Device = "auto",
     dtype: Dtype = "float32",
+    executor_name: ExecutorName = "local",
+    ray_address: RayAddress = None,
 ) -> None:
     """In-context learning as Bayesian updating: fitted prior strength, verdicts, models compared.
 
@@ -77,6 +83,7 @@ def icl_cmd(
     check_out_dir(out)
     check_models(model)  # fail on a bad name before any work, not after the first model's cells
     load = loader(device, dtype)
+    runner = executor(executor_name, ray_address)
     claim = get_claim("icl")
     settings = claim.settings(
         "full",
@@ -92,7 +99,7 @@ def icl_cmd(
         for c in conds:
             check_cell(t, c, shots)
     total = len(model) * len(task) * len(conds) * seeds
-    (analysis,) = _with_cells_bar(claim, model, settings, out, load, force, total)
+    (analysis,) = _with_cells_bar(claim, model, settings, out, load, force, total, runner)
     figures = [
         save_figure(f.figure, out / f"{f.stem}.png")
         for f in claim.figures([analysis], model, settings)
@@ -118,6 +125,7 @@ def icl_cmd(
             load,
             force,
             len(model) * len(task) * usable * chosen["seeds"],
+            runner,
         )
         print_verdicts(gaps.verdicts())
         verdicts += gaps.verdicts()
@@ -136,14 +144,15 @@ def _with_cells_bar(
     load: Any,
     force: bool,
     total: int,
+    runner: Executor,
 ) -> list[Any]:
-    """run_claim with one progress bar over the sweep's cells."""
+    """run_claim with one progress bar (with ETA) over the sweep's cells."""
     from rich.progress import Progress
 
     from bayesmatrix.claims import run_claim
 
     with Progress(console=err, transient=True) as progress:
-        bar = progress.add_task(f"{claim.name} cells", total=total)
+        bar = progress.add_task(f"{claim.name} cells ({runner.name})", total=total)
         return run_claim(
             claim,
             models,
@@ -152,6 +161,7 @@ def _with_cells_bar(
             load,
             lambda label: progress.update(bar, advance=1, description=label),
             force,
+            runner,
         )
 
 

@@ -8,7 +8,18 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bayesmatrix.cli import Device, Dtype, app, console, err, loader, read_text
+from bayesmatrix.cli import (
+    Device,
+    Dtype,
+    ExecutorName,
+    RayAddress,
+    app,
+    console,
+    err,
+    executor,
+    loader,
+    read_text,
+)
 from bayesmatrix.models.registry import DEFAULT_MODEL
 
 matrix_app = typer.Typer(
@@ -33,12 +44,16 @@ def build_cmd(
     heldout_every: Annotated[
         int, typer.Option(help="leave every N-th file out, into OUT/heldout.txt (0 = none)")
     ] = 0,
+    executor_name: ExecutorName = "local",
+    ray_address: RayAddress = None,
 ) -> None:
-    """Tokenise the corpus, build the suffix-array index and fit the prior (atomic)."""
+    """Tokenise the corpus, build the suffix-array index and fit the prior (atomic).
+    With --executor ray, runs of files are tokenised and shards indexed in parallel."""
     from rich.progress import Progress
 
     from bayesmatrix.matrix import build
 
+    runner = executor(executor_name, ray_address)
     with Progress(console=err, transient=True) as progress:
         bar = progress.add_task("tokenising and indexing", total=None)
         matrix, stats = build(
@@ -49,6 +64,7 @@ def build_cmd(
             force,
             progress=lambda n: progress.update(bar, description=f"{n:,} tokens"),
             heldout_every=heldout_every,
+            executor=runner,
         )
     fit = matrix.fit
     console.print(

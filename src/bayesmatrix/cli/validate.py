@@ -11,10 +11,13 @@ import typer
 from bayesmatrix.cli import (
     Device,
     Dtype,
+    ExecutorName,
+    RayAddress,
     app,
     check_models,
     check_out_dir,
     console,
+    executor,
     loader,
     print_verdicts,
 )
@@ -36,6 +39,11 @@ def validate_cmd(
     ] = False,
     device: Device = "auto",
     dtype: Dtype = "float32",
+    claims: Annotated[
+        str | None, typer.Option(help="comma list of claims (default: all of the profile)")
+    ] = None,
+    executor_name: ExecutorName = "local",
+    ray_address: RayAddress = None,
 ) -> None:
     """Validate the paper's claims on the model(s) and write one self-contained HTML report."""
     from bayesmatrix.report import PROFILES, render_report, run_validation
@@ -44,6 +52,7 @@ def validate_cmd(
     check_models(model)
     check_out_dir(out)
     load = loader(device, dtype)
+    runner = executor(executor_name, ray_address)
     if profile not in PROFILES:
         raise BayesmatrixError(f"unknown --profile '{profile}'; choose from {', '.join(PROFILES)}")
     with console.status("validating") as status:
@@ -54,6 +63,8 @@ def validate_cmd(
             load,
             progress=lambda label: status.update(f"validating: {label}"),
             force=force,
+            executor=runner,
+            claims=None if claims is None else [c.strip() for c in claims.split(",") if c.strip()],
         )
     verdicts = [v for s in sections for v in s.verdicts]
     print_verdicts(verdicts)
@@ -62,6 +73,7 @@ def validate_cmd(
         + " ".join(f"--model {m}" for m in model)
         + (f" --profile {profile} --out {out}")
         + ("" if dtype == "float32" else f" --dtype {dtype}")
+        + ("" if claims is None else f" --claims {claims}")
     )
     settings = {
         f"{claim}.{key}": value

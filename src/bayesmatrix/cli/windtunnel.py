@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bayesmatrix.cli import app, check_out_dir, console, err
+from bayesmatrix.cli import (
+    ExecutorName,
+    RayAddress,
+    app,
+    check_out_dir,
+    console,
+    err,
+    executor,
+)
 from bayesmatrix.errors import BayesmatrixError
 
 wt_app = typer.Typer(
@@ -28,35 +36,44 @@ def run_cmd(
     v: Annotated[int, typer.Option("--V", "-V", help="vocabulary (keys for bijection)")] = 8,
     length: Annotated[int, typer.Option(help="sequence length (not for bijection)")] = 32,
     alpha: Annotated[float, typer.Option(help="Dirichlet alpha of each category")] = 1.0,
-    minutes: Annotated[float, typer.Option(help="training time budget per architecture")] = 15.0,
+    minutes: Annotated[float, typer.Option(help="training time budget per run")] = 15.0,
     steps: Annotated[int, typer.Option(help="step cap (reproducible whatever the load)")] = (
         1_000_000
     ),
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    seed: Annotated[int, typer.Option(help="first training seed")] = 0,
+    seeds: Annotated[
+        int, typer.Option(help="training seeds per architecture (seed, seed+1, ...)")
+    ] = 1,
     out: Annotated[Path, typer.Option(help="output directory (training resumes)")] = Path(
         "runs/windtunnel"
     ),
     force: Annotated[
         bool, typer.Option(help="restart training saved there with other settings")
     ] = False,
+    executor_name: ExecutorName = "local",
+    ray_address: RayAddress = None,
 ) -> None:
-    """Train each architecture on fresh samples, then score it against the exact posterior."""
+    """Train each architecture on fresh samples, then score it against the exact posterior.
+    With --seeds N each architecture is trained N times and the table shows the spread."""
     from rich.progress import Progress
 
     from bayesmatrix.viz import save_figure
     from bayesmatrix.viz.windtunnel_plot import plot_kl_by_position, plot_sequence
     from bayesmatrix.windtunnel import make_task
-    from bayesmatrix.windtunnel.evaluate import evaluate, model_predictive
     from bayesmatrix.windtunnel.nets import ARCHS
-    from bayesmatrix.windtunnel.train import BATCH, check_memory, train
+    from bayesmatrix.windtunnel.result import summarise_runs, train_runs
+    from bayesmatrix.windtunnel.train import BATCH, EVAL_SEQUENCES, check_memory
 
     archs = [a.strip() for a in arch.split(",") if a.strip()]
     bad = [a for a in archs if a not in ARCHS]
     if bad or not archs:
         raise BayesmatrixError(f"unknown architecture(s) {bad}; choose from {', '.join(ARCHS)}")
-    if minutes <= 0 or steps < 1:
-        raise BayesmatrixError("--minutes must be positive and --steps at least 1")
+    if minutes <= 0 or steps < 1 or seeds < 1 or seed < 0:
+        raise BayesmatrixError(
+            "--minutes must be positive, --steps and --seeds at least 1, --seed at least 0"
+        )
     check_out_dir(out)
+    runner = executor(executor_name, ray_address)
     settings: dict[str, object] = {"vocab": v, "length": length, "alpha": alpha}
     if task == "bijection":
         settings = {"keys": v}
@@ -64,38 +81,40 @@ def run_cmd(
         settings = {"vocab": v, "length": length}
     the_task = make_task(task, **settings)
     check_memory(the_task, BATCH)  # before any model is built
-    frames, models = {}, {}
-    table = Table("arch", "params", "steps", "train s", "mean KL bits", "mean |entropy gap| bits")
-    for name in archs:
-        where = out / task / name
-        with Progress(console=err, transient=True) as progress:
-            bar = progress.add_task(f"{name}", total=None)
-            model, log = train(
-                the_task,
-                name,
-                where,
-                minutes=minutes,
-                max_steps=steps,
-                seed=seed,
-                force=force,
-                progress=lambda step, loss, bar=bar, name=name: progress.update(
-                    bar, description=f"{name} step {step} loss {loss:.4f}"
-                ),
-            )
-        frame = evaluate(model, the_task)
-        frame.to_parquet(where / "gaps.parquet", index=False)
-        if name == "transformer":
-            model.save(where / "model")
-        frames[name], models[name] = frame, model
+    runs = len(archs) * seeds
+    with Progress(console=err, transient=True) as progress:
+        bar = progress.add_task(f"{runs} training runs ({runner.name})", total=runs)
+        done = train_runs(
+            the_task,
+            archs,
+            steps,
+            out / task,
+            force,
+            n=EVAL_SEQUENCES,
+            seeds=range(seed, seed + seeds),
+            minutes=minutes,
+            executor=runner,
+            progress=lambda label: progress.update(bar, advance=1, description=label),
+        )
+    result = summarise_runs(task, steps, done)
+    firsts = {a: done[(a, seed)]["first"] for a in archs}
+    table = Table(
+        "arch", "params", "seeds", "steps", "train s", "mean KL bits", "interval", "runs' range"
+    )
+    for _, row in result.summary.iterrows():
         table.add_row(
-            name,
-            str(log.params),
-            str(log.steps),
-            f"{log.seconds:.0f}",
-            f"{frame['kl_bits'].mean():.5f}",
-            f"{frame['entropy_gap_bits'].mean():.5f}",
+            row["arch"],
+            str(int(row["params"])),
+            str(int(row["seeds"])),
+            str(int(row["steps"])),
+            f"{row['seconds']:.0f}",
+            f"{row['kl']:.5f}",
+            f"[{row['kl_lo']:.5f}, {row['kl_hi']:.5f}]",
+            f"{row['kl_min']:.5f} to {row['kl_max']:.5f}",
         )
     console.print(table)
+    result.save(out / task / "result")
+    frames = result.frames()
     summary = {
         a: {
             "kl_bits": float(f["kl_bits"].mean()),
@@ -104,11 +123,10 @@ def run_cmd(
         for a, f in frames.items()
     }
     (out / task / "summary.json").write_text(json.dumps(summary, indent=1))
-    x = the_task.sample(1, seed=99)
+    x = the_task.sample(EVAL_SEQUENCES, seed=10_000)[:1]
     exact = the_task.predictive(x)[0]
-    preds = {a: model_predictive(m, x, the_task.vocab)[0] for a, m in models.items()}
     figures = [
         save_figure(plot_kl_by_position(frames, task), out / task / "kl_by_position.png"),
-        save_figure(plot_sequence(x[0], exact, preds, task), out / task / "sequence.png"),
+        save_figure(plot_sequence(x[0], exact, firsts, task), out / task / "sequence.png"),
     ]
     console.print(f"results: {out / task}/summary.json\nfigures: " + ", ".join(map(str, figures)))

@@ -3,106 +3,30 @@ own documentation (docstrings), a real corpus present on every Python installati
 
 from __future__ import annotations
 
-import importlib
-import inspect
+import functools
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from bayesmatrix.errors import BayesmatrixError
 
-STDLIB_MODULES = [
-    "abc",
-    "argparse",
-    "ast",
-    "asyncio",
-    "base64",
-    "bisect",
-    "calendar",
-    "collections",
-    "contextlib",
-    "copy",
-    "csv",
-    "dataclasses",
-    "datetime",
-    "decimal",
-    "difflib",
-    "email",
-    "enum",
-    "fractions",
-    "functools",
-    "gettext",
-    "glob",
-    "gzip",
-    "hashlib",
-    "heapq",
-    "hmac",
-    "html.parser",
-    "http.client",
-    "inspect",
-    "io",
-    "ipaddress",
-    "itertools",
-    "json",
-    "logging",
-    "math",
-    "mimetypes",
-    "operator",
-    "os",
-    "pathlib",
-    "pickle",
-    "pprint",
-    "queue",
-    "random",
-    "re",
-    "sched",
-    "secrets",
-    "shelve",
-    "shutil",
-    "smtplib",
-    "socket",
-    "sqlite3",
-    "statistics",
-    "string",
-    "struct",
-    "subprocess",
-    "tarfile",
-    "tempfile",
-    "textwrap",
-    "threading",
-    "timeit",
-    "tokenize",
-    "traceback",
-    "typing",
-    "unittest",
-    "urllib.parse",
-    "urllib.request",
-    "uuid",
-    "warnings",
-    "weakref",
-    "zipfile",
-]
 
-
+@functools.lru_cache(maxsize=8)
 def stdlib_docs(max_chars: int | None = None) -> str:
     """Docstrings of a fixed list of standard-library modules and their public members,
-    as paragraphs separated by blank lines (deterministic for a given Python version)."""
-    parts: list[str] = []
-    total = 0
-    for name in STDLIB_MODULES:
-        module = importlib.import_module(name)
-        docs = [inspect.getdoc(module)]
-        for attr in sorted(vars(module)):
-            obj = getattr(module, attr)
-            if attr.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
-                continue
-            docs.append(inspect.getdoc(obj))
-        for doc in docs:
-            if doc and len(doc) > 80:
-                parts.append(doc.strip())
-                total += len(doc) + 2
-                if max_chars is not None and total >= max_chars:
-                    return "\n\n".join(parts)[:max_chars]
-    return "\n\n".join(parts)
+    as paragraphs separated by blank lines. Collected in a fresh interpreter (isolated, no
+    site-packages), so the text depends on the Python version only, never on what this
+    process has imported or patched."""
+    script = Path(__file__).with_name("stdlib_text.py")
+    limit = "all" if max_chars is None else str(max_chars)
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", str(script), limit], capture_output=True, check=False
+    )
+    if done.returncode:
+        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
+        raise BayesmatrixError(f"collecting the standard library's docstrings failed: {tail}")
+    return done.stdout.decode("utf-8")
 
 
 def read_utf8(path: str | Path, what: str = "file") -> str:

@@ -19,6 +19,14 @@ import pandas as pd
 
 from bayesmatrix.bayes.information import entropy
 from bayesmatrix.errors import BayesmatrixError, ModelNotFoundError
+from bayesmatrix.executor import (
+    Executor,
+    Job,
+    LocalExecutor,
+    Resources,
+    model_resources,
+    worker_model,
+)
 from bayesmatrix.models.paths import model_identity
 from bayesmatrix.store import fingerprint
 
@@ -324,33 +332,65 @@ def run_sweep(
     cell: CellFn,
     kind: str,
     progress: Callable[[str], None] | None = None,
+    executor: Executor | None = None,
 ) -> pd.DataFrame:
     """Every (model, task, condition, seed) cell, each written to its own Parquet file as it
-    finishes (atomically), so a killed sweep resumes without redoing or losing cells.
-    Models are loaded one at a time and only if one of their cells is missing."""
+    finishes (atomically, by the driver), so a killed sweep resumes without redoing or losing
+    cells. Missing cells are jobs of `executor` (default: here, in order); a worker loads
+    each model once (executor.worker_model) and only if one of its cells is missing."""
     out = Path(out)
-    frames = []
+    executor = executor or LocalExecutor()
+    paths: list[Path] = []
+    jobs: list[Job] = []
+    where: dict[str, Path] = {}
+    device = str(getattr(load, "device", "auto"))
     for model in models:
-        lm = None
         identity = load.identity(model) if hasattr(load, "identity") else _identity(model)
+        resources = _cell_resources(model, device)
         for task in tasks:
             for condition in conditions:
                 for seed in seeds:
                     path = cell_path(out, kind, model, task, condition, seed, identity)
+                    paths.append(path)
                     label = f"{model} {task.name} {condition.tag} seed {seed}"
                     if path.is_file():
-                        frames.append(pd.read_parquet(path))
                         if progress:
                             progress(label + " (done)")
                         continue
-                    lm = lm or load(model)
-                    frame = cell(lm, task, condition, seed)
-                    _write_atomic(frame, path)
-                    frames.append(frame)
-                    if progress:
-                        progress(label)
-        del lm
-    return pd.concat(frames, ignore_index=True)
+                    args = (load, model, task, condition, seed, cell)
+                    jobs.append(Job(label, _sweep_cell, args, resources))
+                    where[label] = path
+    frames: dict[Path, pd.DataFrame] = {}
+
+    def save(job: Job, frame: pd.DataFrame) -> None:
+        _write_atomic(frame, where[job.key])
+        frames[where[job.key]] = frame
+
+    executor.run(jobs, save, progress)
+    return pd.concat(
+        [frames[p] if p in frames else pd.read_parquet(p) for p in paths], ignore_index=True
+    )
+
+
+def _sweep_cell(
+    load: Callable[[str], LanguageModel],
+    model: str,
+    task: Task,
+    condition: Condition,
+    seed: int,
+    cell: CellFn,
+) -> pd.DataFrame:
+    """One cell as a job: the worker's kept model (loaded on its first cell)."""
+    return cell(worker_model(load, model), task, condition, seed)
+
+
+def _cell_resources(model: str, device: str) -> Resources:
+    """What a cell asks of a scheduler; a model no loader resolves (one built in memory by
+    a custom `load`) asks for one CPU."""
+    try:
+        return model_resources(model, device)
+    except ModelNotFoundError:
+        return Resources()
 
 
 def _write_atomic(frame: pd.DataFrame, path: Path) -> None:

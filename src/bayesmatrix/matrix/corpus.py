@@ -3,6 +3,7 @@ documents, and an offline default, the Python 3.11 documentation sources from De
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -10,8 +11,11 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from bayesmatrix.data import read_utf8
 from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.executor import Executor, Job
 
 TEXT_SUFFIXES = (".txt", ".rst", ".md", ".text")
 DEFAULT_CORPUS = "python-docs"
@@ -119,3 +123,50 @@ def tokenized_documents(
     if batch:
         ids = _encode(tokenizer, batch)
         yield from zip(ids, ends, strict=True)
+
+
+def tokenize_texts(texts: Sequence[str], tokenizer_name: str) -> list[tuple[np.ndarray, bool]]:
+    """A job: documents of whole files' texts, as tokenized_documents gives them (ids as
+    int32 arrays, light to send back); the tokenizer is loaded once per worker process."""
+    tokenizer = _worker_tokenizer(tokenizer_name)
+    out: list[tuple[np.ndarray, bool]] = []
+    for text in texts:
+        pieces = list(_chunks(text))
+        for i, ids in enumerate(_encode(tokenizer, pieces)):
+            out.append((np.asarray(ids, dtype=np.int32), i == len(pieces) - 1))
+    return out
+
+
+@functools.lru_cache(maxsize=2)
+def _worker_tokenizer(name: str) -> object:
+    from bayesmatrix.models.hf import load_tokenizer
+
+    return load_tokenizer(name)[0]
+
+
+def parallel_tokenized_documents(
+    files: Sequence[Path],
+    tokenizer_name: str,
+    executor: Executor,
+    part_chars: int = 2_000_000,
+) -> Iterator[tuple[np.ndarray, bool]]:
+    """tokenized_documents, with runs of consecutive files (about part_chars each) tokenised
+    as parallel jobs; the driver reads the files and sends their texts, so workers need no
+    access to them. Documents come back in file order: the index is the serial one."""
+    parts: list[list[str]] = [[]]
+    size = 0
+    for path in files:
+        text = read_utf8(path, "corpus file")
+        if size >= part_chars:
+            parts.append([])
+            size = 0
+        parts[-1].append(text)
+        size += len(text)
+    jobs = [
+        Job(f"tokenise part {i}", tokenize_texts, (texts, tokenizer_name))
+        for i, texts in enumerate(parts)
+    ]
+    done: dict[str, list] = {}
+    executor.run(jobs, lambda job, docs: done.__setitem__(job.key, docs))
+    for job in jobs:
+        yield from done.pop(job.key)

@@ -16,7 +16,12 @@ from bayesmatrix.bayes import Dirichlet
 from bayesmatrix.bayes.information import entropy
 from bayesmatrix.data import read_utf8
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.matrix.corpus import corpus_files, tokenized_documents
+from bayesmatrix.executor import Executor, LocalExecutor
+from bayesmatrix.matrix.corpus import (
+    corpus_files,
+    parallel_tokenized_documents,
+    tokenized_documents,
+)
 from bayesmatrix.matrix.index import (
     DEFAULT_SHARD_TOKENS,
     IndexBuilder,
@@ -198,10 +203,13 @@ def build(
     fit_positions: int = 2000,
     progress: Callable[[int], None] | None = None,
     heldout_every: int = 0,
+    executor: Executor | None = None,
 ) -> tuple[IdealMatrix, BuildStats]:
     """Tokenise the corpus with the model's tokenizer, index it, fit the prior; the index
     appears at `out` only once everything succeeded. heldout_every=N leaves every N-th file
-    out of the index and writes their text to OUT/heldout.txt, for `compare`."""
+    out of the index and writes their text to OUT/heldout.txt, for `compare`.
+    With an executor other than the local one, runs of files are tokenised and shards
+    indexed as parallel jobs; the files written are those of the serial build."""
     files = corpus_files(list(corpus))
     heldout: list[Path] = []
     if heldout_every:
@@ -226,11 +234,18 @@ def build(
         int(separator),
         shard_tokens,
         overwrite,
+        executor,
     )
+    parallel = executor is not None and not isinstance(executor, LocalExecutor)
     try:
         tok_s = idx_s = 0.0
         clock = time.perf_counter()
-        for ids, end in tokenized_documents(files, tokenizer):
+        documents = (
+            parallel_tokenized_documents(files, tokenizer_name, executor)  # type: ignore[arg-type]
+            if parallel
+            else tokenized_documents(files, tokenizer)
+        )
+        for ids, end in documents:
             mid = time.perf_counter()
             tok_s += mid - clock
             builder.add(ids, end)

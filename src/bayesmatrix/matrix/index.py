@@ -26,6 +26,7 @@ import numpy as np
 import pydivsufsort
 
 from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.executor import Executor, Job, LocalExecutor
 
 FORMAT = 2  # 2: per-file block checksums in meta.json
 DEFAULT_SHARD_TOKENS = 1 << 26
@@ -124,6 +125,16 @@ def _alive(pid: str) -> bool:
     return True
 
 
+def index_shard(tokens: np.ndarray, vocab: int) -> tuple[np.ndarray, ...]:
+    """One shard's tables: the suffix array of its reversed stream, unigram counts, and its
+    bigram keys (first * vocab + second) with their counts."""
+    unigram = np.bincount(tokens, minlength=vocab)
+    keys, counts = np.unique(
+        tokens[:-1].astype(np.int64) * np.int64(vocab) + tokens[1:], return_counts=True
+    )
+    return _sort_reversed(tokens), unigram, keys, counts
+
+
 def _sort_reversed(tokens: np.ndarray) -> np.ndarray:
     """Suffix array of the reversed stream, as end positions in `tokens` (uint32)."""
     width = tokens.dtype.itemsize
@@ -149,8 +160,12 @@ class IndexBuilder:
         separator: int,
         shard_tokens: int = DEFAULT_SHARD_TOKENS,
         overwrite: bool = False,
+        executor: Executor | None = None,
     ) -> None:
         self.out = Path(out)
+        # shards are indexed here as they fill, or all at the end as jobs of an executor
+        self.executor = None if isinstance(executor, LocalExecutor) else executor
+        self._pending: list[np.ndarray] = []
         if self.out.exists() and not overwrite:
             raise BayesmatrixError(f"{self.out} exists; choose another --out or pass --force")
         if self.out.exists() and not (self.out.is_dir() and is_index_dir(self.out)):
@@ -215,20 +230,38 @@ class IndexBuilder:
         self._buffer, self._buffered = [], 0
         shard = len(self.meta["shards"])
         tokens.tofile(self._tokens)
-        _sort_reversed(tokens).tofile(self.tmp / f"sa-{shard:05d}.bin")
-        self._unigram += np.bincount(tokens, minlength=self._unigram.size)
-        vocab = np.int64(self.meta["vocab_size"])
-        keys, counts = np.unique(
-            tokens[:-1].astype(np.int64) * vocab + tokens[1:], return_counts=True
-        )
-        self._bigrams.append((keys, counts))
+        if self.executor is None:
+            self._store(shard, index_shard(tokens, self.meta["vocab_size"]))
+        else:
+            self._pending.append(tokens)
         self.meta["shards"].append({"start": self._start, "tokens": int(tokens.size)})
         self._start += int(tokens.size)
+
+    def _store(self, shard: int, tables: tuple) -> None:
+        sa, unigram, keys, counts = tables
+        sa.tofile(self.tmp / f"sa-{shard:05d}.bin")
+        self._unigram += unigram
+        self._bigrams.append((keys, counts))
+
+    def _index_pending(self) -> None:
+        """Shards held back for the executor, indexed as parallel jobs (the tables combine
+        by sums and a sort, so the files are those of the serial build)."""
+        if not self._pending or self.executor is None:
+            return
+        vocab = self.meta["vocab_size"]
+        jobs = [
+            Job(f"index shard {i}", index_shard, (tokens, vocab))
+            for i, tokens in enumerate(self._pending)
+        ]
+        shard_of = {job.key: i for i, job in enumerate(jobs)}
+        self._pending = []
+        self.executor.run(jobs, lambda job, tables: self._store(shard_of[job.key], tables))
 
     def finish(self) -> SuffixIndex:
         """Write the last shard and the count tables; returns the (not yet committed) index."""
         self._flush()
         self._tokens.close()
+        self._index_pending()
         if self._start == 0:
             self.abort()
             raise BayesmatrixError(

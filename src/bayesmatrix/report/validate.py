@@ -16,6 +16,14 @@ from typing import Any
 from bayesmatrix.claims import list_claims, run_claim, verdicts_of
 from bayesmatrix.claims.registry import PROFILE_NAMES
 from bayesmatrix.errors import BayesmatrixError, CapabilityError
+from bayesmatrix.executor import (
+    Executor,
+    Job,
+    KeptLoader,
+    LocalExecutor,
+    Resources,
+    model_resources,
+)
 from bayesmatrix.experiments.verdicts import Verdict
 from bayesmatrix.models.paths import model_identity
 
@@ -47,15 +55,27 @@ def run_validation(
     load_model: Callable[[str], Any],
     progress: Callable[[str], None] = lambda _: None,
     force: bool = False,
+    executor: Executor | None = None,
+    claims: Sequence[str] | None = None,
 ) -> list[ClaimSection]:
     """Run every registered claim of the profile on every model (resumably) and return the
     report's sections. A result is reused only when it was saved from exactly the same inputs
-    (see bayesmatrix.store); results of other inputs are refused unless `force`."""
+    (see bayesmatrix.store); results of other inputs are refused unless `force`.
+    With an executor other than the local one, every (claim, model) is first a job of its
+    own, written by the worker into `out` (on a cluster: a filesystem all nodes share); the
+    sections are then assembled here from the saved results."""
     from bayesmatrix.viz import save_figure
 
     if not models:
         raise BayesmatrixError("pass at least one --model")
     settings = profile_settings(profile)
+    if claims is not None:
+        unknown = sorted(set(claims) - set(settings))
+        if unknown or not claims:
+            raise BayesmatrixError(
+                f"no claim(s) {unknown} in profile '{profile}'; choose from {', '.join(settings)}"
+            )
+        settings = {name: value for name, value in settings.items() if name in claims}
     out = Path(out) / profile  # results of different profiles never mix
     cache: dict[str, Any] = {}
 
@@ -67,6 +87,16 @@ def run_validation(
 
     load.identity = getattr(load_model, "identity", model_identity)  # type: ignore[attr-defined]
 
+    unavailable: dict[str, str] = {}
+    if executor is not None and not isinstance(executor, LocalExecutor):
+        jobs = claim_jobs(models, settings, out, load_model, force)
+
+        def note(job: Job, missing: str | None) -> None:
+            if missing:
+                unavailable[job.args[0]] = missing
+
+        executor.run(jobs, note, progress)
+        force = False  # what the jobs just computed is what the sections read
     sections = []
     for claim in list_claims():
         if claim.name not in settings:
@@ -75,6 +105,8 @@ def run_validation(
         where = out / claim.name
         progress(claim.name)
         try:
+            if claim.name in unavailable:
+                raise CapabilityError(unavailable[claim.name])
             results = run_claim(claim, models, s, where, load, progress, force)
         except CapabilityError as exc:  # e.g. hidden states from a vLLM server
             note = f"Not available on this backend: {exc}"
@@ -90,3 +122,44 @@ def run_validation(
             )
         )
     return sections
+
+
+def claim_jobs(
+    models: Sequence[str],
+    settings: dict[str, dict[str, Any]],
+    out: Path,
+    load_model: Callable[[str], Any],
+    force: bool,
+) -> list[Job]:
+    """One job per (claim, model) for per-model claims, one per claim otherwise."""
+    device = str(getattr(load_model, "device", "auto"))
+    jobs = []
+    for claim in list_claims():
+        if claim.name not in settings:
+            continue
+        groups = [[m] for m in models] if claim.scope == "model" else [list(models)]
+        for names in groups:
+            key = f"{claim.name} on {', '.join(names)}" if claim.scope != "none" else claim.name
+            resources = model_resources(names[0], device) if claim.scope != "none" else Resources()
+            args = (claim.name, names, settings[claim.name], out / claim.name, load_model, force)
+            jobs.append(Job(key, _claim_job, args, resources))
+    return jobs
+
+
+def _claim_job(
+    name: str,
+    models: list[str],
+    settings: dict[str, Any],
+    where: Path,
+    load_model: Callable[[str], Any],
+    force: bool,
+) -> str | None:
+    """A claim on its models, saved under `where` by the worker; the reason when the backend
+    cannot run it (returned, not raised: it is an answer, not a failure)."""
+    from bayesmatrix.claims import get_claim
+
+    try:
+        run_claim(get_claim(name), models, settings, where, KeptLoader(load_model), force=force)
+    except CapabilityError as exc:
+        return str(exc)
+    return None

@@ -4,11 +4,16 @@ with bootstrap intervals, and the verdicts the wind tunnel supports or refutes."
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
+import scipy.stats
 
+from bayesmatrix.executor import Executor, Job, LocalExecutor
 from bayesmatrix.experiments.result import bootstrap_mean_ci
 from bayesmatrix.experiments.verdicts import Verdict, rule
 
@@ -18,8 +23,9 @@ MLP_FACTOR = 10  # and a parameter-matched MLP be at least this many times furth
 
 @dataclass
 class WindTunnelResult:
-    """frame: one row per (arch, position) with KL(exact || model) and the entropy gap in bits;
-    summary: per arch the mean KL per position with a bootstrap interval over sequences, the
+    """frame: one row per (arch, seed, position) with KL(exact || model) and the entropy gap
+    in bits; summary: per arch the mean KL per position with its interval (over test
+    sequences for one training seed, over seeds for several; see summarise_seeds), the
     parameter count, steps and training seconds."""
 
     task: str
@@ -30,6 +36,15 @@ class WindTunnelResult:
     def _arch(self, arch: str) -> pd.Series:
         return self.summary.set_index("arch").loc[arch]
 
+    def _spread(self, row: pd.Series) -> str:
+        seeds = int(row.get("seeds", 1))
+        if seeds < 2:
+            return ""
+        return (
+            f" (t interval over {seeds} training seeds; runs {row['kl_min']:.4f} to "
+            f"{row['kl_max']:.4f})"
+        )
+
     def verdicts(self) -> list[Verdict]:
         t = self._arch("transformer")
         out = [
@@ -38,7 +53,7 @@ class WindTunnelResult:
                 f"to {TARGET_BITS} bits per position",
                 f"transformer ({int(t['params'])} parameters, {int(t['steps'])} steps, "
                 f"{t['seconds']:.0f} s): mean KL(exact || model) {t['kl']:.4f} [{t['kl_lo']:.4f}, "
-                f"{t['kl_hi']:.4f}] bits per position",
+                f"{t['kl_hi']:.4f}] bits per position{self._spread(t)}",
                 [rule(t["kl_lo"], t["kl_hi"], below=TARGET_BITS)],
             )
         ]
@@ -49,7 +64,8 @@ class WindTunnelResult:
                 Verdict.from_rules(
                     f"A parameter-matched MLP is at least {MLP_FACTOR}x further from the posterior",
                     f"MLP ({int(m['params'])} parameters): {m['kl']:.4f} [{m['kl_lo']:.4f}, "
-                    f"{m['kl_hi']:.4f}] bits, {m['kl'] / t['kl']:.1f}x the transformer's",
+                    f"{m['kl_hi']:.4f}] bits, {m['kl'] / t['kl']:.1f}x the transformer's"
+                    f"{self._spread(m)}",
                     [rule(m["kl_lo"] / t["kl_hi"], m["kl_hi"] / t["kl_lo"], above=MLP_FACTOR)],
                 )
             )
@@ -57,7 +73,11 @@ class WindTunnelResult:
 
     def frames(self) -> dict[str, pd.DataFrame]:
         """Per-position gap frames by architecture (for plot_kl_by_position)."""
-        return {a: g.drop(columns="arch") for a, g in self.frame.groupby("arch", sort=False)}
+        frame = self.frame if "seed" in self.frame else self.frame.assign(seed=0)
+        return {
+            a: g.drop(columns=["arch", "seed"]).groupby("position", as_index=False).mean()
+            for a, g in frame.groupby("arch", sort=False)
+        }
 
     def save(self, directory: str | Path) -> Path:
         out = Path(directory)
@@ -79,38 +99,115 @@ class WindTunnelResult:
         )
 
 
+def run_dir(out: Path, arch: str, seed: int) -> Path:
+    """Where one (architecture, training seed) run lives (seed 0 keeps the historical path)."""
+    return out / arch if seed == 0 else out / f"{arch}-seed{seed}"
+
+
 def compare_architectures(
+    task: object, task_name: str, archs: Sequence[str], steps: int, out: Path, **options: Any
+) -> WindTunnelResult:
+    """Train each architecture with each training seed for a fixed number of steps (or until
+    `minutes`; training resumes from checkpoints in run_dir) and score it on n fresh sequences
+    against the exact posterior. options: those of train_runs (force, n, seeds, minutes,
+    executor, progress)."""
+    return summarise_runs(task_name, steps, train_runs(task, archs, steps, out, **options))
+
+
+def train_runs(
     task: object,
-    task_name: str,
-    archs: list[str],
+    archs: Sequence[str],
     steps: int,
     out: Path,
     force: bool = False,
     n: int = 2000,
+    seeds: Sequence[int] = (0,),
+    minutes: float = 120.0,
+    executor: Executor | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[tuple[str, int], dict]:
+    """Every (architecture, seed) run scored (train_and_score), in order. Each run is one job
+    of `executor` (default: here, in turn); workers write checkpoints under `out` (on a
+    cluster: a filesystem all nodes share), the scores come back here."""
+    executor = executor or LocalExecutor()
+    jobs = [
+        Job(
+            f"{arch} seed {seed}",
+            train_and_score,
+            (task, arch, seed, steps, minutes, run_dir(Path(out), arch, seed), force, n),
+        )
+        for arch in archs
+        for seed in seeds
+    ]
+    done: dict[str, dict] = {}
+    executor.run(jobs, lambda job, scored: done.__setitem__(job.key, scored), progress)
+    return {(arch, seed): done[f"{arch} seed {seed}"] for arch in archs for seed in seeds}
+
+
+def summarise_runs(
+    task_name: str, steps: int, runs: Mapping[tuple[str, int], dict]
 ) -> WindTunnelResult:
-    """Train each architecture for a fixed number of steps (not a time budget, so results do
-    not depend on machine load; training resumes from checkpoints in out/<arch>) and score it
-    on n fresh sequences against the exact posterior."""
+    """The result of scored runs: gap frames by (arch, seed) and the per-arch summary."""
+    frames, rows = [], []
+    for (arch, seed), scored in runs.items():
+        frames.append(scored["gaps"].assign(arch=arch, seed=seed))
+        kl, lo, hi = bootstrap_mean_ci(scored["sequence_kl"])
+        rows.append({"arch": arch, "seed": seed, "kl": kl, "kl_lo": lo, "kl_hi": hi})
+        rows[-1] |= {k: scored[k] for k in ("params", "steps", "seconds")}
+    return WindTunnelResult(
+        task_name, steps, pd.concat(frames), summarise_seeds(pd.DataFrame(rows))
+    )
+
+
+def train_and_score(
+    task: object,
+    arch: str,
+    seed: int,
+    steps: int,
+    minutes: float,
+    where: Path,
+    force: bool,
+    n: int,
+) -> dict:
+    """One wind-tunnel run as a job: train (resuming), save the model, and score it on n
+    fresh sequences (the same for every run): per-position gaps, per-sequence KL, and the
+    model's predictive on the first sequence (for figures)."""
     from bayesmatrix.windtunnel.evaluate import gap_frame, model_predictive, sequence_kl
     from bayesmatrix.windtunnel.train import train
 
+    model, log = train(task, arch, where, minutes=minutes, max_steps=steps, seed=seed, force=force)
     x = task.sample(n, seed=10_000)  # type: ignore[attr-defined]
     exact = task.predictive(x)  # type: ignore[attr-defined]
-    frames, rows = [], []
-    for arch in archs:
-        model, log = train(task, arch, out / arch, minutes=120, max_steps=steps, force=force)
-        pred = model_predictive(model, x, task.vocab)  # type: ignore[attr-defined]
-        kl, lo, hi = bootstrap_mean_ci(sequence_kl(exact, pred))
-        frames.append(gap_frame(exact, pred).assign(arch=arch))
-        rows.append(
-            {
-                "arch": arch,
-                "kl": kl,
-                "kl_lo": lo,
-                "kl_hi": hi,
-                "params": log.params,
-                "steps": log.steps,
-                "seconds": log.seconds,
-            }
-        )
-    return WindTunnelResult(task_name, steps, pd.concat(frames), pd.DataFrame(rows))
+    pred = model_predictive(model, x, task.vocab)  # type: ignore[attr-defined]
+    if hasattr(model, "save"):
+        model.save(where / "model")
+    return {
+        "gaps": gap_frame(exact, pred),
+        "sequence_kl": sequence_kl(exact, pred),
+        "first": pred[0],
+        "params": log.params,
+        "steps": log.steps,
+        "seconds": log.seconds,
+    }
+
+
+def summarise_seeds(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per architecture: with one seed, that run's KL and its interval over test sequences;
+    with several, the mean over training seeds with a t interval over seeds (floored at 0, as
+    KL is; the spread that matters when a result could be one lucky run), SD, min and max."""
+    rows = []
+    for arch, g in runs.groupby("arch", sort=False):
+        row = {"arch": arch, "seeds": len(g)}
+        if len(g) == 1:
+            row |= g[["kl", "kl_lo", "kl_hi"]].iloc[0].to_dict()
+            row |= {"kl_sd": float("nan")}
+        else:
+            kl = g["kl"].to_numpy()
+            half = scipy.stats.t.ppf(0.975, len(kl) - 1) * kl.std(ddof=1) / np.sqrt(len(kl))
+            row |= {"kl": kl.mean(), "kl_lo": max(0.0, kl.mean() - half), "kl_hi": kl.mean() + half}
+            row |= {"kl_sd": kl.std(ddof=1)}
+        row |= {"kl_min": g["kl"].min(), "kl_max": g["kl"].max()}
+        row |= {"params": g["params"].iloc[0], "steps": g["steps"].iloc[0]}
+        row |= {"seconds": g["seconds"].mean()}
+        rows.append(row)
+    return pd.DataFrame(rows)
