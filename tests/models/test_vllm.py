@@ -137,6 +137,22 @@ def test_a_claim_that_needs_hidden_states_stops_with_one_line(server, tmp_path):
     assert not list(tmp_path.rglob("*.parquet"))  # nothing half-written
 
 
+def test_validate_over_the_server_runs_what_it_can_and_lists_the_rest(server, tmp_path):
+    """validate end to end on the vLLM backend: the rows claim (full rows against separate
+    passes, all through the server) runs; continuity, which needs hidden states, is listed
+    as not available with the reason."""
+    from bayesmatrix.models.lm import Loader
+    from bayesmatrix.report import run_validation
+
+    model = server + "?model=smollm2"
+    rows, continuity = run_validation(
+        [model], "test", tmp_path, Loader(), claims=["rows", "continuity"]
+    )
+    assert [v.status for v in rows.verdicts] == ["supported"]
+    assert not continuity.verdicts and "hidden states are not available" in continuity.note
+    assert not list((tmp_path / "test" / "continuity").rglob("done.json"))
+
+
 def test_cli_trace_over_the_server(server):
     proc = run_cli("trace", server + "?model=smollm2", "The capital of France is", "--json")
     assert proc.returncode == 0, proc.stderr
