@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
+import sys
 import sysconfig
 import time
 from pathlib import Path
@@ -190,6 +192,34 @@ def parallel_build(files: list[Path], out: Path, shard_tokens: int) -> None:
         f"  speed-up serial / ray = {ratio:.2f}x (target >= 1.8: "
         f"{'met' if ratio >= 1.8 else 'NOT met'}); files identical: {same}"
     )
+    one, every = (tokenise_seconds(threads) for threads in ("1", None))
+    print(
+        f"  the serial build's tokeniser already uses every core: Python docs tokenised in "
+        f"{one:.1f} s with RAYON_NUM_THREADS=1, {every:.1f} s by default ({one / every:.2f}x)"
+    )
+
+
+TOKENISE = """
+import time
+from bayesmatrix.matrix.corpus import python_docs, tokenized_documents
+from bayesmatrix.models.hf import load_tokenizer
+tokenizer, _ = load_tokenizer("smollm2-135m")
+start = time.perf_counter()
+sum(len(ids) for ids, _ in tokenized_documents(python_docs(), tokenizer))
+print(time.perf_counter() - start)
+"""
+
+
+def tokenise_seconds(rayon_threads: str | None) -> float:
+    """Serial tokenisation of the Python docs in a fresh process (the Rust thread pool's size
+    is fixed at its first use), with RAYON_NUM_THREADS set or not."""
+    env = {k: v for k, v in os.environ.items() if k != "RAYON_NUM_THREADS"}
+    if rayon_threads:
+        env["RAYON_NUM_THREADS"] = rayon_threads
+    done = subprocess.run(
+        [sys.executable, "-c", TOKENISE], env=env, capture_output=True, text=True, check=True
+    )
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":
