@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from bayesmatrix.matrix import IdealMatrix
     from bayesmatrix.models import DEFAULT_MODEL, LanguageModel, Trace, list_models, load
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 _LAZY = {
     "DEFAULT_MODEL": "models",

@@ -58,15 +58,17 @@ def test_bootstrap_interval_is_nan_when_it_cannot_be_computed():
     assert lo < mean < hi
 
 
-def _fits(gap, gap_ci, decay, decay_ci, kappa_ci):
-    """A fits frame as `analyse` writes it, for one (model, task, condition)."""
+def _fits(gap, gap_ci, decay, decay_ci, kappa_ci, r2=(0.6, 0.6, 0.5), mass=0.4, hm_ce=0.6):
+    """A fits frame as `analyse` writes it, for one (model, task, condition); r2 of the
+    Beta-Bernoulli, recency and hypothesis-mixture fits; mass: raw label mass at k=0."""
     base = {"model": "m", "task": "t", "condition": "regular", "kl_bits": 0.1, "cv_ce": 0.5}
+    base |= {"label_mass_k0": mass}
     cv = {"cv_gap": gap, "cv_gap_lo": gap_ci[0], "cv_gap_hi": gap_ci[1]}
-    bb = {**base, **cv, "learner": "beta-bernoulli", "kappa": 5.0}
+    bb = {**base, **cv, "learner": "beta-bernoulli", "kappa": 5.0, "r2": r2[0]}
     bb |= {"kappa_lo": kappa_ci[0], "kappa_hi": kappa_ci[1]}
-    rec = {**base, **cv, "learner": "recency", "decay": decay}
+    rec = {**base, **cv, "learner": "recency", "decay": decay, "r2": r2[1]}
     rec |= {"decay_lo": decay_ci[0], "decay_hi": decay_ci[1], "cv_ce": 0.5 - gap}
-    hm = {**base, **cv, "learner": "hypothesis-mixture"}
+    hm = {**base, **cv, "learner": "hypothesis-mixture", "r2": r2[2], "cv_ce": hm_ce}
     return IclAnalysis(pd.DataFrame([bb, rec, hm]), pd.DataFrame())
 
 
@@ -94,6 +96,38 @@ def test_icl_verdict(gap, gap_ci, decay, decay_ci, kappa_ci, expected, because):
     (v,) = _fits(gap, gap_ci, decay, decay_ci, kappa_ci).verdicts()
     assert v.status == expected, v
     assert because in v.evidence
+
+
+def test_icl_verdict_says_which_learner_carries_it_and_how_well_each_fits():
+    """The held-out case of issue #17: Beta-Bernoulli explains less than a constant (R^2
+    -0.07), the hypothesis mixture carries the held-out comparison, recency sits on its
+    boundary 0, and the label words carried 0.0016 of the raw mass: not 'supported'."""
+    v = _fits(
+        -0.02,
+        (-0.04, -0.01),
+        0.0,
+        (0.0, 0.0),
+        (2.0, 40.0),
+        r2=(-0.07, -0.5, 0.3),
+        mass=0.0016,
+        hm_ce=0.4,
+    ).verdicts()[0]
+    assert v.status == "inconclusive", v
+    assert "NOT a measurement: Beta-Bernoulli R^2 -0.07" in v.evidence
+    assert "carried by: hypothesis-mixture" in v.evidence
+    assert "hypothesis-mixture R^2 0.30" in v.evidence and "recency R^2 -0.50" in v.evidence
+    assert "at its boundary 0" in v.evidence
+    assert "WARNING: the label words carry only 0.0016" in v.evidence
+    assert "kappa does not describe the curve" in v.evidence
+
+
+def test_icl_verdict_needs_a_carrier_better_than_a_constant():
+    v = _fits(-0.05, (-0.08, -0.02), 0.9, (0.8, 1.0), (2.0, 40.0), r2=(0.4, 0.4, -0.2),
+              hm_ce=0.3).verdicts()[0]  # fmt: skip
+    assert v.status == "inconclusive" and "fits worse than a constant" in v.evidence
+    good = _fits(-0.05, (-0.08, -0.02), 0.9, (0.8, 1.0), (2.0, 40.0)).verdicts()[0]
+    assert good.status == "supported" and "carried by: beta-bernoulli" in good.evidence
+    assert "WARNING" not in good.evidence and "boundary" not in good.evidence
 
 
 def test_icl_thresholds_are_stated():

@@ -166,7 +166,9 @@ def _with_cells_bar(
 
 
 def _fits_table(analysis: IclAnalysis) -> Table:
-    table = Table("model", "task", "condition", "learner", "kappa [95% CI]", "KL bits", "CV CE")
+    table = Table(
+        "model", "task", "condition", "learner", "kappa [95% CI]", "R^2", "KL bits", "CV CE"
+    )
     for row in analysis.fits.itertuples(index=False):
         kappa = (
             f"{row.kappa:.2f} [{row.kappa_lo:.2f}, {row.kappa_hi:.2f}]"
@@ -179,6 +181,7 @@ def _fits_table(analysis: IclAnalysis) -> Table:
             row.condition,
             row.learner,
             kappa,
+            f"{row.r2:.2f}",
             f"{row.kl_bits:.4f}",
             f"{row.cv_ce:.4f}",
         )

@@ -29,6 +29,16 @@ NO_UPDATE_KAPPA = 1e4
 TIE_NATS = 1e-3
 # a recency decay this close to 1 is the Beta-Bernoulli learner itself
 DECAY_IS_BAYES = 1e-3
+# label words carrying less raw probability than this before any demonstration get a warning
+LOW_LABEL_MASS = 0.05
+
+
+def _boundary(rec: pd.Series) -> str:
+    """A note when the recency baseline's fitted decay sits on its boundary 0 (it forgets
+    everything but the last demonstration: a degenerate baseline)."""
+    if rec["decay"] <= DECAY_IS_BAYES and rec["decay_hi"] <= DECAY_IS_BAYES:
+        return " (at its boundary 0: a degenerate fit, not an estimate)"
+    return ""
 
 
 @dataclass
@@ -158,36 +168,61 @@ class IclAnalysis:
     def updating_verdicts(self) -> list[Verdict]:
         """Per (model, task, condition): is the curve consistent with Bayesian updating?
 
-        Two rules, judged independently and combined by Verdict.from_rules:
+        Rules, judged independently and combined:
         - refutation: the recency (forgetting) learner predicts held-out seeds better than the
           best Bayesian learner by more than TIE_NATS per demonstration (95% interval), and
           it is not the Bayesian learner itself (a decay within DECAY_IS_BAYES of 1 is
           Beta-Bernoulli, which cannot refute Beta-Bernoulli);
-        - measurable updating: the kappa interval stays below NO_UPDATE_KAPPA (otherwise the
-          curve cannot be told apart from the zero-shot prior: inconclusive).
+        - a Bayesian learner must carry it: the one with the best held-out cross-entropy must
+          fit the curve better than a constant (R^2 > 0), else inconclusive;
+        - measurable updating: the kappa interval stays below NO_UPDATE_KAPPA, and kappa is a
+          measurement only when the Beta-Bernoulli fit beats a constant (otherwise
+          inconclusive: the curve cannot be told apart from the zero-shot prior, or kappa
+          does not describe it).
+        The evidence names the carrying learner, every learner's fit, a recency baseline on
+        its parameter boundary, and warns when the label words carry little raw probability
+        (renormalising such rows manufactures confident priors).
         """
         out = []
         for (model, task, cond), g in self.fits.groupby(KEYS, sort=False):
             rows = g.set_index("learner")
-            bb = rows.loc["beta-bernoulli"]
+            bb, rec = rows.loc["beta-bernoulli"], rows.loc["recency"]
             claim = f"ICL of {model} on {task} ({cond}) is consistent with Bayesian updating"
-            rec = rows.loc["recency"]
+            kappa_ok = bool(bb["r2"] > 0)
             text = (
-                f"kappa = {bb['kappa']:.2f} [{bb['kappa_lo']:.2f}, "
-                f"{bb['kappa_hi']:.2f}] pseudo-counts; fit KL {bb['kl_bits']:.4f} "
-                f"bits/demo; recency decay {rec['decay']:.3f} "
-                f"[{rec['decay_lo']:.3f}, {rec['decay_hi']:.3f}]"
+                f"kappa = {bb['kappa']:.2f} [{bb['kappa_lo']:.2f}, {bb['kappa_hi']:.2f}] "
+                f"pseudo-counts ("
+                + ("" if kappa_ok else "NOT a measurement: ")
+                + f"Beta-Bernoulli R^2 {bb['r2']:.2f}, fit KL {bb['kl_bits']:.4f} bits/demo)"
             )
+            text += f"; recency decay {rec['decay']:.3f} [{rec['decay_lo']:.3f}, "
+            text += f"{rec['decay_hi']:.3f}]" + _boundary(rec)
             gap, lo, hi = bb["cv_gap"], bb["cv_gap_lo"], bb["cv_gap_hi"]
+            bayes = g[g["learner"] != "recency"]
+            carrier = (
+                bayes.loc[bayes["cv_ce"].idxmin(), "learner"]
+                if bayes["cv_ce"].notna().any()
+                else None
+            )
             best = g.loc[g["cv_ce"].idxmin(), "learner"] if g["cv_ce"].notna().any() else "n/a"
             text += (
                 f"; held-out CE of the best Bayesian learner minus recency {gap:+.4f} "
-                f"[{lo:+.4f}, {hi:+.4f}] nats/demo; best held-out learner: {best}"
+                f"[{lo:+.4f}, {hi:+.4f}] nats/demo; best held-out learner: {best}; "
+                f"carried by: {carrier or 'n/a (one seed: no held-out comparison)'}; fits: "
+                + ", ".join(f"{n} R^2 {r['r2']:.2f}" for n, r in rows.iterrows())
             )
+            mass = rows["label_mass_k0"].iloc[0] if "label_mass_k0" in rows else float("nan")
+            if mass < LOW_LABEL_MASS:
+                text += (
+                    f"; WARNING: the label words carry only {mass:.4f} of the raw probability "
+                    "before any demonstration: renormalised over them, the row's confidence "
+                    "is manufactured"
+                )
             is_bayes = rec["decay"] >= 1 - DECAY_IS_BAYES
             forgetting = rule(lo, hi, above=TIE_NATS, refute_at=-TIE_NATS)
             updates = rule(bb["kappa_lo"], bb["kappa_hi"], below=NO_UPDATE_KAPPA)
             refuted = forgetting == "supported" and not is_bayes
+            carried = carrier is not None and bool(rows.loc[carrier, "r2"] > 0)
             reasons = []
             if refuted:
                 reasons.append("a forgetting learner predicts held-out seeds better")
@@ -197,12 +232,18 @@ class IclAnalysis:
                 reasons.append(f"Bayesian and forgetting learners tie within {TIE_NATS} nats/demo")
             if updates in ("inconclusive", "not supported"):
                 reasons.append("no measurable updating: the curve stays at the zero-shot prior")
+            elif not kappa_ok:
+                reasons.append("kappa does not describe the curve (Beta-Bernoulli R^2 <= 0)")
+            if carrier is not None and not carried:
+                reasons.append(f"the carrying learner ({carrier}) fits worse than a constant")
             if forgetting is None or updates is None:
                 statuses: list[Status | None] = [None]
             elif refuted and updates == "supported":
                 statuses = ["not supported"]
-            elif refuted or updates != "supported":
-                statuses = ["inconclusive"]  # no updating to judge, or the two rules disagree
+            elif refuted or updates != "supported" or not kappa_ok:
+                statuses = ["inconclusive"]  # no updating to judge, or the rules disagree
+            elif carrier is not None and not carried:
+                statuses = ["inconclusive"]
             else:
                 statuses = ["supported"]
             out.append(Verdict.from_rules(claim, text, statuses, "; ".join(reasons)))
@@ -280,6 +321,11 @@ def analyse(frame: pd.DataFrame, bootstrap: int = 100, seed: int = 0) -> IclAnal
         else:
             gap = lo = hi = float("nan")
         params = int(group["model_params"].iloc[0])
+        mass_k0 = (
+            float(group.loc[group["k"] == 0, "label_mass"].mean())
+            if "label_mass" in group
+            else float("nan")
+        )
         for name, learner in fits.items():
             fit = learner.fit_  # type: ignore[attr-defined]
             row = {
@@ -298,6 +344,7 @@ def analyse(frame: pd.DataFrame, bootstrap: int = 100, seed: int = 0) -> IclAnal
                 "cv_gap": gap,
                 "cv_gap_lo": lo,
                 "cv_gap_hi": hi,
+                "label_mass_k0": mass_k0,
             }
             for key, value in fit.params.items():
                 row[key] = value
