@@ -49,6 +49,7 @@ CLAIM_MODULES = tuple(
         "entropy",
         "cot",
         "hallucination",
+        "semantic_entropy",
         "windtunnel",
         "matrix",
     )

@@ -20,6 +20,19 @@ RowsDtype = Literal["float16", "float32"] | bool
 _DTYPES = {"float16": torch.float16, "float32": torch.float32, True: torch.float32}
 
 
+@dataclass(frozen=True)
+class Sample:
+    """One sampled continuation: token ids, text, each token's log-probability under the
+    model (nats, temperature 1), and the entropy (nats) and top-1 probability of the row its
+    first content (non-whitespace) token came from (NaN when it has none)."""
+
+    tokens: list[int]
+    text: str
+    logprobs: np.ndarray
+    content_row_entropy: float
+    content_row_top1: float
+
+
 class LanguageModel:
     """A transformers causal LM with its tokenizer; every method returns data.
 
@@ -421,6 +434,70 @@ class LanguageModel:
                 "prob_renormalised": shifted / shifted.sum(),
             }
         )
+
+    @torch.inference_mode()
+    def sample(
+        self,
+        context: str,
+        n: int,
+        max_new_tokens: int = 16,
+        temperature: float = 1.0,
+        seed: int = 0,
+    ) -> list[Sample]:
+        """n continuations of `context`, sampled token by token at `temperature` (0: greedy)
+        with a seeded generator. Leading whitespace (newlines included) is kept and EOS is
+        masked until the answer has content (renormalising that step's row: an answer is never
+        empty); then a token containing a newline ends it (not kept), as do EOS and
+        max_new_tokens. Each sample carries its tokens, text, the model's log-probability of
+        each token (temperature 1: what semantic-entropy estimators use) and the entropy
+        (nats) and top-1 probability of the row its first content token was drawn from.
+        Cost: one batched forward per generated position."""
+        if n < 1 or max_new_tokens < 1 or temperature < 0:
+            raise BayesmatrixError("sample needs n >= 1, max_new_tokens >= 1, temperature >= 0")
+        ids, _ = self._prepare(context, None, "left")
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        dev = self.device
+        out = self.model(input_ids=torch.tensor([ids] * n, device=dev), use_cache=True)
+        cache, logits = out.past_key_values, out.logits[:, -1].float()
+        tokens: list[list[int]] = [[] for _ in range(n)]
+        logps: list[list[float]] = [[] for _ in range(n)]
+        row = [(float("nan"), float("nan"))] * n
+        alive = [True] * n
+        eos = self.tokenizer.eos_token_id
+        started = [False] * n
+        for step in range(max_new_tokens):
+            if eos is not None:  # an answer is never empty: EOS only once it has content
+                logits[[i for i in range(n) if not started[i]], eos] = float("-inf")
+            logp = torch.log_softmax(logits, -1)
+            if temperature == 0:
+                chosen = logp.argmax(-1)
+            else:
+                probs = torch.softmax(logits / temperature, -1)
+                chosen = torch.multinomial(probs, 1, generator=generator)[:, 0]
+            for i in (i for i in range(n) if alive[i]):
+                token = int(chosen[i])
+                text = self.tokenizer.decode([token])
+                if token == eos or (started[i] and "\n" in text):
+                    alive[i] = False
+                    continue
+                if not started[i] and text.strip():
+                    started[i] = True
+                    p = logp[i].exp()
+                    row[i] = (float(torch.special.entr(p).sum()), float(p.max()))
+                tokens[i].append(token)
+                logps[i].append(float(logp[i, token]))
+            if not any(alive) or step == max_new_tokens - 1:
+                break
+            position = torch.full((n, 1), len(ids) + step, device=dev)
+            out = self.model(
+                input_ids=chosen[:, None], past_key_values=cache, position_ids=position,
+                use_cache=True,
+            )  # fmt: skip
+            cache, logits = out.past_key_values, out.logits[:, -1].float()
+        return [
+            Sample(t, self.tokenizer.decode(t), np.array(lp), *r)
+            for t, lp, r in zip(tokens, logps, row, strict=True)
+        ]
 
 
 def load(

@@ -135,6 +135,12 @@ class RemoteLanguageModel(LanguageModel):
     def rows_from_hidden(self, hidden: object, layer: int) -> np.ndarray:
         raise _no_hidden()
 
+    def sample(self, context: str, n: int, *args: object, **kwargs: object) -> list:
+        raise CapabilityError(
+            "sampling answers (semantic entropy) is not implemented on the vLLM backend; run "
+            "this claim on the HF backend: a model name, folder or .gguf file"
+        )
+
     def _need_full_rows(self, what: str) -> None:
         if not self.capabilities.full_rows:
             raise CapabilityError(

@@ -5,6 +5,7 @@ from bayesmatrix.viz.claims_plot import (
     plot_cot,
     plot_entropy,
     plot_hallucination,
+    plot_risk_coverage,
 )
 from bayesmatrix.viz.common import save_figure
 from bayesmatrix.viz.icl_plot import plot_kappa, plot_learning_curves
@@ -21,6 +22,7 @@ __all__ = [
     "plot_kappa",
     "plot_learning_curves",
     "plot_matrix_comparison",
+    "plot_risk_coverage",
     "plot_simplex",
     "plot_trace",
     "save_figure",

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from bayesmatrix.experiments.cot import CotResult
     from bayesmatrix.experiments.entropy import EntropyResult
     from bayesmatrix.experiments.hallucination import HallucinationResult
+    from bayesmatrix.experiments.semantic_entropy import SemanticEntropyResult
 
 
 def plot_continuity(results: Sequence[ContinuityResult]) -> Figure:
@@ -126,5 +127,30 @@ def plot_hallucination(results: Sequence[HallucinationResult]) -> Figure:
     ax.set_title("Low entropy as a signal of a right answer", fontsize=9)
     ax.legend(fontsize=6, frameon=False)
     ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_risk_coverage(results: Sequence[SemanticEntropyResult]) -> Figure:
+    """Risk (error rate among the answered) against coverage for each hallucination signal:
+    semantic entropy over sampled answers against single-pass signals, one panel per model
+    and condition."""
+    from bayesmatrix.experiments.semantic_entropy import SIGNALS, risk_coverage
+
+    panels = [(r, c, g) for r in results for c, g in r.frame.groupby("with_context")]
+    fig = Figure(figsize=(4.2 * max(1, len(panels)), 3.8))
+    axes = np.atleast_1d(fig.subplots(1, max(1, len(panels))))
+    for ax, (r, with_context, g) in zip(axes, panels, strict=False):
+        y = g["correct"].to_numpy()
+        coverage = np.arange(1, len(y) + 1) / len(y)
+        for signal, sign in SIGNALS.items():
+            risk, area = risk_coverage(sign * g[signal].to_numpy(), y)
+            ax.plot(coverage, risk, label=f"{signal.replace('_', ' ')} (AURC {area:.3f})")
+        ax.axhline(1 - y.mean(), ls=":", color="grey", lw=0.8)
+        ax.set_xlabel("coverage (most confident first)")
+        ax.set_ylabel("risk (error rate)")
+        ax.set_title(f"{r.model}, {'with' if with_context else 'no'} fact", fontsize=9)
+        ax.legend(fontsize=6, frameon=False)
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
