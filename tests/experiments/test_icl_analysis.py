@@ -66,10 +66,12 @@ def test_bayesian_curves_recover_kappa_and_are_supported(tmp_path):
     bb = analysis.fits.set_index("learner").loc["beta-bernoulli"]
     assert bb["kappa_lo"] < 6.0 < bb["kappa_hi"]
     assert bb["kappa"] == pytest.approx(6.0, rel=0.15)
-    (verdict,) = analysis.verdicts()
+    (verdict,) = analysis.updating_verdicts()
     assert verdict.status == "supported", verdict
     loaded = IclAnalysis.load(analysis.save(tmp_path))
-    assert [v.status for v in loaded.verdicts()] == ["supported"]
+    assert [v.status for v in loaded.updating_verdicts()] == ["supported"]
+    pd.testing.assert_frame_equal(loaded.scaling, analysis.scaling)
+    assert [v.claim for v in loaded.verdicts()][-1].startswith("A Bayesian scaling law")
     # the fitted curve in `curves` is the Beta-Bernoulli prediction averaged over seeds
     c = analysis.curves
     assert np.abs(c["bayes_fit"] - c["p_true_mean"]).mean() < 0.02
@@ -77,7 +79,7 @@ def test_bayesian_curves_recover_kappa_and_are_supported(tmp_path):
 
 def test_forgetting_curves_are_not_reported_as_bayesian():
     analysis = analyse(synthetic("recency", kappa=3.0, decay=0.4), bootstrap=30)
-    (verdict,) = analysis.verdicts()
+    (verdict,) = analysis.updating_verdicts()
     assert verdict.status == "not supported", verdict
     rec = analysis.fits.set_index("learner").loc["recency"]
     assert rec["decay_lo"] < 0.4 < rec["decay_hi"]
@@ -86,7 +88,7 @@ def test_forgetting_curves_are_not_reported_as_bayesian():
 def test_flat_curves_are_inconclusive():
     """A model that never moves from its zero-shot prior shows no updating to read."""
     frame = synthetic("beta-bernoulli", kappa=1e7, condition="flipped", noise=0.001)
-    (verdict,) = analyse(frame, bootstrap=30).verdicts()
+    (verdict,) = analyse(frame, bootstrap=30).updating_verdicts()
     assert verdict.status == "inconclusive", verdict
 
 

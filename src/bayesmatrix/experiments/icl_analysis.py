@@ -19,6 +19,7 @@ import pandas as pd
 
 from bayesmatrix.bayes import BetaBernoulliLearner, HypothesisMixtureLearner, RecencyLearner
 from bayesmatrix.bayes.information import binary_cross_entropy
+from bayesmatrix.experiments.icl_scaling import TIE_RMSE, scaling_fits, scaling_frame
 from bayesmatrix.experiments.result import bootstrap_mean_ci, load_frame, save_frame
 from bayesmatrix.experiments.verdicts import Status, Verdict, rule
 
@@ -128,26 +129,72 @@ class IclAnalysis:
     fits: pd.DataFrame
     curves: pd.DataFrame
     cells: pd.DataFrame | None = None
+    scaling: pd.DataFrame | None = None  # icl_scaling: one row per (group, law)
 
     def save(self, directory: str | Path) -> Path:
         out = save_frame(Path(directory) / "fits", self.fits, {"kind": "icl-fits"})
         save_frame(Path(directory) / "curves", self.curves, {"kind": "icl-curves"})
         if self.cells is not None:
             self.cells.to_parquet(out.parent / "cells.parquet", index=False)
+        if self.scaling is not None:
+            save_frame(Path(directory) / "scaling", self.scaling, {"kind": "icl-scaling"})
         return out.parent
 
     @classmethod
     def load(cls, directory: str | Path) -> IclAnalysis:
         cells = Path(directory) / "cells.parquet"
+        scaling = Path(directory) / "scaling"
         return cls(
             load_frame(Path(directory) / "fits")[0],
             load_frame(Path(directory) / "curves")[0],
             pd.read_parquet(cells) if cells.is_file() else None,
+            load_frame(scaling)[0] if scaling.is_dir() else None,
         )
 
     def verdicts(self) -> list[Verdict]:
-        """Updating verdicts per (model, task, condition), then the model comparisons."""
-        return self.updating_verdicts() + self.comparison_verdicts()
+        """Updating verdicts per (model, task, condition), the model comparisons, then the
+        Bayesian scaling law against a power law."""
+        return self.updating_verdicts() + self.comparison_verdicts() + self.scaling_verdicts()
+
+    def scaling_verdicts(self) -> list[Verdict]:
+        """Per (model, task, condition): does the Bayesian scaling law (Arora et al.) predict
+        the held-out shots at least as well as a power law (RMSE within TIE_RMSE)?"""
+        if self.scaling is None or not len(self.scaling):
+            return []
+        out = []
+        kappas = self.fits[self.fits["learner"] == "beta-bernoulli"].set_index(KEYS)["kappa"]
+        for key, g in self.scaling.groupby(KEYS, sort=False):
+            rows = g.set_index("law")
+            b, p = rows.loc["bayesian-law"], rows.loc["power-law"]
+            model, task, cond = key
+            text = (
+                f"held-out RMSE on the last {int(b['heldout_shots'])} of "
+                f"{int(b['fit_shots'] + b['heldout_shots'])} shots: Bayesian law "
+                f"{b['heldout_rmse']:.4f} [{b['heldout_rmse_lo']:.4f}, {b['heldout_rmse_hi']:.4f}]"
+                f", power law {p['heldout_rmse']:.4f} [{p['heldout_rmse_lo']:.4f}, "
+                f"{p['heldout_rmse_hi']:.4f}]"
+            )
+            if "beta-bernoulli" in rows.index:
+                bb = rows.loc["beta-bernoulli"]
+                text += (
+                    f", Beta-Bernoulli {bb['heldout_rmse']:.4f} [{bb['heldout_rmse_lo']:.4f}, "
+                    f"{bb['heldout_rmse_hi']:.4f}]"
+                )
+            text += (
+                f"; difference Bayesian - power {b['rmse_gap']:+.4f} [{b['rmse_gap_lo']:+.4f}, "
+                f"{b['rmse_gap_hi']:+.4f}]; prior on the demonstrated task rho "
+                f"{b['rho']:.3f} [{b['rho_lo']:.3f}, {b['rho_hi']:.3f}] (kappa "
+                f"{kappas.get(key, float('nan')):.2f}), efficiency K {b['K']:.3f} "
+                f"[{b['K_lo']:.3f}, {b['K_hi']:.3f}], P1 {b['p1']:.3f}, P2 {b['p2']:.3f}; "
+                f"R^2 on the fitted shots: Bayesian {b['r2']:.2f}, power {p['r2']:.2f}"
+            )
+            claim = (
+                f"A Bayesian scaling law predicts held-out shots of {model} on {task} ({cond}) "
+                "at least as well as a power law"
+            )
+            statuses = [rule(b["rmse_gap_lo"], b["rmse_gap_hi"], below=TIE_RMSE)]
+            out.append(Verdict.from_rules(claim, text, statuses))
+        return out
 
     def comparison_verdicts(self) -> list[Verdict]:
         """Per (task, condition) with two or more models: does the larger model update faster
@@ -308,9 +355,13 @@ def sustained_crossing(curve: np.ndarray) -> int | None:
 
 def analyse(frame: pd.DataFrame, bootstrap: int = 100, seed: int = 0) -> IclAnalysis:
     """Fit every learner to every (model, task, condition) group of a sweep's cells."""
-    fit_rows, curve_rows = [], []
+    fit_rows, curve_rows, scaling = [], [], []
     for (model, task, cond), group in frame.groupby(KEYS, sort=False):
         a = _arrays(group)
+        shown_p = np.take_along_axis(a.probs, a.shown[..., None], 2)[..., 0]
+        law_fits = scaling_fits(shown_p, a.agree, a.prior, a.k_classes == 2, bootstrap, seed)
+        key = {"model": model, "task": task, "condition": cond}
+        scaling.append(scaling_frame(key, law_fits))
         fits = _fit_all(a, bootstrap, seed)
         cv = _cv_cross_entropy(a) if a.q.shape[0] >= 2 else {}
         best_bayes = min(
@@ -368,4 +419,9 @@ def analyse(frame: pd.DataFrame, bootstrap: int = 100, seed: int = 0) -> IclAnal
                     "zero_shot_mean": float(a.prior[:, k].mean()),
                 }
             )
-    return IclAnalysis(pd.DataFrame(fit_rows), pd.DataFrame(curve_rows), frame)
+    return IclAnalysis(
+        pd.DataFrame(fit_rows),
+        pd.DataFrame(curve_rows),
+        frame,
+        pd.concat(scaling, ignore_index=True),
+    )

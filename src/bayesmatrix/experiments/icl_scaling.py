@@ -1,0 +1,151 @@
+"""A Bayesian scaling law for ICL curves (Arora et al. 2024, arXiv 2410.16531), compared by
+held-out error with a power law and with the Beta-Bernoulli learner.
+
+The curve is the LM's probability of the demonstrated (shown) label after n demonstrations,
+averaged over seeds. The law, with two hypotheses (the demonstrated task and a competitor):
+    y(n) = sum_m w_m(n) P_m,   w_m(n) proportional to rho_m P_m^(K n),
+where rho is the prior on the demonstrated task, P_1 > P_2 the per-example probabilities under
+each hypothesis and K the per-example efficiency (K < 1: an example counts as less than one).
+The power law: y(n) = c - a (n + 1)^(-alpha). Each is fitted to the first 75% of the shots and
+judged on the rest (extrapolation, as scaling laws are used); intervals come from a bootstrap
+over seeds (the whole fit repeated on resampled seeds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+from scipy.special import expit
+
+FIT_SHARE = 0.75
+# held-out RMSE differences below this (probability units) count as ties
+TIE_RMSE = 0.005
+EPS = 1e-6
+
+
+def bayesian_law(n: np.ndarray, rho: float, p1: float, p2: float, k: float) -> np.ndarray:
+    """Posterior-weighted per-example probability after n examples (computed in log space)."""
+    n = np.asarray(n, dtype=float)
+    log_w1 = np.log(rho) + k * n * np.log(p1)
+    log_w2 = np.log1p(-rho) + k * n * np.log(p2)
+    w1 = expit(log_w1 - log_w2)
+    return w1 * p1 + (1 - w1) * p2
+
+
+def power_law(n: np.ndarray, c: float, a: float, alpha: float) -> np.ndarray:
+    """c - a (n + 1)^(-alpha)."""
+    return c - a * (np.asarray(n, dtype=float) + 1) ** (-alpha)
+
+
+def _bayes_params(theta: np.ndarray) -> tuple[float, float, float, float]:
+    t = np.clip(theta, -30, 30)
+    rho = float(np.clip(expit(t[0]), EPS, 1 - EPS))
+    p1 = float(np.clip(expit(t[1]), EPS, 1 - EPS))
+    p2 = float(max(p1 * expit(t[2]), EPS))  # P_2 < P_1: the demonstrated task is the likelier
+    return rho, p1, p2, float(np.exp(np.clip(t[3], -10, 7)))
+
+
+def _power_params(theta: np.ndarray) -> tuple[float, float, float]:
+    return float(expit(theta[0])), float(theta[1]), float(np.exp(np.clip(theta[2], -10, 5)))
+
+
+LAWS: dict[str, tuple[Callable, Callable, list[np.ndarray], tuple[str, ...]]] = {
+    "bayesian-law": (
+        bayesian_law,
+        _bayes_params,
+        [np.array(s, dtype=float) for s in ([0, 1, 0, 0], [-2, 2, -1, -1], [2, 0.5, 1, 0.5])],
+        ("rho", "p1", "p2", "K"),
+    ),
+    "power-law": (
+        power_law,
+        _power_params,
+        [np.array(s, dtype=float) for s in ([1, 0.3, -1], [2, 0.5, 0], [0, -0.2, -0.5])],
+        ("c", "a", "alpha"),
+    ),
+}
+
+
+def fit_law(name: str, n: np.ndarray, y: np.ndarray) -> tuple[dict[str, float], Callable]:
+    """Least-squares fit of a law to (n, y) from several starts; its parameters and curve."""
+    law, to_params, starts, names = LAWS[name]
+    best = None
+    for start in starts:
+        fit = least_squares(lambda t: law(n, *to_params(t)) - y, start, method="lm")
+        if best is None or fit.cost < best.cost:
+            best = fit
+    params = to_params(best.x)  # type: ignore[union-attr]
+    return dict(zip(names, params, strict=True)), lambda m: law(m, *params)
+
+
+def _bb_curve(shown_p: np.ndarray, agree: np.ndarray, prior: np.ndarray, cut: int) -> np.ndarray:
+    """The Beta-Bernoulli learner fitted on the first `cut` shots (per seed, binary), its
+    predicted probability of the shown label averaged over seeds."""
+    from bayesmatrix.bayes import BetaBernoulliLearner
+
+    q_true = np.where(agree == 1, shown_p, 1 - shown_p)
+    learner = BetaBernoulliLearner(prior[:, :cut]).fit(
+        np.clip(q_true[:, :cut], EPS, 1 - EPS), agree[:, :cut], bootstrap=0
+    )
+    pred_true = BetaBernoulliLearner(prior, learner.kappa).predict(agree)
+    return np.where(agree == 1, pred_true, 1 - pred_true).mean(axis=0)
+
+
+def scaling_fits(
+    shown_p: np.ndarray,
+    agree: np.ndarray,
+    prior: np.ndarray,
+    binary: bool,
+    bootstrap: int = 100,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
+    """Per law (and 'beta-bernoulli' for binary tasks): fitted parameters with 95% bootstrap
+    intervals, R^2 on the fitted shots, held-out RMSE on the last 25% with its interval, and
+    the held-out RMSE difference Bayesian law minus power law with its interval."""
+    seeds, t = shown_p.shape
+    cut = max(3, int(np.ceil(FIT_SHARE * t)))
+    n = np.arange(t)
+
+    def one(rows: np.ndarray) -> dict[str, dict[str, float]]:
+        y = shown_p[rows].mean(axis=0)
+        out = {}
+        for name in LAWS:
+            params, curve = fit_law(name, n[:cut], y[:cut])
+            fitted = curve(n)
+            ss_tot = max(float(((y[:cut] - y[:cut].mean()) ** 2).sum()), 1e-12)
+            r2 = 1 - float(((fitted[:cut] - y[:cut]) ** 2).sum()) / ss_tot
+            rmse = float(np.sqrt(((fitted[cut:] - y[cut:]) ** 2).mean()))
+            out[name] = {**params, "r2": r2, "heldout_rmse": rmse}
+        if binary:
+            bb = _bb_curve(shown_p[rows], agree[rows], prior[rows], cut)
+            rmse = float(np.sqrt(((bb[cut:] - y[cut:]) ** 2).mean()))
+            out["beta-bernoulli"] = {"heldout_rmse": rmse}
+        return out
+
+    point = one(np.arange(seeds))
+    rng = np.random.default_rng(seed)
+    draws = [one(rng.integers(seeds, size=seeds)) for _ in range(bootstrap if seeds > 1 else 0)]
+    for name, values in point.items():
+        for key in list(values):
+            samples = [d[name][key] for d in draws]
+            lo, hi = np.percentile(samples, [2.5, 97.5]) if len(samples) > 1 else (np.nan, np.nan)
+            values[f"{key}_lo"], values[f"{key}_hi"] = float(lo), float(hi)
+    diff = [d["bayesian-law"]["heldout_rmse"] - d["power-law"]["heldout_rmse"] for d in draws]
+    gap = point["bayesian-law"]["heldout_rmse"] - point["power-law"]["heldout_rmse"]
+    lo, hi = np.percentile(diff, [2.5, 97.5]) if len(diff) > 1 else (np.nan, np.nan)
+    point["bayesian-law"] |= {"rmse_gap": gap, "rmse_gap_lo": float(lo), "rmse_gap_hi": float(hi)}
+    point["shots"] = {"fit": float(cut), "heldout": float(t - cut)}
+    return point
+
+
+def scaling_frame(key: dict[str, object], fits: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """One row per law for a (model, task, condition) key."""
+    shots = fits["shots"]
+    rows = [
+        {**key, "law": name, "fit_shots": shots["fit"], "heldout_shots": shots["heldout"], **v}
+        for name, v in fits.items()
+        if name != "shots"
+    ]
+    return pd.DataFrame(rows)
