@@ -31,7 +31,7 @@ def test_gap_frame_against_direct_formulas():
 
 
 def test_architectures_are_parameter_matched():
-    counts = {a: n_params(build(a, 8, 32)) for a in ("transformer", "lstm", "mlp")}
+    counts = {a: n_params(build(a, 8, 32)) for a in ("transformer", "lstm", "mlp", "mamba")}
     assert max(counts.values()) / min(counts.values()) < 1.1
     with pytest.raises(BayesmatrixError, match="unknown architecture"):
         build("cnn", 8, 32)
@@ -46,7 +46,7 @@ def test_short_training_lowers_kl(tmp_path, arch):
     assert trained["kl_bits"].mean() < 0.5 * untrained["kl_bits"].mean()
 
 
-@pytest.mark.parametrize("arch", ["transformer", "lstm", "mlp"])
+@pytest.mark.parametrize("arch", ["transformer", "lstm", "mlp", "mamba"])
 def test_the_row_after_bos_is_learned(tmp_path, arch):
     """Bijection: the first token is uniform over the keys only (half the vocabulary). A BOS
     embedding that cannot learn (as when it doubles as the padding index) leaves 1 bit here."""

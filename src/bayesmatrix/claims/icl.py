@@ -10,6 +10,7 @@ from typing import Any
 from bayesmatrix.claims.registry import Claim, ClaimFigure, Context, register
 from bayesmatrix.experiments.icl import SUL_WORDS, Condition, parse_condition, run_cell, run_sweep
 from bayesmatrix.experiments.icl_analysis import NO_UPDATE_KAPPA, TIE_NATS, IclAnalysis, analyse
+from bayesmatrix.experiments.icl_scaling import TIE_RMSE
 from bayesmatrix.experiments.icl_tasks import Task, get_task
 
 
@@ -83,9 +84,11 @@ CLAIM = register(
         description="label-word curves fit Bayesian learners at least as well as forgetting",
         rule=f"not supported when a forgetting learner (not Beta-Bernoulli itself) predicts "
         f"held-out seeds better by more than {TIE_NATS} nats/demo and kappa's interval stays "
-        f"below {NO_UPDATE_KAPPA:g}; inconclusive without measurable updating, when the rules "
-        "disagree, or without intervals; the larger model updates faster when its kappa "
-        "interval lies wholly below the smaller model's",
+        f"below {NO_UPDATE_KAPPA:g}; inconclusive without measurable updating, when the "
+        "Beta-Bernoulli fit or the carrying learner is worse than a constant (R^2 <= 0), when "
+        "the rules disagree, or without intervals; the larger model updates faster when its "
+        "kappa interval lies wholly below the smaller model's; the Bayesian scaling law is "
+        f"supported when its held-out RMSE minus the power law's lies below {TIE_RMSE}",
         scope="models",
         profiles={
             "test": _settings(8, 3, 20),

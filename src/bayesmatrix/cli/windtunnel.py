@@ -30,7 +30,7 @@ app.add_typer(wt_app, name="windtunnel")
 @wt_app.command("run")
 def run_cmd(
     task: Annotated[str, typer.Option(help="dirichlet | markov | bijection | hmm")] = "dirichlet",
-    arch: Annotated[str, typer.Option(help="comma list: transformer,lstm,mlp")] = (
+    arch: Annotated[str, typer.Option(help="comma list: transformer,lstm,mlp,mamba")] = (
         "transformer,lstm,mlp"
     ),
     v: Annotated[int, typer.Option("--V", "-V", help="vocabulary (keys for bijection)")] = 8,

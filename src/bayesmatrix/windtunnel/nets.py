@@ -1,6 +1,8 @@
 """Sequence models for the wind tunnels, all predicting x_t from x_<t with a BOS token (id V):
 a small Llama-architecture transformer (transformers' LlamaConfig, so it saves and loads like
-any LM), an LSTM, and an MLP over a fixed window. Sizes are chosen to match parameter counts."""
+any LM), an LSTM, an MLP over a fixed window, and Mamba (transformers' MambaConfig; its
+pure-PyTorch selective scan runs on CPU, slowly: mamba-ssm's kernels are CUDA-only). Sizes are
+chosen to match parameter counts."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from torch import nn
 
 from bayesmatrix.errors import BayesmatrixError
 
-ARCHS = ("transformer", "lstm", "mlp")
+ARCHS = ("transformer", "lstm", "mlp", "mamba")
 
 
 def n_params(model: nn.Module) -> int:
@@ -66,6 +68,32 @@ class Transformer(nn.Module):
         return out
 
 
+class Mamba(nn.Module):
+    """MambaForCausalLM (2 layers, state 16, expansion 2) over V + 1 tokens (the last is BOS)."""
+
+    def __init__(self, vocab: int, width: int, layers: int = 2) -> None:
+        super().__init__()
+        from transformers import MambaConfig, MambaForCausalLM
+
+        self.config = MambaConfig(
+            vocab_size=vocab + 1,
+            hidden_size=width,
+            state_size=16,
+            num_hidden_layers=layers,
+            expand=2,
+            conv_kernel=4,
+            bos_token_id=vocab,
+            eos_token_id=vocab,
+            pad_token_id=None,  # as for the transformer: BOS must stay a learnable embedding
+            tie_word_embeddings=True,
+            use_cache=False,
+        )
+        self.lm = MambaForCausalLM(self.config)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.lm(input_ids=inputs, use_cache=False).logits
+
+
 class LSTM(nn.Module):
     def __init__(self, vocab: int, width: int) -> None:
         super().__init__()
@@ -109,6 +137,8 @@ def build(arch: str, vocab: int, length: int, seed: int = 0) -> nn.Module:
         return _match(lambda w: LSTM(vocab, w), target, seed)
     if arch == "mlp":
         return _match(lambda w: MLP(vocab, w), target, seed)
+    if arch == "mamba":
+        return _match(lambda w: Mamba(vocab, w), target, seed)
     raise BayesmatrixError(f"unknown architecture '{arch}'; choose from {', '.join(ARCHS)}")
 
 
