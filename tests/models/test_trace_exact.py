@@ -209,3 +209,27 @@ def test_continuation_fallback_equals_cache_path(tiny, monkeypatch):
     np.testing.assert_allclose(recomputed, cached, atol=1e-5)
     with pytest.raises(BayesmatrixError, match="each request"):
         tiny.continuation_logprobs(ids, [(0, [1])])
+
+
+def test_a_head_that_cannot_be_sliced_gives_the_same_statistics(tiny, monkeypatch):
+    """A head that is not a plain linear layer on the hidden states' device (e.g. spread by
+    device_map="auto") goes through the head module and whole rows: same numbers."""
+    text = "one two three four five six seven eight"
+    sliced = tiny.trace(text, top_k=3)
+    linear = tiny.model.get_output_embeddings()
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = linear
+            self.weight = linear.weight
+
+        def forward(self, h: torch.Tensor) -> torch.Tensor:
+            return self.inner(h)
+
+    monkeypatch.setattr(tiny.model, "get_output_embeddings", lambda: Wrapped())
+    assert tiny._vocab(torch.zeros(1)) is None
+    whole = tiny.trace(text, top_k=3)
+    np.testing.assert_allclose(whole.logprob_next, sliced.logprob_next, atol=1e-5)
+    np.testing.assert_allclose(whole.entropy, sliced.entropy, atol=1e-5)
+    np.testing.assert_array_equal(whole.topk_ids, sliced.topk_ids)

@@ -154,8 +154,9 @@ class LanguageModel:
         """Final-norm hidden states -> logits (of the vocabulary `columns`, default all), with
         the model's own head and soft-capping; written into `out` when given."""
         head = self.model.get_output_embeddings()
-        if not isinstance(head, torch.nn.Linear):
-            logits = head(normed_hidden)[..., columns or slice(None)]
+        if not isinstance(head, torch.nn.Linear) or head.weight.device != normed_hidden.device:
+            # a head elsewhere (device_map="auto" over several GPUs): its hooks move the input
+            logits = head(normed_hidden)[..., columns or slice(None)].to(normed_hidden.device)
             logits = logits if out is None else out.copy_(logits)
         else:
             weight = head.weight if columns is None else head.weight[columns]
@@ -165,6 +166,13 @@ class LanguageModel:
         if self.softcap:
             logits = logits.div_(self.softcap).tanh_().mul_(self.softcap)
         return logits
+
+    def _vocab(self, hidden: torch.Tensor) -> int | None:
+        """The vocabulary size when row_stats may slice the head (a linear head on the hidden
+        states' device); None makes it form whole rows through the head module itself."""
+        head = self.model.get_output_embeddings()
+        direct = isinstance(head, torch.nn.Linear) and head.weight.device == hidden.device
+        return self.vocab_size if direct else None
 
     def final_norm(self, hidden: torch.Tensor) -> torch.Tensor:
         """Apply the model's final norm to residual-stream states of an intermediate layer."""
@@ -280,7 +288,7 @@ class LanguageModel:
                 n = len(ids)
                 next_ids = torch.tensor([*ids[1:], -1])
                 stats = row_stats(
-                    last[row, :n], self.to_logits, next_ids, top_k, rows_dtype, self.vocab_size
+                    last[row, :n], self.to_logits, next_ids, top_k, rows_dtype, self._vocab(last)
                 )
                 results[i] = Trace(
                     model=self.name,
@@ -408,7 +416,7 @@ class LanguageModel:
                 ids, split = prepared[i]
                 hidden = last[row, split - 1 : len(ids) - 1]
                 stats = row_stats(
-                    hidden, self.to_logits, torch.tensor(ids[split:]), 0, vocab=self.vocab_size
+                    hidden, self.to_logits, torch.tensor(ids[split:]), 0, vocab=self._vocab(hidden)
                 )
                 out[i] = float(stats.logprob_next.sum())
         return out
