@@ -80,7 +80,9 @@ def test_cli_icl_writes_results_and_resumes(tmp_path):
     assert len(cells) == 2 * 2 * 4 and set(cells["condition"]) == {"regular", "sul"}
     assert (tmp_path / "kappa.png").is_file() and (tmp_path / "curves_sentiment.png").is_file()
     verdicts = json.loads((tmp_path / "verdicts.json").read_text())
-    assert len(verdicts) == 2
+    kinds = [v["claim"].split(" of ")[0] for v in verdicts]
+    scaling = "A Bayesian scaling law predicts held-out shots"
+    assert kinds == ["ICL", "ICL", scaling, scaling]  # updating, then the law, per condition
     for v in verdicts:
         assert f"[{v['status']}] {v['claim']}" in first.stdout
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "cells").rglob("*.parquet")}

@@ -61,3 +61,14 @@ def test_the_comparison_with_a_power_law_goes_either_way():
     assert verdict_for(bayesian_law(n, 0.02, 0.95, 0.3, 0.8)) == "supported"
     # a power law still rising at the end, which a two-hypothesis switch cannot follow
     assert verdict_for(power_law(n, 0.95, 0.6, 0.3)) == "not supported"
+
+
+def test_too_few_shots_give_an_inconclusive_line_not_a_failure():
+    from bayesmatrix.experiments.icl_analysis import analyse
+    from bayesmatrix.experiments.icl_scaling import fit_split
+    from tests.experiments.test_icl_analysis import synthetic
+
+    assert fit_split(4) is None and fit_split(6) == 5 and fit_split(8) == 6
+    analysis = analyse(synthetic("beta-bernoulli", t=4, seeds=3), bootstrap=5)
+    (verdict,) = analysis.scaling_verdicts()
+    assert verdict.status == "inconclusive" and "4 shots are too few" in verdict.evidence

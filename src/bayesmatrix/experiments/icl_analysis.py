@@ -19,7 +19,12 @@ import pandas as pd
 
 from bayesmatrix.bayes import BetaBernoulliLearner, HypothesisMixtureLearner, RecencyLearner
 from bayesmatrix.bayes.information import binary_cross_entropy
-from bayesmatrix.experiments.icl_scaling import TIE_RMSE, scaling_fits, scaling_frame
+from bayesmatrix.experiments.icl_scaling import (
+    MIN_FIT_SHOTS,
+    TIE_RMSE,
+    scaling_fits,
+    scaling_frame,
+)
 from bayesmatrix.experiments.result import bootstrap_mean_ci, load_frame, save_frame
 from bayesmatrix.experiments.verdicts import Status, Verdict, rule
 
@@ -159,14 +164,26 @@ class IclAnalysis:
     def scaling_verdicts(self) -> list[Verdict]:
         """Per (model, task, condition): does the Bayesian scaling law (Arora et al.) predict
         the held-out shots at least as well as a power law (RMSE within TIE_RMSE)?"""
-        if self.scaling is None or not len(self.scaling):
+        if self.scaling is None:  # an analysis made without the scaling law
             return []
         out = []
-        kappas = self.fits[self.fits["learner"] == "beta-bernoulli"].set_index(KEYS)["kappa"]
-        for key, g in self.scaling.groupby(KEYS, sort=False):
-            rows = g.set_index("law")
-            b, p = rows.loc["bayesian-law"], rows.loc["power-law"]
+        bbs = self.fits[self.fits["learner"] == "beta-bernoulli"].set_index(KEYS)
+        fitted = dict(iter(self.scaling.groupby(KEYS, sort=False)))
+        for key, bb_row in bbs.iterrows():
             model, task, cond = key
+            claim = (
+                f"A Bayesian scaling law predicts held-out shots of {model} on {task} ({cond}) "
+                "at least as well as a power law"
+            )
+            if key not in fitted:
+                text = (
+                    f"{int(bb_row['shots'])} shots are too few to fit the law's 4 parameters to "
+                    f"at least {MIN_FIT_SHOTS} of them and judge it on the rest"
+                )
+                out.append(Verdict(claim, "inconclusive", text))
+                continue
+            rows = fitted[key].set_index("law")
+            b, p = rows.loc["bayesian-law"], rows.loc["power-law"]
             text = (
                 f"held-out RMSE on the last {int(b['heldout_shots'])} of "
                 f"{int(b['fit_shots'] + b['heldout_shots'])} shots: Bayesian law "
@@ -184,13 +201,9 @@ class IclAnalysis:
                 f"; difference Bayesian - power {b['rmse_gap']:+.4f} [{b['rmse_gap_lo']:+.4f}, "
                 f"{b['rmse_gap_hi']:+.4f}]; prior on the demonstrated task rho "
                 f"{b['rho']:.3f} [{b['rho_lo']:.3f}, {b['rho_hi']:.3f}] (kappa "
-                f"{kappas.get(key, float('nan')):.2f}), efficiency K {b['K']:.3f} "
+                f"{bb_row['kappa']:.2f}), efficiency K {b['K']:.3f} "
                 f"[{b['K_lo']:.3f}, {b['K_hi']:.3f}], P1 {b['p1']:.3f}, P2 {b['p2']:.3f}; "
                 f"R^2 on the fitted shots: Bayesian {b['r2']:.2f}, power {p['r2']:.2f}"
-            )
-            claim = (
-                f"A Bayesian scaling law predicts held-out shots of {model} on {task} ({cond}) "
-                "at least as well as a power law"
             )
             statuses = [rule(b["rmse_gap_lo"], b["rmse_gap_hi"], below=TIE_RMSE)]
             out.append(Verdict.from_rules(claim, text, statuses))
@@ -360,8 +373,9 @@ def analyse(frame: pd.DataFrame, bootstrap: int = 100, seed: int = 0) -> IclAnal
         a = _arrays(group)
         shown_p = np.take_along_axis(a.probs, a.shown[..., None], 2)[..., 0]
         law_fits = scaling_fits(shown_p, a.agree, a.prior, a.k_classes == 2, bootstrap, seed)
-        key = {"model": model, "task": task, "condition": cond}
-        scaling.append(scaling_frame(key, law_fits))
+        if law_fits is not None:
+            key = {"model": model, "task": task, "condition": cond}
+            scaling.append(scaling_frame(key, law_fits))
         fits = _fit_all(a, bootstrap, seed)
         cv = _cv_cross_entropy(a) if a.q.shape[0] >= 2 else {}
         best_bayes = min(
@@ -419,9 +433,5 @@ def analyse(frame: pd.DataFrame, bootstrap: int = 100, seed: int = 0) -> IclAnal
                     "zero_shot_mean": float(a.prior[:, k].mean()),
                 }
             )
-    return IclAnalysis(
-        pd.DataFrame(fit_rows),
-        pd.DataFrame(curve_rows),
-        frame,
-        pd.concat(scaling, ignore_index=True),
-    )
+    laws = pd.concat(scaling, ignore_index=True) if scaling else pd.DataFrame(columns=KEYS)
+    return IclAnalysis(pd.DataFrame(fit_rows), pd.DataFrame(curve_rows), frame, laws)

@@ -21,6 +21,8 @@ from scipy.optimize import least_squares
 from scipy.special import expit
 
 FIT_SHARE = 0.75
+# the law has 4 parameters: it is fitted only to more shots than that, and judged on at least one
+MIN_FIT_SHOTS = 5
 # held-out RMSE differences below this (probability units) count as ties
 TIE_RMSE = 0.005
 EPS = 1e-6
@@ -93,6 +95,13 @@ def _bb_curve(shown_p: np.ndarray, agree: np.ndarray, prior: np.ndarray, cut: in
     return np.where(agree == 1, pred_true, 1 - pred_true).mean(axis=0)
 
 
+def fit_split(shots: int) -> int | None:
+    """How many of `shots` the laws are fitted to (the rest are held out); None when there are
+    too few shots to fit the law's parameters and keep one shot out."""
+    cut = max(3, int(np.ceil(FIT_SHARE * shots)))
+    return cut if cut >= MIN_FIT_SHOTS and shots - cut >= 1 else None
+
+
 def scaling_fits(
     shown_p: np.ndarray,
     agree: np.ndarray,
@@ -100,12 +109,15 @@ def scaling_fits(
     binary: bool,
     bootstrap: int = 100,
     seed: int = 0,
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, float]] | None:
     """Per law (and 'beta-bernoulli' for binary tasks): fitted parameters with 95% bootstrap
     intervals, R^2 on the fitted shots, held-out RMSE on the last 25% with its interval, and
-    the held-out RMSE difference Bayesian law minus power law with its interval."""
+    the held-out RMSE difference Bayesian law minus power law with its interval. None when
+    there are too few shots (see fit_split)."""
     seeds, t = shown_p.shape
-    cut = max(3, int(np.ceil(FIT_SHARE * t)))
+    cut = fit_split(t)
+    if cut is None:
+        return None
     n = np.arange(t)
 
     def one(rows: np.ndarray) -> dict[str, dict[str, float]]:
