@@ -77,13 +77,15 @@ class LocalExecutor:
     name = "local"
 
     def run(self, jobs: Sequence[Job], on_done: OnDone, progress: Progress | None = None) -> None:
+        kept = bool(_MODEL)  # a model an outer job keeps (a Ray worker) outlives this run
         try:
             for job in jobs:
                 on_done(job, job.fn(*job.args))
                 if progress:
                     progress(job.key)
         finally:
-            release_models()
+            if not kept:
+                release_models()
 
 
 class RayExecutor:
@@ -240,6 +242,8 @@ def worker_model(load: Callable[[str], Any], name: str) -> Any:
     """load(name), kept for the next job of this process (one model at a time, so a worker
     that moves to another model frees the last one). The key is the loader's repr (a Loader
     shows its device and dtype) and the name."""
+    while isinstance(load, KeptLoader):  # already keeping: one entry, one load
+        load = load.load
     key = (repr(load), name)
     if key not in _MODEL:
         _MODEL.clear()
