@@ -25,8 +25,9 @@ def test_every_claim_is_registered_once_with_what_interfaces_need():
     for c in claims:
         assert c.title and c.description and c.rule and c.scope in ("model", "models", "none")
         assert "full" in c.profiles
-        # the martingale check and semantic entropy (sampling) run in the full profile only
-        if c.name not in ("martingale", "semantic-entropy"):
+        # the ICL audit's martingale checks, order effects and semantic entropy (sampling)
+        # run in the full profile only
+        if c.name not in ("martingale", "martingale-paths", "icl-order", "semantic-entropy"):
             assert {"test", "quick"} <= set(c.profiles)
         # settings of every profile name the same keys: profiles differ in values only
         assert len({tuple(sorted(p)) for p in c.profiles.values()}) == 1

@@ -14,7 +14,8 @@ from bayesmatrix.experiments.icl_scaling import TIE_RMSE
 from bayesmatrix.experiments.icl_tasks import Task, get_task
 
 
-def _data(settings: Mapping[str, Any]) -> list[Task]:
+def task_data(settings: Mapping[str, Any]) -> list[Task]:
+    """The ICL tasks the settings name (the data of every ICL claim)."""
     return [get_task(t) for t in settings["tasks"]]
 
 
@@ -98,6 +99,6 @@ CLAIM = register(
         run=_run,
         load=IclAnalysis.load,
         figures=_figures,
-        data=_data,
+        data=task_data,
     )
 )

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from bayesmatrix.claims.icl import conditions
+from bayesmatrix.claims.icl import conditions, task_data
 from bayesmatrix.claims.registry import Claim, Context, register
 from bayesmatrix.experiments.icl import SUL_WORDS, run_sweep
 from bayesmatrix.experiments.icl_martingale import (
@@ -13,13 +10,9 @@ from bayesmatrix.experiments.icl_martingale import (
     MartingaleResult,
     martingale_gaps,
 )
-from bayesmatrix.experiments.icl_tasks import Task, get_task
+from bayesmatrix.experiments.icl_tasks import Task
 
 KS = (0, 1, 2, 4, 8, 16)
-
-
-def _data(settings: Mapping[str, Any]) -> list[Task]:
-    return [get_task(t) for t in settings["tasks"]]
 
 
 def _run(ctx: Context, tasks: list[Task]) -> MartingaleResult:
@@ -58,6 +51,6 @@ CLAIM = register(
         run=_run,
         load=MartingaleResult.load,
         figures=lambda results, models, s: [],
-        data=_data,
+        data=task_data,
     )
 )

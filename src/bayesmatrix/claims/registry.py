@@ -45,6 +45,7 @@ CLAIM_MODULES = tuple(
         "prior",
         "icl",
         "martingale",
+        "order",
         "continuity",
         "entropy",
         "cot",

@@ -8,7 +8,7 @@ from bayesmatrix.viz.claims_plot import (
     plot_risk_coverage,
 )
 from bayesmatrix.viz.common import save_figure
-from bayesmatrix.viz.icl_plot import plot_kappa, plot_learning_curves
+from bayesmatrix.viz.icl_plot import plot_kappa, plot_learning_curves, plot_order_effects
 from bayesmatrix.viz.matrix_plot import plot_matrix_comparison
 from bayesmatrix.viz.prior_plot import plot_heldout_nll, plot_simplex
 from bayesmatrix.viz.trace_plot import plot_trace
@@ -22,6 +22,7 @@ __all__ = [
     "plot_kappa",
     "plot_learning_curves",
     "plot_matrix_comparison",
+    "plot_order_effects",
     "plot_risk_coverage",
     "plot_simplex",
     "plot_trace",
