@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 from bayesmatrix.claims.icl import conditions, task_data
-from bayesmatrix.claims.registry import Claim, ClaimFigure, Context, register
+from bayesmatrix.claims.registry import Claim, ClaimFigure, Context, register, validate_figure
 from bayesmatrix.experiments.icl import SUL_WORDS, run_sweep
 from bayesmatrix.experiments.icl_order import AVERAGED_SPREAD, OrderResult, order_cell
 from bayesmatrix.experiments.icl_tasks import Task
@@ -37,14 +37,7 @@ def _figures(
 ) -> list[ClaimFigure]:
     from bayesmatrix.viz import plot_order_effects
 
-    flags = " ".join(f"--model {m}" for m in models)
-    return [
-        ClaimFigure(
-            "order_effects",
-            plot_order_effects(results),
-            f"bayesmatrix validate {flags} --profile full --claims icl-order",
-        )
-    ]
+    return validate_figure("order_effects", plot_order_effects(results), "icl-order", models)
 
 
 CLAIM = register(

@@ -45,6 +45,7 @@ CLAIM_MODULES = tuple(
         "prior",
         "icl",
         "martingale",
+        "martingale_paths",
         "order",
         "continuity",
         "entropy",
@@ -118,6 +119,15 @@ class Claim:
         if unknown:
             raise BayesmatrixError(f"claim '{self.name}' has no settings {sorted(unknown)}")
         return {**self.profiles[profile], **overrides}
+
+
+def validate_figure(
+    stem: str, figure: Figure, claim: str, models: Sequence[str], profile: str = "full"
+) -> list[ClaimFigure]:
+    """A claim's one figure, reproduced by `bayesmatrix validate` of that claim alone."""
+    flags = " ".join(f"--model {m}" for m in models)
+    command = f"bayesmatrix validate {flags} --profile {profile} --claims {claim}"
+    return [ClaimFigure(stem, figure, command)]
 
 
 _REGISTRY: dict[str, tuple[str, Claim]] = {}  # name -> (registering module, claim)

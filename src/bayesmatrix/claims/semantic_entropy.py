@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bayesmatrix.claims.registry import Claim, ClaimFigure, Context, register
+from bayesmatrix.claims.registry import Claim, ClaimFigure, Context, register, validate_figure
 from bayesmatrix.experiments.semantic_entropy import (
     MARGIN,
     SemanticEntropyResult,
@@ -33,14 +33,7 @@ def _figures(
 ) -> list[ClaimFigure]:
     from bayesmatrix.viz import plot_risk_coverage
 
-    flags = " ".join(f"--model {m}" for m in models)
-    return [
-        ClaimFigure(
-            "risk_coverage",
-            plot_risk_coverage(results),
-            f"bayesmatrix validate {flags} --profile full --claims semantic-entropy",
-        )
-    ]
+    return validate_figure("risk_coverage", plot_risk_coverage(results), "semantic-entropy", models)
 
 
 def _settings(questions: int | None, samples: int) -> dict[str, Any]:

@@ -7,8 +7,6 @@ whole learning curve costs one forward pass instead of N (lm-evaluation-harness 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ from bayesmatrix.executor import (
     model_resources,
     worker_model,
 )
+from bayesmatrix.experiments.result import write_parquet_atomic
 from bayesmatrix.models.paths import model_identity
 from bayesmatrix.store import fingerprint
 
@@ -363,7 +362,7 @@ def run_sweep(
     frames: dict[Path, pd.DataFrame] = {}
 
     def save(job: Job, frame: pd.DataFrame) -> None:
-        _write_atomic(frame, where[job.key])
+        write_parquet_atomic(frame, where[job.key])
         frames[where[job.key]] = frame
 
     executor.run(jobs, save, progress)
@@ -391,15 +390,3 @@ def _cell_resources(model: str, device: str) -> Resources:
         return model_resources(model, device)
     except ModelNotFoundError:
         return Resources()
-
-
-def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

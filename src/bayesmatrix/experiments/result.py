@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -13,7 +15,15 @@ import pandas as pd
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.experiments.verdicts import Status, Verdict
 
-__all__ = ["ModelFrame", "Status", "Verdict", "bootstrap_mean_ci", "load_frame", "save_frame"]
+__all__ = [
+    "ModelFrame",
+    "Status",
+    "Verdict",
+    "bootstrap_mean_ci",
+    "load_frame",
+    "save_frame",
+    "write_parquet_atomic",
+]
 
 
 def save_frame(directory: str | Path, frame: pd.DataFrame, meta: dict) -> Path:
@@ -23,6 +33,21 @@ def save_frame(directory: str | Path, frame: pd.DataFrame, meta: dict) -> Path:
     frame.to_parquet(out / "frame.parquet", index=False)
     (out / "meta.json").write_text(json.dumps(meta, indent=1, default=_json_default))
     return out
+
+
+def write_parquet_atomic(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a frame to Parquet through a temporary sibling renamed into place, so a run
+    killed midway leaves the old file or the whole new one (resumable work units)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def load_frame(directory: str | Path) -> tuple[pd.DataFrame, dict]:

@@ -443,6 +443,11 @@ class LanguageModel:
             }
         )
 
+    def stream(self, ids: Sequence[int], copies: int = 1) -> Stream:
+        """`copies` copies of the context `ids` (BOS included if wanted), to be extended token
+        by token (Stream.feed); sampling loops that choose their own next tokens use it."""
+        return Stream(self, [int(i) for i in ids], copies)
+
     @torch.inference_mode()
     def sample(
         self,
@@ -506,6 +511,44 @@ class LanguageModel:
             Sample(t, self.tokenizer.decode(t), np.array(lp), *r)
             for t, lp, r in zip(tokens, logps, row, strict=True)
         ]
+
+
+class Stream:
+    """Copies of one context extended token by token on a shared KV cache: each feed costs
+    one batched forward over the new tokens only (made by LanguageModel.stream)."""
+
+    def __init__(self, lm: LanguageModel, ids: Sequence[int], copies: int) -> None:
+        if copies < 1 or not ids:
+            raise BayesmatrixError("a stream needs a non-empty context and at least one copy")
+        self.lm, self.copies, self.length = lm, copies, len(ids)
+        with torch.inference_mode():
+            batch = torch.tensor([list(ids)] * copies, device=lm.device)
+            out = lm.model(input_ids=batch, use_cache=True)
+        self._cache = out.past_key_values
+        self.logprobs = torch.log_softmax(out.logits[:, -1].float(), -1)
+
+    @torch.inference_mode()
+    def feed(self, tokens: np.ndarray) -> torch.Tensor:
+        """Append tokens [copies, L] (one row per copy) and return each copy's next-token
+        log-probabilities [copies, V] after them (also kept as .logprobs)."""
+        tokens = np.atleast_2d(np.asarray(tokens, dtype=np.int64))
+        if tokens.shape[0] != self.copies or tokens.shape[1] < 1:
+            raise BayesmatrixError(f"feed needs tokens of shape [{self.copies}, L >= 1]")
+        if self.length + tokens.shape[1] > self.lm.context_length:
+            raise BayesmatrixError(
+                f"the stream would exceed {self.lm.name}'s window of {self.lm.context_length}"
+            )
+        dev = self.lm.device
+        steps = torch.arange(self.length, self.length + tokens.shape[1], device=dev)
+        out = self.lm.model(
+            input_ids=torch.from_numpy(tokens).to(dev),
+            past_key_values=self._cache,
+            position_ids=steps.expand(self.copies, -1),
+            use_cache=True,
+        )
+        self._cache, self.length = out.past_key_values, self.length + tokens.shape[1]
+        self.logprobs = torch.log_softmax(out.logits[:, -1].float(), -1)
+        return self.logprobs
 
 
 def load(

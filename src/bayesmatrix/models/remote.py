@@ -141,6 +141,12 @@ class RemoteLanguageModel(LanguageModel):
             "this claim on the HF backend: a model name, folder or .gguf file"
         )
 
+    def stream(self, ids: Sequence[int], copies: int = 1) -> object:
+        raise CapabilityError(
+            "token-by-token streams (sampled paths for the martingale test) are not "
+            "implemented on the vLLM backend; run this claim on the HF backend"
+        )
+
     def _need_full_rows(self, what: str) -> None:
         if not self.capabilities.full_rows:
             raise CapabilityError(

@@ -5,6 +5,7 @@ from bayesmatrix.viz.claims_plot import (
     plot_cot,
     plot_entropy,
     plot_hallucination,
+    plot_martingale_paths,
     plot_risk_coverage,
 )
 from bayesmatrix.viz.common import save_figure
@@ -21,6 +22,7 @@ __all__ = [
     "plot_heldout_nll",
     "plot_kappa",
     "plot_learning_curves",
+    "plot_martingale_paths",
     "plot_matrix_comparison",
     "plot_order_effects",
     "plot_risk_coverage",

@@ -1,5 +1,6 @@
 """Figures for the embedding/entropy claims: continuity, entropy reduction, chain of thought,
-and the hallucination signal. Each reads result objects and returns a figure."""
+the hallucination signal, and the martingale test on sampled paths. Each reads result objects
+and returns a figure."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from bayesmatrix.experiments.cot import CotResult
     from bayesmatrix.experiments.entropy import EntropyResult
     from bayesmatrix.experiments.hallucination import HallucinationResult
+    from bayesmatrix.experiments.martingale_paths import MartingalePathsResult
     from bayesmatrix.experiments.semantic_entropy import SemanticEntropyResult
 
 
@@ -151,6 +153,39 @@ def plot_risk_coverage(results: Sequence[SemanticEntropyResult]) -> Figure:
         ax.set_ylabel("risk (error rate)")
         ax.set_title(f"{r.model}, {'with' if with_context else 'no'} fact", fontsize=9)
         ax.legend(fontsize=6, frameon=False)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_martingale_paths(results: Sequence[MartingalePathsResult]) -> Figure:
+    """Left: the mean predictive along the sampled paths minus p_n, per (bias, n) (a
+    martingale stays on 0). Right: var(p_n+m) over paths against n, beside the Bayesian
+    learner's, per model (log-log)."""
+    from bayesmatrix.experiments.martingale_paths import cell_tests
+
+    fig = Figure(figsize=(9, 3.8))
+    left, right = fig.subplots(1, 2)
+    for r in results:
+        for _, g in r.paths.groupby(["model", "theta", "n"], sort=False):
+            probs = np.stack(g["probs"].to_numpy())
+            left.plot(probs.mean(axis=0) - probs[:, 0].mean(), lw=0.8, alpha=0.7)
+        tests = (
+            cell_tests(r.paths).groupby(["model", "n"])[["variance", "reference_variance"]].mean()
+        )
+        for model, t in tests.groupby(level="model"):
+            ns = t.index.get_level_values("n")
+            (line,) = right.plot(ns, t["variance"], marker="o", label=f"{model}")
+            right.plot(ns, t["reference_variance"], ls=":", color=line.get_color())
+    left.axhline(0, color="black", lw=0.8)
+    left.set_xlabel("sampled flips m")
+    left.set_ylabel("mean over paths of p_n+m - p_n", fontsize=8)
+    right.set_xscale("log", base=2)
+    right.set_yscale("log")
+    right.set_xlabel("observed flips n")
+    right.set_ylabel("var(p_n+m) over paths (dotted: Beta-Bernoulli)", fontsize=8)
+    right.legend(fontsize=7, frameon=False)
+    for ax in (left, right):
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
