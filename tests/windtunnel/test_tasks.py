@@ -14,6 +14,7 @@ from scipy.stats import beta as beta_dist
 from bayesmatrix import BayesmatrixError, DirichletMixture
 from bayesmatrix.windtunnel import (
     BijectionElimination,
+    BijectionPeer,
     DirichletCategorical,
     DirichletMarkov,
     HMMFiltering,
@@ -87,6 +88,30 @@ def test_bijection_predictive_by_enumerating_bijections():
             np.testing.assert_allclose(pred[i, t], counts / counts.sum(), rtol=1e-12)
     # the last value is forced: zero entropy there
     assert np.all(pred[:, -1].max(-1) == 1.0)
+
+
+def test_bijection_peer_predictive_by_enumeration():
+    """The authors' layout k1 v1 ... kL vL q pi(q) on a shared token set: every row against
+    counting the (bijection, key order, query) triples consistent with the prefix."""
+    task = BijectionPeer(keys=4, pairs=3)
+    x = task.sample(6, seed=2)
+    pred = task.predictive(x)
+    worlds = []
+    for perm in itertools.permutations(range(4)):
+        for order in itertools.permutations(range(4), 3):
+            for q in order:
+                worlds.append([tok for k in order for tok in (k, perm[k])] + [q, perm[q]])
+    for i in range(6):
+        for t in range(task.length):
+            counts = np.zeros(4)
+            for seq in worlds:
+                if seq[:t] == list(x[i, :t]):
+                    counts[seq[t]] += 1
+            np.testing.assert_allclose(pred[i, t], counts / counts.sum(), rtol=1e-12)
+    # scored at the value positions: entropy log2(V - t) after t pairs
+    h = -(pred[:, task.score_mask] * np.log2(np.where(pred > 0, pred, 1)[:, task.score_mask]))
+    np.testing.assert_allclose(h.sum(-1), np.log2([4, 3, 2])[None].repeat(6, 0), atol=1e-12)
+    assert task.loss_mask.sum() == 4 and task.loss_mask[-1] and not task.loss_mask[0]
 
 
 def test_hmm_predictive_by_enumerating_hidden_paths():

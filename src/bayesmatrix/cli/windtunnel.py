@@ -29,12 +29,17 @@ app.add_typer(wt_app, name="windtunnel")
 
 @wt_app.command("run")
 def run_cmd(
-    task: Annotated[str, typer.Option(help="dirichlet | markov | bijection | hmm")] = "dirichlet",
+    task: Annotated[
+        str, typer.Option(help="dirichlet | markov | bijection | bijection-peer | hmm")
+    ] = "dirichlet",
     arch: Annotated[str, typer.Option(help="comma list: transformer,lstm,mlp,mamba")] = (
         "transformer,lstm,mlp"
     ),
     v: Annotated[int, typer.Option("--V", "-V", help="vocabulary (keys for bijection)")] = 8,
     length: Annotated[int, typer.Option(help="sequence length (not for bijection)")] = 32,
+    pairs: Annotated[
+        int | None, typer.Option(help="bijection-peer: key-value pairs shown (default V - 1)")
+    ] = None,
     alpha: Annotated[float, typer.Option(help="Dirichlet alpha of each category")] = 1.0,
     minutes: Annotated[float, typer.Option(help="training time budget per run")] = 15.0,
     steps: Annotated[int, typer.Option(help="step cap (reproducible whatever the load)")] = (
@@ -61,7 +66,7 @@ def run_cmd(
     from bayesmatrix.viz.windtunnel_plot import plot_kl_by_position, plot_sequence
     from bayesmatrix.windtunnel import make_task
     from bayesmatrix.windtunnel.nets import ARCHS
-    from bayesmatrix.windtunnel.result import summarise_runs, train_runs
+    from bayesmatrix.windtunnel.result import PEER_METRICS, summarise_runs, train_runs
     from bayesmatrix.windtunnel.train import BATCH, EVAL_SEQUENCES, check_memory
 
     archs = [a.strip() for a in arch.split(",") if a.strip()]
@@ -77,6 +82,8 @@ def run_cmd(
     settings: dict[str, object] = {"vocab": v, "length": length, "alpha": alpha}
     if task == "bijection":
         settings = {"keys": v}
+    elif task == "bijection-peer":
+        settings = {"keys": v, "pairs": v - 1 if pairs is None else pairs}
     elif task == "hmm":
         settings = {"vocab": v, "length": length}
     the_task = make_task(task, **settings)
@@ -113,6 +120,21 @@ def run_cmd(
             f"{row['kl_min']:.5f} to {row['kl_max']:.5f}",
         )
     console.print(table)
+    peer = "authors_bits" in result.summary
+    if peer:
+        stats = Table("arch", "authors' statistic (bits)", "ours: mean |dH| (bits)", "KL at values")
+        for _, row in result.summary.iterrows():
+            stats.add_row(
+                row["arch"],
+                f"{row['authors_bits']:.4f} [{row['authors_bits_lo']:.4f}, "
+                f"{row['authors_bits_hi']:.4f}]",
+                f"{row['ours_bits']:.4f} [{row['ours_bits_lo']:.4f}, {row['ours_bits_hi']:.4f}]",
+                f"{row['kl_scored_bits']:.4f}",
+            )
+        console.print(stats)
+    if "transformer" in archs:
+        for verdict in result.verdicts():
+            console.print(str(verdict), markup=False, highlight=False)
     result.save(out / task / "result")
     frames = result.frames()
     summary = {
@@ -122,6 +144,9 @@ def run_cmd(
         }
         for a, f in frames.items()
     }
+    if peer:
+        for _, row in result.summary.iterrows():
+            summary[row["arch"]] |= {m: float(row[m]) for m in PEER_METRICS}
     (out / task / "summary.json").write_text(json.dumps(summary, indent=1))
     x = the_task.sample(EVAL_SEQUENCES, seed=10_000)[:1]
     exact = the_task.predictive(x)[0]

@@ -4,6 +4,7 @@ small models trained on them (train.py) and scored against the exact posterior (
 from bayesmatrix.windtunnel.tasks import (
     TASKS,
     BijectionElimination,
+    BijectionPeer,
     DirichletCategorical,
     DirichletMarkov,
     HMMFiltering,
@@ -13,6 +14,7 @@ from bayesmatrix.windtunnel.tasks import (
 __all__ = [
     "TASKS",
     "BijectionElimination",
+    "BijectionPeer",
     "DirichletCategorical",
     "DirichletMarkov",
     "HMMFiltering",

@@ -152,6 +152,76 @@ class BijectionElimination:
 
 
 @dataclass(frozen=True)
+class BijectionPeer:
+    """The authors' bijection protocol (Agarwal, Dalal & Misra; vishalmisra/bayesian-wind-tunnel,
+    configs/bijection_v20.yaml): keys and values share the tokens 0..V-1; a random bijection
+    pi; `pairs` keys drawn without replacement, each followed by its value; then a query key
+    drawn from the context and its value: k1 pi(k1) ... kL pi(kL) q pi(q). Trained on the value
+    positions and the answer only (loss_mask) and scored at the value positions (score_mask),
+    where the exact predictive is uniform over the values not yet used (entropy
+    log2(V - t) after t pairs); at the answer it is the value already shown for the query."""
+
+    keys: int = 20
+    pairs: int = 19
+
+    def __post_init__(self) -> None:
+        _check(self.keys, 1)
+        if not 1 <= self.pairs <= self.keys:
+            raise BayesmatrixError(f"pairs must lie in 1..{self.keys} (the keys), not {self.pairs}")
+
+    @property
+    def vocab(self) -> int:
+        return self.keys
+
+    @property
+    def length(self) -> int:
+        return 2 * self.pairs + 2
+
+    @property
+    def score_mask(self) -> np.ndarray:
+        """The value positions: where the authors' entropy statistic is read."""
+        mask = np.zeros(self.length, dtype=bool)
+        mask[1 : 2 * self.pairs : 2] = True
+        return mask
+
+    @property
+    def loss_mask(self) -> np.ndarray:
+        """The supervised positions in the authors' training: the values and the answer."""
+        mask = self.score_mask.copy()
+        mask[-1] = True
+        return mask
+
+    def sample(self, n: int, seed: int | np.random.Generator | None = 0) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        x = np.empty((n, self.length), dtype=int)
+        for i in range(n):
+            perm = rng.permutation(self.keys)
+            keys = rng.permutation(self.keys)[: self.pairs]
+            query = keys[rng.integers(self.pairs)]
+            x[i, 0 : 2 * self.pairs : 2] = keys
+            x[i, 1 : 2 * self.pairs : 2] = perm[keys]
+            x[i, -2:] = query, perm[query]
+        return x
+
+    def predictive(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        n, v, rows = len(x), self.keys, np.arange(len(x))
+        out = np.zeros((n, self.length, v))
+        for t in range(2 * self.pairs):
+            seen = np.zeros((n, v), dtype=bool)
+            seen[rows[:, None], x[:, t % 2 : t : 2]] = True  # keys before a key, values before
+            free = ~seen  # a value (keys are drawn without replacement, so each is new)
+            out[:, t] = free / free.sum(1, keepdims=True)
+        shown = np.zeros((n, v), dtype=bool)
+        shown[rows[:, None], x[:, 0 : 2 * self.pairs : 2]] = True
+        out[:, -2] = shown / self.pairs  # the query: one of the keys in context
+        keys, values = x[:, 0 : 2 * self.pairs : 2], x[:, 1 : 2 * self.pairs : 2]
+        answer = values[rows, (keys == x[:, -2:-1]).argmax(1)]
+        out[rows, -1, answer] = 1.0
+        return out
+
+
+@dataclass(frozen=True)
 class HMMFiltering:
     """A fixed hidden Markov model (drawn once from `seed`: sticky transitions, Dirichlet
     emissions); the hidden state is never shown. Exact predictive: the forward algorithm,
@@ -209,15 +279,16 @@ TASKS = {
     "dirichlet": DirichletCategorical.symmetric,
     "markov": DirichletMarkov,
     "bijection": BijectionElimination,
+    "bijection-peer": BijectionPeer,
     "hmm": HMMFiltering,
 }
 
 
 def make_task(
     name: str, **kwargs: object
-) -> DirichletCategorical | DirichletMarkov | BijectionElimination | HMMFiltering:
+) -> DirichletCategorical | DirichletMarkov | BijectionElimination | BijectionPeer | HMMFiltering:
     """A task by name: dirichlet (vocab, alpha, length), markov (vocab, alpha, length),
-    bijection (keys), hmm (states, vocab, length, stay, seed)."""
+    bijection (keys), bijection-peer (keys, pairs), hmm (states, vocab, length, stay, seed)."""
     if name not in TASKS:
         raise BayesmatrixError(f"unknown wind-tunnel task '{name}'; choose from {', '.join(TASKS)}")
     try:
