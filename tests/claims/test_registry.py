@@ -27,7 +27,8 @@ def test_every_claim_is_registered_once_with_what_interfaces_need():
         assert "full" in c.profiles
         # the ICL audit's martingale checks, order effects and semantic entropy (sampling)
         # run in the full profile only
-        if c.name not in ("martingale", "martingale-paths", "icl-order", "semantic-entropy"):
+        full_only = ("martingale", "martingale-paths", "icl-order", "semantic-entropy", "geometry")
+        if c.name not in full_only:
             assert {"test", "quick"} <= set(c.profiles)
         # settings of every profile name the same keys: profiles differ in values only
         assert len({tuple(sorted(p)) for p in c.profiles.values()}) == 1

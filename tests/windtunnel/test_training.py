@@ -151,3 +151,21 @@ def test_cli_runs_the_peer_protocol(tmp_path):
     for arch in ("transformer", "mlp"):
         assert summary[arch]["authors_bits"] <= summary[arch]["ours_bits"] + 1e-12
     assert "authors' published 0.007 bits" in " ".join(proc.stdout.split())
+    # the entropy axis of the trained transformer: its entropies against the torch module's
+    geo = run_cli(
+        "windtunnel", "geometry", "--task", "bijection-peer", "--V", "4", "--n", "30",
+        "--bootstrap", "20", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert geo.returncode == 0, geo.stderr
+    assert "decodable along PC1" in " ".join(geo.stdout.split())
+    from bayesmatrix.experiments.geometry import GeometryResult
+    from bayesmatrix.windtunnel.nets import Transformer
+
+    frame = GeometryResult.load(tmp_path / "bijection-peer" / "geometry").frame
+    task = make_task("bijection-peer", keys=4, pairs=3)
+    module = Transformer(4, task.length)
+    saved = tmp_path / "bijection-peer" / "transformer" / "model"
+    module.lm = type(module.lm).from_pretrained(saved)
+    pred = model_predictive(module.eval(), task.sample(30, seed=10_000), 4)[:, task.score_mask]
+    entropy = -(pred * np.log2(pred)).sum(-1).reshape(-1)
+    np.testing.assert_allclose(frame["entropy"], entropy, atol=1e-4)

@@ -52,6 +52,7 @@ CLAIM_MODULES = tuple(
         "cot",
         "hallucination",
         "semantic_entropy",
+        "geometry",
         "windtunnel",
         "matrix",
     )

@@ -64,7 +64,6 @@ def run_cmd(
 
     from bayesmatrix.viz import save_figure
     from bayesmatrix.viz.windtunnel_plot import plot_kl_by_position, plot_sequence
-    from bayesmatrix.windtunnel import make_task
     from bayesmatrix.windtunnel.nets import ARCHS
     from bayesmatrix.windtunnel.result import PEER_METRICS, summarise_runs, train_runs
     from bayesmatrix.windtunnel.train import BATCH, EVAL_SEQUENCES, check_memory
@@ -79,14 +78,7 @@ def run_cmd(
         )
     check_out_dir(out)
     runner = executor(executor_name, ray_address)
-    settings: dict[str, object] = {"vocab": v, "length": length, "alpha": alpha}
-    if task == "bijection":
-        settings = {"keys": v}
-    elif task == "bijection-peer":
-        settings = {"keys": v, "pairs": v - 1 if pairs is None else pairs}
-    elif task == "hmm":
-        settings = {"vocab": v, "length": length}
-    the_task = make_task(task, **settings)
+    the_task = _task(task, v, length, alpha, pairs)
     check_memory(the_task, BATCH)  # before any model is built
     runs = len(archs) * seeds
     with Progress(console=err, transient=True) as progress:
@@ -155,3 +147,59 @@ def run_cmd(
         save_figure(plot_sequence(x[0], exact, firsts, task), out / task / "sequence.png"),
     ]
     console.print(f"results: {out / task}/summary.json\nfigures: " + ", ".join(map(str, figures)))
+
+
+def _task(task: str, v: int, length: int, alpha: float, pairs: int | None) -> object:
+    """The wind-tunnel task the options name (each task takes its own settings)."""
+    from bayesmatrix.windtunnel import make_task
+
+    settings: dict[str, object] = {"vocab": v, "length": length, "alpha": alpha}
+    if task == "bijection":
+        settings = {"keys": v}
+    elif task == "bijection-peer":
+        settings = {"keys": v, "pairs": v - 1 if pairs is None else pairs}
+    elif task == "hmm":
+        settings = {"vocab": v, "length": length}
+    return make_task(task, **settings)
+
+
+@wt_app.command("geometry")
+def geometry_cmd(
+    task: Annotated[
+        str, typer.Option(help="the task the model was trained on (as for `run`)")
+    ] = "bijection-peer",
+    v: Annotated[int, typer.Option("--V", "-V", help="vocabulary (keys for bijection)")] = 20,
+    length: Annotated[int, typer.Option(help="sequence length (not for bijection)")] = 32,
+    alpha: Annotated[float, typer.Option(help="Dirichlet alpha of each category")] = 1.0,
+    pairs: Annotated[int | None, typer.Option(help="bijection-peer: pairs (default V - 1)")] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(help="a trained transformer folder (default <out>/<task>/transformer/model)"),
+    ] = None,
+    n: Annotated[int, typer.Option(help="fresh test sequences")] = 400,
+    bootstrap: Annotated[int, typer.Option(help="bootstrap resamples")] = 1000,
+    out: Annotated[Path, typer.Option(help="the `run` output directory")] = Path("runs/windtunnel"),
+) -> None:
+    """The entropy axis of a trained wind-tunnel transformer: PC1 of its last-layer states
+    against the exact posterior entropy, and PC1 projected out (Papers I and III)."""
+    from bayesmatrix.experiments.geometry import run_windtunnel_geometry
+    from bayesmatrix.models import load
+    from bayesmatrix.viz import plot_geometry, save_figure
+
+    if n < 3 or bootstrap < 0:
+        raise BayesmatrixError("--n must be at least 3 and --bootstrap at least 0")
+    the_task = _task(task, v, length, alpha, pairs)
+    folder = model or out / task / "transformer" / "model"
+    if not (folder / "config.json").is_file():
+        raise BayesmatrixError(
+            f"no trained transformer in {folder}; run `bayesmatrix windtunnel run --task {task} "
+            "--arch transformer` first, or pass --model"
+        )
+    name = f"{task} transformer ({folder})"
+    result = run_windtunnel_geometry(load(str(folder)), the_task, n, bootstrap, name=name)
+    where = out / task / "geometry"
+    result.save(where)
+    for verdict in result.verdicts():
+        console.print(str(verdict), markup=False, highlight=False)
+    figure = save_figure(plot_geometry([result]), where / "geometry.png")
+    console.print(f"results: {where}\nfigure: {figure}")

@@ -149,14 +149,16 @@ class LanguageModel:
         self,
         normed_hidden: torch.Tensor,
         out: torch.Tensor | None = None,
-        columns: slice | None = None,
+        columns: slice | torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Final-norm hidden states -> logits (of the vocabulary `columns`, default all), with
-        the model's own head and soft-capping; written into `out` when given."""
+        """Final-norm hidden states -> logits (of the vocabulary `columns`: a slice or a tensor
+        of token ids; default all), with the model's own head and soft-capping; written into
+        `out` when given."""
         head = self.model.get_output_embeddings()
         if not isinstance(head, torch.nn.Linear) or head.weight.device != normed_hidden.device:
             # a head elsewhere (device_map="auto" over several GPUs): its hooks move the input
-            logits = head(normed_hidden)[..., columns or slice(None)].to(normed_hidden.device)
+            picked = slice(None) if columns is None else columns
+            logits = head(normed_hidden)[..., picked].to(normed_hidden.device)
             logits = logits if out is None else out.copy_(logits)
         else:
             weight = head.weight if columns is None else head.weight[columns]
