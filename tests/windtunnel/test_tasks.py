@@ -18,6 +18,7 @@ from bayesmatrix.windtunnel import (
     DirichletCategorical,
     DirichletMarkov,
     HMMFiltering,
+    HMMInContext,
     make_task,
 )
 
@@ -112,6 +113,31 @@ def test_bijection_peer_predictive_by_enumeration():
     h = -(pred[:, task.score_mask] * np.log2(np.where(pred > 0, pred, 1)[:, task.score_mask]))
     np.testing.assert_allclose(h.sum(-1), np.log2([4, 3, 2])[None].repeat(6, 0), atol=1e-12)
     assert task.loss_mask.sum() == 4 and task.loss_mask[-1] and not task.loss_mask[0]
+
+
+def test_hmm_incontext_posterior_by_enumerating_hidden_paths():
+    """Each query's target against summing over every hidden path with the parameters written
+    in that sequence (uniform initial state), and the written parameters are valid."""
+    task = HMMInContext(states=3, symbols=3, steps=4)
+    x = task.sample(5, seed=1)
+    trans, emit = task.parameters(x)
+    assert np.allclose(trans.sum(-1), 1) and np.allclose(emit.sum(-1), 1)
+    assert trans.min() >= 0.05 - 1e-12 and emit.min() >= 0.05 - 1e-12
+    pred = task.predictive(x)
+    states0 = 101 + task.symbols + 1
+    for i in range(5):
+        obs = x[i, task.header :: 2] - 101
+        for t in range(task.steps):
+            post = np.zeros(3)
+            for path in itertools.product(range(3), repeat=t + 1):
+                p = 1 / 3 * emit[i, path[0], obs[0]]
+                for u in range(1, t + 1):
+                    p *= trans[i, path[u - 1], path[u]] * emit[i, path[u], obs[u]]
+                post[path[-1]] += p
+            row = pred[i, task.header + 2 * t + 1]
+            np.testing.assert_allclose(row[states0:], post / post.sum(), rtol=1e-10)
+            assert row[:states0].sum() == 0
+    assert task.score_mask.sum() == task.steps and (x[:, task.score_mask] == task.query).all()
 
 
 def test_hmm_predictive_by_enumerating_hidden_paths():

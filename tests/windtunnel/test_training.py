@@ -169,3 +169,18 @@ def test_cli_runs_the_peer_protocol(tmp_path):
     pred = model_predictive(module.eval(), task.sample(30, seed=10_000), 4)[:, task.score_mask]
     entropy = -(pred * np.log2(pred)).sum(-1).reshape(-1)
     np.testing.assert_allclose(frame["entropy"], entropy, atol=1e-4)
+
+
+def test_soft_targets_train_the_in_context_posterior(tmp_path):
+    """hmm-incontext trains on the exact posterior at the queries (soft targets): after a short
+    run the model beats the best context-free answer (uniform over the states, by symmetry of
+    the random HMMs), so it reads the written parameters and observations."""
+    task = make_task("hmm-incontext", states=2, symbols=2, steps=4)
+    x = task.sample(300, seed=10_000)
+    exact = task.predictive(x)[:, task.score_mask]
+    uniform = np.full_like(exact, 1e-12)
+    uniform[..., -2:] = 0.5
+    baseline = gap_frame(exact, uniform)["kl_bits"].mean()
+    model, _ = train(task, "transformer", tmp_path, minutes=5, max_steps=1500)
+    trained = model_predictive(model, x, task.vocab)[:, task.score_mask]
+    assert gap_frame(exact, trained)["kl_bits"].mean() < 0.6 * baseline

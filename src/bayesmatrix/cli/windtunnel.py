@@ -30,7 +30,8 @@ app.add_typer(wt_app, name="windtunnel")
 @wt_app.command("run")
 def run_cmd(
     task: Annotated[
-        str, typer.Option(help="dirichlet | markov | bijection | bijection-peer | hmm")
+        str,
+        typer.Option(help="dirichlet | markov | bijection | bijection-peer | hmm | hmm-incontext"),
     ] = "dirichlet",
     arch: Annotated[str, typer.Option(help="comma list: transformer,lstm,mlp,mamba")] = (
         "transformer,lstm,mlp"
@@ -39,6 +40,9 @@ def run_cmd(
     length: Annotated[int, typer.Option(help="sequence length (not for bijection)")] = 32,
     pairs: Annotated[
         int | None, typer.Option(help="bijection-peer: key-value pairs shown (default V - 1)")
+    ] = None,
+    states: Annotated[
+        int | None, typer.Option(help="hmm: hidden states (default 3; hmm-incontext: 5)")
     ] = None,
     alpha: Annotated[float, typer.Option(help="Dirichlet alpha of each category")] = 1.0,
     minutes: Annotated[float, typer.Option(help="training time budget per run")] = 15.0,
@@ -78,7 +82,7 @@ def run_cmd(
         )
     check_out_dir(out)
     runner = executor(executor_name, ray_address)
-    the_task = _task(task, v, length, alpha, pairs)
+    the_task = _task(task, v, length, alpha, pairs, states)
     check_memory(the_task, BATCH)  # before any model is built
     runs = len(archs) * seeds
     with Progress(console=err, transient=True) as progress:
@@ -149,8 +153,11 @@ def run_cmd(
     console.print(f"results: {out / task}/summary.json\nfigures: " + ", ".join(map(str, figures)))
 
 
-def _task(task: str, v: int, length: int, alpha: float, pairs: int | None) -> object:
-    """The wind-tunnel task the options name (each task takes its own settings)."""
+def _task(
+    task: str, v: int, length: int, alpha: float, pairs: int | None, states: int | None = None
+) -> object:
+    """The wind-tunnel task the options name (each task takes its own settings; for
+    hmm-incontext --V is the number of symbols and --length the number of observations)."""
     from bayesmatrix.windtunnel import make_task
 
     settings: dict[str, object] = {"vocab": v, "length": length, "alpha": alpha}
@@ -159,7 +166,9 @@ def _task(task: str, v: int, length: int, alpha: float, pairs: int | None) -> ob
     elif task == "bijection-peer":
         settings = {"keys": v, "pairs": v - 1 if pairs is None else pairs}
     elif task == "hmm":
-        settings = {"vocab": v, "length": length}
+        settings = {"vocab": v, "length": length} | ({"states": states} if states else {})
+    elif task == "hmm-incontext":
+        settings = {"symbols": v, "steps": length, "states": states or 5}
     return make_task(task, **settings)
 
 
@@ -172,6 +181,7 @@ def geometry_cmd(
     length: Annotated[int, typer.Option(help="sequence length (not for bijection)")] = 32,
     alpha: Annotated[float, typer.Option(help="Dirichlet alpha of each category")] = 1.0,
     pairs: Annotated[int | None, typer.Option(help="bijection-peer: pairs (default V - 1)")] = None,
+    states: Annotated[int | None, typer.Option(help="hmm / hmm-incontext: hidden states")] = None,
     model: Annotated[
         Path | None,
         typer.Option(help="a trained transformer folder (default <out>/<task>/transformer/model)"),
@@ -188,7 +198,7 @@ def geometry_cmd(
 
     if n < 3 or bootstrap < 0:
         raise BayesmatrixError("--n must be at least 3 and --bootstrap at least 0")
-    the_task = _task(task, v, length, alpha, pairs)
+    the_task = _task(task, v, length, alpha, pairs, states)
     folder = model or out / task / "transformer" / "model"
     if not (folder / "config.json").is_file():
         raise BayesmatrixError(

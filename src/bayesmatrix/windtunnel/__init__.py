@@ -8,6 +8,7 @@ from bayesmatrix.windtunnel.tasks import (
     DirichletCategorical,
     DirichletMarkov,
     HMMFiltering,
+    HMMInContext,
     make_task,
 )
 
@@ -18,5 +19,6 @@ __all__ = [
     "DirichletCategorical",
     "DirichletMarkov",
     "HMMFiltering",
+    "HMMInContext",
     "make_task",
 ]

@@ -17,14 +17,17 @@ def model_predictive(model: torch.nn.Module, x: np.ndarray, vocab: int) -> np.nd
     return torch.softmax(logits, -1).numpy()
 
 
-def gap_frame(exact: np.ndarray, model: np.ndarray) -> pd.DataFrame:
-    """Per position: mean KL(exact || model) and mean |H(model) - H(exact)|, in bits."""
+def gap_frame(
+    exact: np.ndarray, model: np.ndarray, positions: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Per position: mean KL(exact || model) and mean |H(model) - H(exact)|, in bits
+    (`positions`: the positions these rows are, when only some are scored)."""
     kl_bits = kl(exact, model, base=2)
     h_exact = entropy(exact, base=2)
     h_model = entropy(model, base=2)
     return pd.DataFrame(
         {
-            "position": np.arange(exact.shape[1]),
+            "position": np.arange(exact.shape[1]) if positions is None else positions,
             "kl_bits": kl_bits.mean(0),
             "entropy_gap_bits": np.abs(h_model - h_exact).mean(0),
             "exact_entropy_bits": h_exact.mean(0),

@@ -250,15 +250,16 @@ def train_and_score(
     pred = model_predictive(model, x, task.vocab)  # type: ignore[attr-defined]
     if hasattr(model, "save"):
         model.save(where / "model")
+    mask = getattr(task, "score_mask", None)
+    keep = np.ones(exact.shape[1], dtype=bool) if mask is None else mask
     scored = {
-        "gaps": gap_frame(exact, pred),
-        "sequence_kl": sequence_kl(exact, pred),
+        "gaps": gap_frame(exact[:, keep], pred[:, keep], np.flatnonzero(keep)),
+        "sequence_kl": sequence_kl(exact[:, keep], pred[:, keep]),
         "first": pred[0],
         "params": log.params,
         "steps": log.steps,
         "seconds": log.seconds,
     }
-    mask = getattr(task, "score_mask", None)
     if mask is not None:  # the authors' protocol: their statistic at their positions
         stats = entropy_statistics(exact, pred, mask)
         scored |= {k: stats[k] for k in ("entropy_diff", "kl_scored_bits")}

@@ -275,20 +275,121 @@ class HMMFiltering:
         return out
 
 
+@dataclass(frozen=True)
+class HMMInContext:
+    """The authors' in-context HMM (Agarwal, Dalal & Misra; vishalmisra/bayesian-wind-tunnel,
+    src/data/hmm.py): a fresh HMM per sequence (S states, O symbols; transition and emission
+    rows from a flat Dirichlet with a floor of 0.05, discretised to hundredths) written into
+    the sequence, then K observations, each followed by a query token. The target at each query
+    is the hidden-state posterior p(s_t | o_<=t) from the forward filter with the written
+    parameters (uniform initial state), so the model must infer in context. Tokens: 0..100 the
+    probabilities in hundredths, then the O symbols, the query token, and the S state tokens
+    (the query's answer is a distribution over the state tokens: trained with soft targets)."""
+
+    states: int = 5
+    symbols: int = 5
+    steps: int = 15
+    floor: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.states < 2 or self.symbols < 2 or self.steps < 1:
+            raise BayesmatrixError("an in-context HMM needs >= 2 states, >= 2 symbols, >= 1 step")
+        if not 0 <= self.floor * max(self.states, self.symbols) < 1:
+            raise BayesmatrixError(f"floor {self.floor} leaves no room in a row")
+
+    @property
+    def query(self) -> int:
+        return 101 + self.symbols
+
+    @property
+    def vocab(self) -> int:
+        return 101 + self.symbols + 1 + self.states
+
+    @property
+    def header(self) -> int:
+        return self.states * (self.states + self.symbols)
+
+    @property
+    def length(self) -> int:
+        return self.header + 2 * self.steps
+
+    @property
+    def score_mask(self) -> np.ndarray:
+        mask = np.zeros(self.length, dtype=bool)
+        mask[self.header + 1 :: 2] = True
+        return mask
+
+    loss_mask = score_mask
+    soft_targets = True
+
+    def _matrix(self, rng: np.random.Generator, cols: int) -> np.ndarray:
+        """Rows from a flat Dirichlet, floored, in whole hundredths summing to 100."""
+        floor = round(self.floor * 100)
+        out = np.empty((self.states, cols), dtype=int)
+        for i in range(self.states):
+            raw = np.maximum(rng.dirichlet(np.ones(cols)), self.floor)
+            cents = np.maximum(np.rint(raw / raw.sum() * 100).astype(int), floor)
+            while cents.sum() != 100:  # move single hundredths, never below the floor
+                j = np.argmax(cents) if cents.sum() > 100 else np.argmin(cents)
+                cents[j] += 1 if cents.sum() < 100 else -1
+            out[i] = cents
+        return out
+
+    def sample(self, n: int, seed: int | np.random.Generator | None = 0) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        x = np.empty((n, self.length), dtype=int)
+        for i in range(n):
+            trans, emit = self._matrix(rng, self.states), self._matrix(rng, self.symbols)
+            x[i, : self.header] = np.concatenate([trans.ravel(), emit.ravel()])
+            s = rng.integers(self.states)
+            for t in range(self.steps):
+                if t:
+                    s = rng.choice(self.states, p=trans[s] / 100)
+                x[i, self.header + 2 * t] = 101 + rng.choice(self.symbols, p=emit[s] / 100)
+            x[i, self.header + 1 :: 2] = self.query
+        return x
+
+    def parameters(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The transition [n, S, S] and emission [n, S, O] matrices written in sequences x."""
+        s, o = self.states, self.symbols
+        head = np.asarray(x)[:, : self.header] / 100.0
+        return head[:, : s * s].reshape(-1, s, s), head[:, s * s :].reshape(-1, s, o)
+
+    def predictive(self, x: np.ndarray) -> np.ndarray:
+        """At each query: the forward filter's p(s_t | o_<=t) over the state tokens. Elsewhere
+        the row is one-hot on the token that comes (those rows are neither trained nor
+        scored: the parameters' and observations' own predictives are not the target)."""
+        x = np.asarray(x)
+        n = len(x)
+        out = np.zeros((n, self.length, self.vocab))
+        out[np.arange(n)[:, None], np.arange(self.length)[None], x] = 1.0
+        trans, emit = self.parameters(x)
+        belief = np.full((n, self.states), 1.0 / self.states)  # p(s_t | o_<t)
+        for t in range(self.steps):
+            obs = x[:, self.header + 2 * t] - 101
+            post = belief * emit[np.arange(n), :, obs]
+            post /= post.sum(1, keepdims=True)
+            row = self.header + 2 * t + 1
+            out[:, row] = 0.0
+            out[:, row, 101 + self.symbols + 1 :] = post
+            belief = np.einsum("ns,nst->nt", post, trans)
+        return out
+
+
 TASKS = {
     "dirichlet": DirichletCategorical.symmetric,
     "markov": DirichletMarkov,
     "bijection": BijectionElimination,
     "bijection-peer": BijectionPeer,
     "hmm": HMMFiltering,
+    "hmm-incontext": HMMInContext,
 }
 
 
-def make_task(
-    name: str, **kwargs: object
-) -> DirichletCategorical | DirichletMarkov | BijectionElimination | BijectionPeer | HMMFiltering:
+def make_task(name: str, **kwargs: object) -> object:
     """A task by name: dirichlet (vocab, alpha, length), markov (vocab, alpha, length),
-    bijection (keys), bijection-peer (keys, pairs), hmm (states, vocab, length, stay, seed)."""
+    bijection (keys), bijection-peer (keys, pairs), hmm (states, vocab, length, stay, seed),
+    hmm-incontext (states, symbols, steps, floor)."""
     if name not in TASKS:
         raise BayesmatrixError(f"unknown wind-tunnel task '{name}'; choose from {', '.join(TASKS)}")
     try:

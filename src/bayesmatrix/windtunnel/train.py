@@ -122,15 +122,21 @@ def _train(
     model.train()
     mask = getattr(task, "loss_mask", None)
     mask = None if mask is None else torch.from_numpy(mask)
+    soft = bool(getattr(task, "soft_targets", False)) and mask is not None
     while step < max_steps and time.perf_counter() - start < budget:
         frac = max((time.perf_counter() - start) / budget, step / max_steps)
         for group in opt.param_groups:  # cosine decay over whichever budget binds first
             group["lr"] = lr * 0.5 * (1 + torch.cos(torch.tensor(min(frac, 1.0) * torch.pi)))
-        x = torch.from_numpy(task.sample(batch, int(torch.randint(2**31, (1,), generator=rng))))
+        sample = task.sample(batch, int(torch.randint(2**31, (1,), generator=rng)))
+        x = torch.from_numpy(sample)
         logits = model(inputs_for(x, task.vocab))[..., : task.vocab]
         if mask is not None:  # a task trained on some positions only (the authors' protocol)
             logits, x = logits[:, mask], x[:, mask]
-        loss = nn.functional.cross_entropy(logits.reshape(-1, task.vocab), x.reshape(-1))
+        if soft:  # targets are distributions (the exact posterior at those positions)
+            target = torch.from_numpy(task.predictive(sample)[:, mask]).float()
+            loss = -(target * torch.log_softmax(logits, -1)).sum(-1).mean()
+        else:
+            loss = nn.functional.cross_entropy(logits.reshape(-1, task.vocab), x.reshape(-1))
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
