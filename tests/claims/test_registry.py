@@ -100,6 +100,7 @@ def test_claims_command_lists_the_registry(tmp_path, monkeypatch, capsys):
     assert code == 0
     for claim in list_claims():
         assert claim.name in out
+    assert "E[p_n+m]" in out  # brackets in descriptions and rules are text, not markup
 
 
 # ---- verdicts of claims that had no unit tests: both ways, on constructed results -------

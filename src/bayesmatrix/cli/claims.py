@@ -68,6 +68,8 @@ def claims_cmd(
     ] = None,
 ) -> None:
     """List the claims bayesmatrix tests, with what each checks and its verdict rule."""
+    from rich.markup import escape
+
     from bayesmatrix.claims import list_claims
     from bayesmatrix.claims.registry import PROFILE_NAMES
 
@@ -85,7 +87,7 @@ def claims_cmd(
                 if values is None
                 else ", ".join(f"{k}={v}" for k, v in values.items())
             )
-        table.add_row(*row)
+        table.add_row(*(escape(cell) for cell in row))  # rules hold brackets: not markup
     console.print(table)
 
 
