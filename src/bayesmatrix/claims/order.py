@@ -25,7 +25,7 @@ def _run(ctx: Context, tasks: list[Task]) -> OrderResult:
         ctx.out,
         ctx.load,
         cell=partial(order_cell, ns=ns, orderings=k),
-        kind=f"order-n{'-'.join(map(str, ns))}-k{k}",
+        kind=f"order-n{'-'.join(map(str, ns))}-k{k}-true",
         progress=ctx.progress,
         executor=ctx.executor,
     )

@@ -50,18 +50,22 @@ def ordering_readings(
     ns: Sequence[int] = NS,
     orderings: int = ORDERINGS,
     seed: int = 0,
+    truth: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """For each n in ns and each of `orderings` random orderings of demos[:n] (ordering 0 is
     the order given), one call of predict on the ordering followed by the query. Rows: n,
     ordering, p_query (probability of the query's label), code_bits (mean -log2 probability
-    of each shown label, bits per demonstration), and the curve a Beta-Bernoulli fit reads
-    (p_shown: probability of labels[0] before each demonstration; outcome: shown == labels[0])."""
+    of each shown label, bits per demonstration), and the curve a Beta-Bernoulli fit reads, as
+    the ICL claim reads it: p_true, the probability of each demonstration's true label before
+    it is shown, and outcome, whether the shown label is the true one (truth: each demo's true
+    label; default labels[0] for all, i.e. the curve of the first label and its counts)."""
     if orderings < 2:
         raise BayesmatrixError("order effects need at least 2 orderings")
     if not ns or min(ns) < 1 or max(ns) > len(demos):
         raise BayesmatrixError(f"ns must lie in 1..{len(demos)} (the demonstrations given)")
     rng = np.random.default_rng([seed, 11])
     index = {label: i for i, label in enumerate(labels)}
+    truth = [labels[0]] * len(demos) if truth is None else list(truth)
     rows = []
     for n in sorted(set(ns)):
         for o in range(orderings):
@@ -69,6 +73,7 @@ def ordering_readings(
             shown = [demos[i] for i in perm]
             probs = np.asarray(predict([*shown, query]), dtype=float)
             seen = np.array([index[y] for _, y in shown])
+            true = np.array([index[truth[i]] for i in perm])
             p_seen = probs[np.arange(n), seen]
             rows.append(
                 {
@@ -76,8 +81,8 @@ def ordering_readings(
                     "ordering": o,
                     "p_query": float(probs[n, index[query[1]]]),
                     "code_bits": float(-np.log2(np.clip(p_seen, 1e-300, 1)).mean()),
-                    "p_first": probs[:n, 0].tolist(),
-                    "outcome": (seen == 0).astype(float).tolist(),
+                    "p_true": probs[np.arange(n), true].tolist(),
+                    "outcome": (seen == true).astype(float).tolist(),
                 }
             )
     return pd.DataFrame(rows)
@@ -114,6 +119,7 @@ def order_cell(
         ns,
         orderings,
         seed,
+        truth=true[:-1],
     )
     keys = {"model": lm.name, "task": task.name, "condition": condition.tag, "seed": seed}
     return frame.assign(**keys)[[*keys, *frame.columns]]
@@ -204,7 +210,7 @@ def ordering_kappas(readings: pd.DataFrame, bootstrap: int = 100) -> pd.DataFram
     rows = []
     for key, g in readings.groupby(KEYS, sort=False):
         top = g[g["n"] == g["n"].max()]
-        q = np.clip(np.stack(top["p_first"].to_numpy()), 1e-4, 1 - 1e-4)
+        q = np.clip(np.stack(top["p_true"].to_numpy()), 1e-4, 1 - 1e-4)
         o = np.stack(top["outcome"].to_numpy())
         base = dict(zip(KEYS, key, strict=True))
         for o_id, grp in top.groupby("ordering"):
@@ -276,13 +282,22 @@ def order_verdict(
     res, r_lo, r_hi = _mean_ci(left, bootstrap)
     per_n = ", ".join(f"n={int(n)}: {v:.4f}" for n, v in gaps.groupby("n")["gap_p"].mean().items())
     pooled = kappas[kappas["ordering"] == "pooled"].iloc[0]
-    each = kappas[kappas["ordering"] != "pooled"]["kappa"]
+    each = kappas[kappas["ordering"] != "pooled"]
+    useful = each[each["r2"] > 0]["kappa"]
+    kappa = (
+        f"kappa per ordering {useful.min():.3g}..{useful.max():.3g} (median "
+        f"{useful.median():.3g}) in the {len(useful)} of {len(each)} orderings whose "
+        "Beta-Bernoulli fit beats a constant"
+        if len(useful)
+        else f"no ordering's Beta-Bernoulli fit beats a constant (R^2 <= 0 in all {len(each)})"
+    )
+    pooled_text = f"{pooled['kappa']:.3g} [{pooled['lo']:.3g}, {pooled['hi']:.3g}] (R^2 "
+    pooled_text += f"{pooled['r2']:.2f}" + (", NOT a measurement)" if pooled["r2"] <= 0 else ")")
     text = (
         f"expectation-realisation gap of the query predictive by n ({per_n}); at n={n_max} "
         f"{gap:.4f} [{lo:.4f}, {hi:.4f}], code-length gap "
-        f"{top['gap_bits'].mean():.4f} bits/demo; kappa per ordering {each.min():.3g}.."
-        f"{each.max():.3g} (median {each.median():.3g}), permutation-averaged "
-        f"{pooled['kappa']:.3g} [{pooled['lo']:.3g}, {pooled['hi']:.3g}] (R^2 {pooled['r2']:.2f})"
+        f"{top['gap_bits'].mean():.4f} bits/demo; {kappa}; permutation-averaged kappa "
+        f"{pooled_text}"
     )
     if np.all(gaps["gap_p"].to_numpy() <= EXACT):
         return Verdict(claim, "supported", text + "; no order effect at any n (exactly)")
