@@ -184,3 +184,25 @@ def test_soft_targets_train_the_in_context_posterior(tmp_path):
     model, _ = train(task, "transformer", tmp_path, minutes=5, max_steps=1500)
     trained = model_predictive(model, x, task.vocab)[:, task.score_mask]
     assert gap_frame(exact, trained)["kl_bits"].mean() < 0.6 * baseline
+
+
+@pytest.mark.parametrize(
+    ("task", "value", "status"),
+    [
+        ("bijection-peer", 0.004, "supported"),
+        ("bijection-peer", 0.02, "not supported"),
+        ("hmm-incontext", 0.0005, "supported"),
+        ("hmm-incontext", 0.002, "not supported"),
+    ],
+)
+def test_peer_verdicts_use_each_protocols_published_figure(task, value, status):
+    import pandas as pd
+
+    from bayesmatrix.windtunnel.result import PEER_METRICS, WindTunnelResult
+
+    row = {"arch": "transformer", "params": 1, "steps": 1, "seconds": 1.0, "seeds": 1}
+    for m in ("kl", *PEER_METRICS):
+        row |= {m: value, f"{m}_lo": 0.9 * value, f"{m}_hi": 1.1 * value}
+    (verdict,) = WindTunnelResult(task, 1, pd.DataFrame(), pd.DataFrame([row])).verdicts()
+    assert verdict.status == status
+    assert ("7.5e-5" in verdict.claim) == (task == "hmm-incontext")

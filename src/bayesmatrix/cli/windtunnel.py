@@ -118,7 +118,7 @@ def run_cmd(
     console.print(table)
     peer = "authors_bits" in result.summary
     if peer:
-        stats = Table("arch", "authors' statistic (bits)", "ours: mean |dH| (bits)", "KL at values")
+        stats = Table("arch", "authors statistic (bits)", "ours: mean |dH| (bits)", "KL scored")
         for _, row in result.summary.iterrows():
             stats.add_row(
                 row["arch"],
