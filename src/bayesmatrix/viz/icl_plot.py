@@ -111,7 +111,8 @@ def plot_order_effects(results: Sequence[OrderResult]) -> Figure:
         (right, "orderings averaged k", "spread of the k-average (dotted: independent)"),
     ):
         ax.set_xscale("log", base=2)
-        ax.set_yscale("symlog", linthresh=1e-4)
+        ax.set_yscale("symlog", linthresh=1e-4)  # a learner with no order effect sits at 0
+        ax.set_ylim(bottom=0)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel, fontsize=8)
         ax.grid(alpha=0.3)
