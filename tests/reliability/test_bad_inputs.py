@@ -106,6 +106,10 @@ BAD_INPUTS: list[tuple[list[str], str]] = [
     (["windtunnel", "run", "--task", "hmmm"], "unknown wind-tunnel task"),
     (["windtunnel", "run", "--out", "{file}"], "is a file"),
     (["windtunnel", "run", "--minutes", "0"], "must be positive"),
+    (["windtunnel", "run", "--task", "bijection-peer", "--V", "4", "--pairs", "9"], "1..4"),
+    (["windtunnel", "geometry", "--out", "{dir}"], "no trained transformer"),
+    (["windtunnel", "geometry", "--n", "1"], "--n must be at least 3"),
+    (["windtunnel", "geometry", "--task", "hmmm"], "unknown wind-tunnel task"),
     # the main job and the explorer
     (["validate", "--profile", "huge"], "choose from"),
     (["validate", "--model", "nope"], "named models are"),
