@@ -147,7 +147,7 @@ def analyse_geometry(
     if known.any():
         error = np.abs(entropy - exact)[known]
         change = np.abs(ablated - exact)[known] - error
-        d, d_lo, d_hi = _paired_ci(change, bootstrap, seed)
+        d, d_lo, d_hi = bootstrap_mean_ci(change, n_boot=max(bootstrap, 1), seed=seed)
         rng = np.random.default_rng([seed, 3])
         span = axes[1 : min(CONTROL_SUBSPACE, len(axes))]
         control = []
@@ -161,10 +161,6 @@ def analyse_geometry(
             "control_change": float(np.mean(control)) if control else float("nan"),
         }  # fmt: skip
     return out, pc1
-
-
-def _paired_ci(values: np.ndarray, bootstrap: int, seed: int) -> tuple[float, float, float]:
-    return bootstrap_mean_ci(values, n_boot=max(bootstrap, 1), seed=seed)
 
 
 # ---- readings from a model ---------------------------------------------------------------------

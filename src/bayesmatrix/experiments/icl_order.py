@@ -277,9 +277,9 @@ def order_verdict(
     claim = f"ICL of {model} on {task} ({cond}) is exchangeable after averaging over orderings"
     top = gaps[gaps["n"] == gaps["n"].max()]
     n_max, k_all = int(top["n"].iloc[0]), int(top["orderings"].min())
-    gap, lo, hi = _mean_ci(top["gap_p"].to_numpy(), bootstrap)
+    gap, lo, hi = bootstrap_mean_ci(top["gap_p"].to_numpy(), n_boot=max(bootstrap, 1))
     left = top["spread_p"].to_numpy() / np.sqrt(k_all)
-    res, r_lo, r_hi = _mean_ci(left, bootstrap)
+    res, r_lo, r_hi = bootstrap_mean_ci(left, n_boot=max(bootstrap, 1))
     per_n = ", ".join(f"n={int(n)}: {v:.4f}" for n, v in gaps.groupby("n")["gap_p"].mean().items())
     pooled = kappas[kappas["ordering"] == "pooled"].iloc[0]
     each = kappas[kappas["ordering"] != "pooled"]
@@ -316,7 +316,3 @@ def order_verdict(
     return Verdict.from_rules(
         claim, text, [rule(s_lo, s_hi, below=0.0), rule(r_lo, r_hi, below=AVERAGED_SPREAD)]
     )
-
-
-def _mean_ci(values: np.ndarray, bootstrap: int) -> tuple[float, float, float]:
-    return bootstrap_mean_ci(values, n_boot=max(bootstrap, 1))
