@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -34,14 +36,39 @@ EVAL_SEQUENCES = 2000
 BATCH = 64
 
 
+CURVE_EVERY = 200  # steps per checkpoint and per point of the learning curve
+
+
 def _save_checkpoint(
-    path: Path, model: nn.Module, opt: torch.optim.Optimizer, step: int, elapsed: float, loss: float
+    path: Path,
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    step: int,
+    elapsed: float,
+    loss: float,
+    curve: list[dict[str, float]],
 ) -> None:
-    """Write a checkpoint atomically: a kill leaves the previous one whole."""
+    """Write a checkpoint atomically (a kill leaves the previous one whole), and beside it the
+    learning curve so far as curve.csv."""
     tmp = path.with_name(path.name + ".tmp")
     state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step}
-    torch.save({**state, "elapsed": elapsed, "loss": loss}, tmp)
+    torch.save({**state, "elapsed": elapsed, "loss": loss, "curve": curve}, tmp)
     tmp.replace(path)
+    if curve:
+        pd.DataFrame(curve).to_csv(path.with_name("curve.csv"), index=False)
+
+
+def _curve_point(step: int, seconds: float, window: list[tuple[float, float]]) -> dict[str, float]:
+    """One point of the learning curve: the mean training loss (nats) over the steps since the
+    last point and, for soft targets, the mean KL(target || model) at the trained positions in
+    bits (the training loss less the target's entropy)."""
+    losses, excess = np.array(window).T
+    return {
+        "step": step,
+        "seconds": seconds,
+        "loss": float(losses.mean()),
+        "kl_bits": float(excess.mean() / np.log(2)),
+    }
 
 
 def check_memory(task: object, batch: int) -> None:
@@ -110,11 +137,13 @@ def _train(
     model = build(arch, task.vocab, task.length, seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     step, elapsed, loss_value = 0, 0.0, float("nan")
+    curve: list[dict[str, float]] = []
     if ckpt.is_file():
         state = torch.load(ckpt, weights_only=False)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step, elapsed, loss_value = state["step"], state["elapsed"], state["loss"]
+        curve = state.get("curve", [])
     budget = minutes * 60
     rng = torch.Generator().manual_seed(seed + 1)
     torch.randint(2**31, (step,), generator=rng)  # a resumed run continues the data stream
@@ -123,6 +152,7 @@ def _train(
     mask = getattr(task, "loss_mask", None)
     mask = None if mask is None else torch.from_numpy(mask)
     soft = bool(getattr(task, "soft_targets", False)) and mask is not None
+    window: list[tuple[float, float]] = []  # (loss, KL to the soft target) since the last point
     while step < max_steps and time.perf_counter() - start < budget:
         frac = max((time.perf_counter() - start) / budget, step / max_steps)
         for group in opt.param_groups:  # cosine decay over whichever budget binds first
@@ -135,20 +165,27 @@ def _train(
         if soft:  # targets are distributions (the exact posterior at those positions)
             target = torch.from_numpy(task.predictive(sample)[:, mask]).float()
             loss = -(target * torch.log_softmax(logits, -1)).sum(-1).mean()
+            entropy = -(target * torch.log(target.clamp_min(1e-30))).sum(-1).mean()
+            excess = float(loss.detach() - entropy)  # cross-entropy - H(target) = KL, in nats
         else:
             loss = nn.functional.cross_entropy(logits.reshape(-1, task.vocab), x.reshape(-1))
+            excess = float("nan")
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
         loss_value = loss.item()
+        window.append((loss_value, excess))
         if progress:
             progress(step, loss_value)
-        if step % 200 == 0:
-            _save_checkpoint(ckpt, model, opt, step, time.perf_counter() - start, loss_value)
+        if step % CURVE_EVERY == 0:
+            seconds = time.perf_counter() - start
+            curve.append(_curve_point(step, seconds, window))
+            window = []
+            _save_checkpoint(ckpt, model, opt, step, seconds, loss_value, curve)
     log = TrainLog(arch, step, time.perf_counter() - start, loss_value, n_params(model))
-    _save_checkpoint(ckpt, model, opt, step, log.seconds, loss_value)
+    _save_checkpoint(ckpt, model, opt, step, log.seconds, loss_value, curve)
     (out / "train.json").write_text(json.dumps(log.__dict__))
     model.eval()
     return model, log
