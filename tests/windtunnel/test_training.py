@@ -145,9 +145,10 @@ def test_peer_protocol_trains_on_values_and_answer_only(tmp_path):
 def test_cli_runs_the_peer_protocol(tmp_path):
     proc = run_cli(
         "windtunnel", "run", "--task", "bijection-peer", "--V", "4", "--arch", "transformer,mlp",
-        "--steps", "20", "--out", str(tmp_path),
+        "--steps", "200", "--out", str(tmp_path),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "bijection-peer" / "training_curve.png").is_file()
     summary = json.loads((tmp_path / "bijection-peer" / "summary.json").read_text())
     for arch in ("transformer", "mlp"):
         assert summary[arch]["authors_bits"] <= summary[arch]["ours_bits"] + 1e-12

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -19,6 +19,11 @@ from bayesmatrix.cli import (
     executor,
 )
 from bayesmatrix.errors import BayesmatrixError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from bayesmatrix.windtunnel.curve import CurveFit
 
 wt_app = typer.Typer(
     help="Bayesian wind tunnels: exact posteriors, trained models, gaps in bits.",
@@ -67,9 +72,18 @@ def run_cmd(
     from rich.progress import Progress
 
     from bayesmatrix.viz import save_figure
-    from bayesmatrix.viz.windtunnel_plot import plot_kl_by_position, plot_sequence
+    from bayesmatrix.viz.windtunnel_plot import (
+        plot_kl_by_position,
+        plot_sequence,
+        plot_training_curve,
+    )
     from bayesmatrix.windtunnel.nets import ARCHS
-    from bayesmatrix.windtunnel.result import PEER_METRICS, summarise_runs, train_runs
+    from bayesmatrix.windtunnel.result import (
+        PEER_METRICS,
+        PEER_TARGETS,
+        summarise_runs,
+        train_runs,
+    )
     from bayesmatrix.windtunnel.train import BATCH, EVAL_SEQUENCES, check_memory
 
     archs = [a.strip() for a in arch.split(",") if a.strip()]
@@ -146,11 +160,44 @@ def run_cmd(
     (out / task / "summary.json").write_text(json.dumps(summary, indent=1))
     x = the_task.sample(EVAL_SEQUENCES, seed=10_000)[:1]
     exact = the_task.predictive(x)[0]
+    curves = {a: done[(a, seed)]["curve"] for a in archs if len(done[(a, seed)]["curve"])}
+    fit = _curve_account(curves.get("transformer"), PEER_TARGETS.get(task, (None,))[0], done)
     figures = [
         save_figure(plot_kl_by_position(frames, task), out / task / "kl_by_position.png"),
         save_figure(plot_sequence(x[0], exact, firsts, task), out / task / "sequence.png"),
     ]
+    if curves:
+        target = PEER_TARGETS.get(task, (None,))[0]
+        figure = plot_training_curve(curves, task, fit, target)
+        figures.append(save_figure(figure, out / task / "training_curve.png"))
     console.print(f"results: {out / task}/summary.json\nfigures: " + ", ".join(map(str, figures)))
+
+
+def _curve_account(curve: pd.DataFrame | None, target: float | None, done: dict) -> CurveFit | None:
+    """For a soft-target task with a published figure: print the rate at which the
+    transformer's KL fell over the second half of its training curve and, at that rate, the
+    steps and CPU time the target would take. Returns the fit (None when there is none)."""
+    from bayesmatrix.windtunnel.curve import fit_curve
+
+    if curve is None or target is None or not curve["kl_bits"].notna().any():
+        return None
+    try:
+        fit = fit_curve(curve)
+    except BayesmatrixError:
+        return None
+    steps, fast, slow = fit.steps_to(target)
+    run = next(v for (arch, _), v in done.items() if arch == "transformer")
+    per_step = run["seconds"] / max(run["steps"], 1)
+    console.print(
+        f"training curve, steps {fit.first_step}-{fit.last_step}: KL at the trained positions "
+        f"~ step^-{fit.exponent:.2f} [{fit.exponent_lo:.2f}, {fit.exponent_hi:.2f}] "
+        f"(R^2 {fit.r2:.2f}); at that rate {target:g} bits takes ~{steps:.3g} steps "
+        f"[{fast:.3g}, {slow:.3g}], ~{steps * per_step / 3600:.3g} CPU-hours at this run's "
+        "speed (hopeful: part of the late drop is the learning-rate decay)",
+        markup=False,
+        highlight=False,
+    )
+    return fit
 
 
 def _task(

@@ -239,7 +239,7 @@ def train_and_score(
 ) -> dict:
     """One wind-tunnel run as a job: train (resuming), save the model, and score it on n
     fresh sequences (the same for every run): per-position gaps, per-sequence KL, and the
-    model's predictive on the first sequence (for figures)."""
+    model's predictive on the first sequence and the training curve (for figures)."""
     from bayesmatrix.windtunnel.evaluate import (
         entropy_statistics,
         gap_frame,
@@ -256,8 +256,10 @@ def train_and_score(
         model.save(where / "model")
     mask = getattr(task, "score_mask", None)
     keep = np.ones(exact.shape[1], dtype=bool) if mask is None else mask
+    curve = where / "curve.csv"
     scored = {
         "gaps": gap_frame(exact[:, keep], pred[:, keep], np.flatnonzero(keep)),
+        "curve": pd.read_csv(curve) if curve.is_file() else pd.DataFrame(),
         "sequence_kl": sequence_kl(exact[:, keep], pred[:, keep]),
         "first": pred[0],
         "params": log.params,
