@@ -114,6 +114,27 @@ def test_model_comparison_can_go_either_way(small_kappa, large_kappa, expected):
     assert crossing[slower] is None or crossing[slower] > crossing[faster]
 
 
+def test_model_comparison_needs_kappas_that_fit():
+    """The case the intervals alone call supported (kappa 3 vs 40) turns inconclusive when the
+    larger model's Beta-Bernoulli fit does not beat a constant (R^2 <= 0): its kappa is then
+    no rate to compare, however tight its interval."""
+    frame = pd.concat(
+        [
+            synthetic("beta-bernoulli", "small", 100, 40.0, condition="flipped", seed=1),
+            synthetic("beta-bernoulli", "large", 300, 3.0, condition="flipped", seed=2),
+        ]
+    )
+    analysis = analyse(frame, bootstrap=60)
+    (row,) = analysis.compare_models().to_dict("records")
+    assert row["larger_updates_faster"] == "supported" and row["r2_larger"] > 0
+    large = (analysis.fits["model"] == "large") & (analysis.fits["learner"] == "beta-bernoulli")
+    analysis.fits.loc[large, "r2"] = -0.1
+    (row,) = analysis.compare_models().to_dict("records")
+    assert row["larger_updates_faster"] == "inconclusive"
+    (verdict,) = analysis.comparison_verdicts()
+    assert verdict.status == "inconclusive" and "R^2 -0.10" in verdict.evidence
+
+
 def test_sustained_crossing_ignores_single_dips():
     assert sustained_crossing(np.array([0.8, 0.4, 0.7, 0.45, 0.3, 0.2])) == 3
     assert sustained_crossing(np.array([0.8, 0.4, 0.7, 0.6])) is None

@@ -220,7 +220,9 @@ class IclAnalysis:
                     row.larger_updates_faster,
                     f"kappa {row.kappa_larger:.1f} [{row.kappa_larger_ci[0]:.1f}, "
                     f"{row.kappa_larger_ci[1]:.1f}] vs {row.kappa_smaller:.1f} "
-                    f"[{row.kappa_smaller_ci[0]:.1f}, {row.kappa_smaller_ci[1]:.1f}]",
+                    f"[{row.kappa_smaller_ci[0]:.1f}, {row.kappa_smaller_ci[1]:.1f}] "
+                    f"(Beta-Bernoulli R^2 {row.r2_larger:.2f} vs {row.r2_smaller:.2f}; a fit "
+                    "that does not beat a constant gives no rate to compare)",
                 )
             )
         return out
@@ -312,7 +314,8 @@ class IclAnalysis:
     def compare_models(self) -> pd.DataFrame:
         """Per (task, condition) with two or more models: kappa with intervals by model size,
         the k from which P(semantic label) stays below 0.5, and whether the larger model
-        updates faster (smaller kappa with non-overlapping 95% intervals)."""
+        updates faster (smaller kappa with non-overlapping 95% intervals; inconclusive when
+        either model's Beta-Bernoulli fit does not beat a constant, R^2 <= 0)."""
         bb = self.fits[self.fits["learner"] == "beta-bernoulli"]
         rows = []
         for (task, cond), g in bb.groupby(["task", "condition"], sort=False):
@@ -330,6 +333,8 @@ class IclAnalysis:
                 )
                 or "inconclusive"
             )
+            if not (small["r2"] > 0 and large["r2"] > 0):
+                status = "inconclusive"  # a kappa whose fit does not beat a constant is no rate
             crossing = {}
             for model in (small["model"], large["model"]):
                 c = self.curves[
@@ -348,6 +353,8 @@ class IclAnalysis:
                     "kappa_smaller_ci": (small["kappa_lo"], small["kappa_hi"]),
                     "kappa_larger": large["kappa"],
                     "kappa_larger_ci": (large["kappa_lo"], large["kappa_hi"]),
+                    "r2_smaller": small["r2"],
+                    "r2_larger": large["r2"],
                     "crossing_smaller": crossing[small["model"]],
                     "crossing_larger": crossing[large["model"]],
                     "larger_updates_faster": status,
