@@ -12,13 +12,13 @@ from bayesmatrix.experiments.icl import Condition, render_context
 from bayesmatrix.experiments.icl_order import (
     OrderResult,
     averaging_curve,
-    log_slope,
     order_cell,
     order_gaps,
     ordering_kappas,
     ordering_readings,
 )
 from bayesmatrix.experiments.icl_tasks import get_task
+from bayesmatrix.experiments.result import log_slope
 
 LABELS = ("a", "b")
 SENTIMENT = get_task("sentiment")

@@ -23,7 +23,7 @@ import pandas as pd
 from bayesmatrix.bayes.learners import BetaBernoulliLearner
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.experiments.icl import Condition, check_cell, prequential_label_probs
-from bayesmatrix.experiments.result import bootstrap_mean_ci, load_frame, save_frame
+from bayesmatrix.experiments.result import bootstrap_mean_ci, load_frame, log_slope, save_frame
 from bayesmatrix.experiments.verdicts import Verdict, rule
 
 if TYPE_CHECKING:
@@ -146,11 +146,6 @@ def _gap_row(g: pd.DataFrame) -> pd.Series:
             "gap_bits": np.abs(c - c.mean()).mean(),
         }
     )
-
-
-def log_slope(x: np.ndarray, y: np.ndarray) -> float:
-    """Least-squares slope of log y on log x (the exponent of a power law y ~ x^slope)."""
-    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
 def gap_trend(

@@ -36,10 +36,10 @@ import pandas as pd
 from scipy import stats
 
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.experiments.icl_order import log_slope
 from bayesmatrix.experiments.result import (
     bootstrap_mean_ci,
     load_frame,
+    log_slope,
     save_frame,
     write_parquet_atomic,
 )

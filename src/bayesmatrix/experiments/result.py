@@ -91,6 +91,11 @@ def bootstrap_mean_ci(
     )
 
 
+def log_slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope of log y on log x (the exponent of a power law y ~ x^slope)."""
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
 def _json_default(obj: object) -> object:
     if isinstance(obj, np.generic):
         return obj.item()
