@@ -3,7 +3,7 @@ compared on held-out seeds, and the model comparison of the Beta-Binomial argume
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -24,22 +24,45 @@ def conditions(settings: Mapping[str, Any]) -> list[Condition]:
     return [parse_condition(c, settings["sul_words"]) for c in settings["conditions"]]
 
 
-def _run(ctx: Context, tasks: list[Task]) -> IclAnalysis:
-    s = ctx.settings
-    shots = s["shots"]
-    frame = run_sweep(
+def sweep_settings(seeds: int, **more: Any) -> dict[str, Any]:
+    """The sweep every ICL claim runs (sentiment; regular, flipped and unrelated labels) with
+    its seeds and the claim's own settings."""
+    return {
+        "tasks": ["sentiment"],
+        "conditions": ["regular", "flipped", "sul"],
+        "sul_words": list(SUL_WORDS),
+        "seeds": seeds,
+        **more,
+    }
+
+
+def sweep(
+    ctx: Context,
+    tasks: list[Task],
+    cell: Callable[..., Any],
+    kind: str,
+    usable: Sequence[Condition] | None = None,
+) -> Any:
+    """One ICL claim's cells (run_sweep): every model, task, condition (or `usable`) and seed,
+    each resumable under the claim's folder."""
+    return run_sweep(
         ctx.models,
         tasks,
-        conditions(s),
-        range(s["seeds"]),
+        conditions(ctx.settings) if usable is None else usable,
+        range(ctx.settings["seeds"]),
         ctx.out,
         ctx.load,
-        cell=partial(run_cell, shots=shots),
-        kind=f"shots{shots}",
+        cell=cell,
+        kind=kind,
         progress=ctx.progress,
         executor=ctx.executor,
     )
-    return analyse(frame, bootstrap=s["bootstrap"])
+
+
+def _run(ctx: Context, tasks: list[Task]) -> IclAnalysis:
+    shots = ctx.settings["shots"]
+    frame = sweep(ctx, tasks, partial(run_cell, shots=shots), f"shots{shots}")
+    return analyse(frame, bootstrap=ctx.settings["bootstrap"])
 
 
 def command(models: Sequence[str], s: Mapping[str, Any]) -> str:
@@ -67,17 +90,6 @@ def _figures(
     return [*figures, ClaimFigure("kappa", plot_kappa(analysis), cmd)]
 
 
-def _settings(shots: int, seeds: int, bootstrap: int) -> dict:
-    return {
-        "tasks": ["sentiment"],
-        "conditions": ["regular", "flipped", "sul"],
-        "sul_words": list(SUL_WORDS),
-        "shots": shots,
-        "seeds": seeds,
-        "bootstrap": bootstrap,
-    }
-
-
 CLAIM = register(
     Claim(
         name="icl",
@@ -88,13 +100,14 @@ CLAIM = register(
         f"below {NO_UPDATE_KAPPA:g}; inconclusive without measurable updating, when the "
         "Beta-Bernoulli fit or the carrying learner is worse than a constant (R^2 <= 0), when "
         "the rules disagree, or without intervals; the larger model updates faster when its "
-        "kappa interval lies wholly below the smaller model's; the Bayesian scaling law is "
+        "kappa interval lies wholly below the smaller model's and both Beta-Bernoulli fits beat "
+        "a constant; the Bayesian scaling law is "
         f"supported when its held-out RMSE minus the power law's lies below {TIE_RMSE}",
         scope="models",
         profiles={
-            "test": _settings(8, 3, 20),
-            "quick": _settings(24, 5, 50),
-            "full": _settings(32, 10, 100),
+            "test": sweep_settings(3, shots=8, bootstrap=20),
+            "quick": sweep_settings(5, shots=24, bootstrap=50),
+            "full": sweep_settings(10, shots=32, bootstrap=100),
         },
         run=_run,
         load=IclAnalysis.load,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from bayesmatrix.claims.icl import conditions, task_data
+from bayesmatrix.claims.icl import conditions, sweep, sweep_settings, task_data
 from bayesmatrix.claims.registry import Claim, Context, register
-from bayesmatrix.experiments.icl import SUL_WORDS, run_sweep
 from bayesmatrix.experiments.icl_martingale import (
     RELATIVE_TOLERANCE,
     MartingaleResult,
@@ -17,17 +16,12 @@ KS = (0, 1, 2, 4, 8, 16)
 
 def _run(ctx: Context, tasks: list[Task]) -> MartingaleResult:
     usable = [c for c in conditions(ctx.settings) if c.name != "random"]  # no fixed mapping
-    gaps = run_sweep(
-        ctx.models,
+    gaps = sweep(
+        ctx,
         tasks,
+        lambda lm, t, c, s: martingale_gaps(lm, t, c, s, KS),
+        "martingale-k" + "-".join(map(str, KS)),
         usable,
-        range(ctx.settings["seeds"]),
-        ctx.out,
-        ctx.load,
-        cell=lambda lm, t, c, s: martingale_gaps(lm, t, c, s, KS),
-        kind="martingale-k" + "-".join(map(str, KS)),
-        progress=ctx.progress,
-        executor=ctx.executor,
     )
     return MartingaleResult(gaps)
 
@@ -40,14 +34,7 @@ CLAIM = register(
         rule=f"supported when the mean |gap|'s 95% interval lies below {RELATIVE_TOLERANCE} of "
         "the mean update size, not supported when above it",
         scope="models",
-        profiles={
-            "full": {
-                "tasks": ["sentiment"],
-                "conditions": ["regular", "flipped", "sul"],
-                "sul_words": list(SUL_WORDS),
-                "seeds": 5,
-            }
-        },
+        profiles={"full": sweep_settings(5)},
         run=_run,
         load=MartingaleResult.load,
         figures=lambda results, models, s: [],

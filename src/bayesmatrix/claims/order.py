@@ -7,9 +7,8 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from bayesmatrix.claims.icl import conditions, task_data
+from bayesmatrix.claims.icl import sweep, sweep_settings, task_data
 from bayesmatrix.claims.registry import Claim, ClaimFigure, Context, register, validate_figure
-from bayesmatrix.experiments.icl import SUL_WORDS, run_sweep
 from bayesmatrix.experiments.icl_order import AVERAGED_SPREAD, OrderResult, order_cell
 from bayesmatrix.experiments.icl_tasks import Task
 
@@ -17,18 +16,8 @@ from bayesmatrix.experiments.icl_tasks import Task
 def _run(ctx: Context, tasks: list[Task]) -> OrderResult:
     s = ctx.settings
     ns, k = tuple(s["ns"]), s["orderings"]
-    readings = run_sweep(
-        ctx.models,
-        tasks,
-        conditions(s),
-        range(s["seeds"]),
-        ctx.out,
-        ctx.load,
-        cell=partial(order_cell, ns=ns, orderings=k),
-        kind=f"order-n{'-'.join(map(str, ns))}-k{k}-true",
-        progress=ctx.progress,
-        executor=ctx.executor,
-    )
+    cell = partial(order_cell, ns=ns, orderings=k)
+    readings = sweep(ctx, tasks, cell, f"order-n{'-'.join(map(str, ns))}-k{k}-true")
     return OrderResult(readings, s["bootstrap"])
 
 
@@ -51,17 +40,7 @@ CLAIM = register(
         f"{AVERAGED_SPREAD}; not supported when either lies wholly on the other side; a learner "
         "with no order effect at all is supported",
         scope="models",
-        profiles={
-            "full": {
-                "tasks": ["sentiment"],
-                "conditions": ["regular", "flipped", "sul"],
-                "sul_words": list(SUL_WORDS),
-                "seeds": 5,
-                "ns": [4, 8, 16, 32],
-                "orderings": 8,
-                "bootstrap": 200,
-            }
-        },
+        profiles={"full": sweep_settings(5, ns=[4, 8, 16, 32], orderings=8, bootstrap=200)},
         run=_run,
         load=OrderResult.load,
         figures=_figures,
