@@ -51,7 +51,8 @@ def test_pc1_recovers_the_entropy_direction_and_ablating_it_is_a_bottleneck():
     assert abs(axes[0] @ np.eye(6)[0]) > 0.999 and ratio[0] > 0.99
     p = readout(h)
     exact = -(p * np.log2(p)).sum(1)  # the exact entropy is the model's own here
-    numbers, pc1 = analyse_geometry(h, readout, exact, bootstrap=200)
+    numbers, pc1, probs = analyse_geometry(h, readout, exact, bootstrap=200)
+    np.testing.assert_allclose(probs, p)
     assert numbers["rho_model"] > 0.99 and numbers["probe_r2"] > 0.95  # entropy is not linear
     assert stats.spearmanr(pc1, exact).statistic > 0.99  # oriented to rise with entropy
     # the head reads exactly this axis: removing it moves every state to one distribution
@@ -65,7 +66,7 @@ def test_a_direction_that_carries_no_information_changes_nothing():
     untouched = project_out(h, h.mean(0), np.eye(6)[3])
     np.testing.assert_allclose(readout(untouched), readout(h), atol=1e-15)
     p = readout(h)
-    numbers, _ = analyse_geometry(h, readout, -(p * np.log2(p)).sum(1), bootstrap=50)
+    numbers, _, _ = analyse_geometry(h, readout, -(p * np.log2(p)).sum(1), bootstrap=50)
     assert abs(numbers["control_change"]) < 1e-3  # random directions among PCs 2..10
 
 
@@ -74,7 +75,7 @@ def test_a_decodable_axis_the_head_does_not_read_is_a_readout():
     decodable and projecting it out leaves the distributions (and the Bayesian error) alone."""
     h, readout, _ = constructed(read_axis=0, big_axis=1)
     p = readout(h)
-    numbers, _ = analyse_geometry(h, readout, -(p * np.log2(p)).sum(1), bootstrap=200)
+    numbers, _, _ = analyse_geometry(h, readout, -(p * np.log2(p)).sum(1), bootstrap=200)
     assert numbers["rho_model"] > 0.99
     assert abs(numbers["ablation_change"]) < 0.01
     result = GeometryResult("constructed", "windtunnel", None, numbers)

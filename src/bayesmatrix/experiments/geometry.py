@@ -120,11 +120,11 @@ def analyse_geometry(
     bootstrap: int = 1000,
     controls: int = 20,
     seed: int = 0,
-) -> tuple[dict[str, float], np.ndarray]:
+) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
     """Every number of the geometry claim from states [N, d], the function that turns states
     into the scored distributions [N, K] (the model's own head, restricted and renormalised),
-    and the exact entropy per state (NaN where unknown); and each state's PC1 coordinate
-    (oriented to rise with entropy)."""
+    and the exact entropy per state (NaN where unknown); each state's PC1 coordinate (oriented
+    to rise with entropy); and the scored distributions themselves."""
     h = np.asarray(hidden, float)
     probs = readout(h)
     entropy = _bits(probs)
@@ -160,7 +160,7 @@ def analyse_geometry(
             "ablation_change": d, "ablation_change_lo": d_lo, "ablation_change_hi": d_hi,
             "control_change": float(np.mean(control)) if control else float("nan"),
         }  # fmt: skip
-    return out, pc1
+    return out, pc1, probs
 
 
 # ---- readings from a model ---------------------------------------------------------------------
@@ -259,8 +259,9 @@ def run_sula_geometry(
     hidden = read_states(lm, sources, [[len(s) - 1] for s in sources])
     restrict = [lm.encode(" " + w)[0] for w in labels]
     readout = lm_readout(lm, restrict)
-    probs = readout(hidden)
-    numbers, pc1 = analyse_geometry(hidden, readout, prompts["bayes_entropy"].to_numpy(), bootstrap)
+    numbers, pc1, probs = analyse_geometry(
+        hidden, readout, prompts["bayes_entropy"].to_numpy(), bootstrap
+    )
     frame = prompts.assign(model=lm.name, p1=probs[:, 1], entropy=_bits(probs), pc1=pc1)
     return GeometryResult(lm.name, "sula", frame, numbers)
 
@@ -285,10 +286,10 @@ def run_windtunnel_geometry(
     hidden = read_states(lm, sources, [positions] * len(x))
     exact_h = _bits(exact[:, positions]).reshape(-1)
     readout = lm_readout(lm, range(vocab))
-    numbers, pc1 = analyse_geometry(hidden, readout, exact_h, bootstrap)
+    numbers, pc1, probs = analyse_geometry(hidden, readout, exact_h, bootstrap)
     frame = pd.DataFrame(
         {"model": name or lm.name, "position": np.tile(positions, len(x)),
-         "entropy": _bits(readout(hidden)), "bayes_entropy": exact_h, "pc1": pc1}
+         "entropy": _bits(probs), "bayes_entropy": exact_h, "pc1": pc1}
     )  # fmt: skip
     return GeometryResult(name or lm.name, "windtunnel", frame, numbers)
 
