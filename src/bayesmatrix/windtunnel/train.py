@@ -34,9 +34,7 @@ def inputs_for(x: torch.Tensor, vocab: int) -> torch.Tensor:
 
 EVAL_SEQUENCES = 2000
 BATCH = 64
-
-
-CURVE_EVERY = 200  # steps per checkpoint and per point of the learning curve
+CURVE_EVERY = 200  # steps per checkpoint and per point of the training curve
 
 
 def _save_checkpoint(
@@ -49,7 +47,7 @@ def _save_checkpoint(
     curve: list[dict[str, float]],
 ) -> None:
     """Write a checkpoint atomically (a kill leaves the previous one whole), and beside it the
-    learning curve so far as curve.csv."""
+    training curve so far as curve.csv."""
     tmp = path.with_name(path.name + ".tmp")
     state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step}
     torch.save({**state, "elapsed": elapsed, "loss": loss, "curve": curve}, tmp)
@@ -59,7 +57,7 @@ def _save_checkpoint(
 
 
 def _curve_point(step: int, seconds: float, window: list[tuple[float, float]]) -> dict[str, float]:
-    """One point of the learning curve: the mean training loss (nats) over the steps since the
+    """One point of the training curve: the mean training loss (nats) over the steps since the
     last point and, for soft targets, the mean KL(target || model) at the trained positions in
     bits (the training loss less the target's entropy)."""
     losses, excess = np.array(window).T
