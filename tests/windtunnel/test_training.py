@@ -187,7 +187,7 @@ def test_soft_targets_train_the_in_context_posterior(tmp_path):
     trained = model_predictive(model, x, task.vocab)[:, task.score_mask]
     kl = gap_frame(exact, trained)["kl_bits"].mean()
     assert kl < 0.6 * baseline
-    # the learning curve's KL (training loss less the soft target's entropy) over the last 200
+    # the training curve's KL (training loss less the soft target's entropy) over the last 200
     # steps, when the cosine schedule has all but stopped, agrees with this separate evaluation
     curve = pd.read_csv(tmp_path / "curve.csv")
     assert curve["step"].tolist() == list(range(200, 1501, 200))
