@@ -43,6 +43,12 @@ class WindTunnelResult:
     def _arch(self, arch: str) -> pd.Series:
         return self.summary.set_index("arch").loc[arch]
 
+    def _budget(self, row: pd.Series) -> str:
+        """The budget that bound: the step cap, or the time (with the steps it gave)."""
+        if int(row["steps"]) >= self.steps:
+            return f"{self.steps} steps"
+        return f"{row['seconds'] / 60:.0f} CPU-minutes ({int(row['steps'])} steps)"
+
     def _spread(self, row: pd.Series) -> str:
         seeds = int(row.get("seeds", 1))
         if seeds < 2:
@@ -58,7 +64,7 @@ class WindTunnelResult:
         t = self._arch("transformer")
         out = [
             Verdict.from_rules(
-                f"A small transformer trained for {self.steps} steps matches the exact posterior "
+                f"A small transformer trained for {self._budget(t)} matches the exact posterior "
                 f"to {TARGET_BITS} bits per position",
                 f"transformer ({int(t['params'])} parameters, {int(t['steps'])} steps, "
                 f"{t['seconds']:.0f} s): mean KL(exact || model) {t['kl']:.4f} [{t['kl_lo']:.4f}, "
@@ -95,7 +101,7 @@ class WindTunnelResult:
         target, what = PEER_TARGETS.get(self.task, PEER_TARGETS["bijection-peer"])
         out = [
             Verdict.from_rules(
-                f"A small transformer trained for {self.steps} steps reaches {what}",
+                f"A small transformer trained for {self._budget(t)} reaches {what}",
                 f"transformer ({int(t['params'])} parameters, {int(t['steps'])} steps, "
                 f"{t['seconds']:.0f} s): {self._peer_line(t)}{self._spread(t)}",
                 [rule(t["authors_bits_lo"], t["authors_bits_hi"], below=target)],
