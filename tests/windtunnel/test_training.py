@@ -230,3 +230,36 @@ def test_peer_verdicts_use_each_protocols_published_figure(task, value, status):
     (verdict,) = WindTunnelResult(task, 1, pd.DataFrame(), pd.DataFrame([row])).verdicts()
     assert verdict.status == status
     assert ("7.5e-5" in verdict.claim) == (task == "hmm-incontext")
+
+
+def test_seed_spread_counts_the_seeds_that_reach_the_target():
+    """Three training seeds on the authors' bijection, one stalled: the summary is the mean
+    with a t interval over seeds (scipy), the range, and 2 of 3 seeds at the 0.007 target."""
+    import scipy.stats
+
+    from bayesmatrix.windtunnel.result import summarise_runs
+
+    rng = np.random.default_rng(0)
+    runs = {}
+    for seed, level in enumerate([0.005, 0.15, 0.002]):
+        diff = level + 1e-4 * rng.standard_normal((50, 4))  # same-sign errors: |mean| = level
+        runs[("transformer", seed)] = {
+            "gaps": pd.DataFrame({"position": range(4), "kl_bits": level, "entropy_gap_bits": 0}),
+            "sequence_kl": np.full(50, level),
+            "entropy_diff": diff,
+            "kl_scored_bits": level,
+            "params": 10,
+            "steps": 1000 + seed,
+            "seconds": 120.0,
+        }
+    result = summarise_runs("bijection-peer", 10**6, runs)
+    row = result.summary.iloc[0]
+    values = [np.abs(r["entropy_diff"].mean(0)).mean() for r in runs.values()]
+    low, high = scipy.stats.t.interval(0.95, 2, np.mean(values), scipy.stats.sem(values))
+    assert row["authors_bits"] == pytest.approx(np.mean(values))
+    assert row["authors_bits_hi"] == pytest.approx(high) and low < 0 == row["authors_bits_lo"]
+    assert row["seeds_meeting_target"] == 2 and row["steps"] == 1001
+    (verdict,) = result.verdicts()
+    assert verdict.status == "inconclusive"  # the interval straddles 0.007
+    assert "2 CPU-minutes (1001 steps)" in verdict.claim
+    assert "runs 0.0020 to 0.1500; 2 of 3 at the target" in verdict.evidence

@@ -49,13 +49,17 @@ class WindTunnelResult:
             return f"{self.steps} steps"
         return f"{row['seconds'] / 60:.0f} CPU-minutes ({int(row['steps'])} steps)"
 
-    def _spread(self, row: pd.Series) -> str:
+    def _spread(self, row: pd.Series, metric: str = "kl") -> str:
+        """With several training seeds: the interval's source and the runs' range (and, on
+        the authors' protocols, how many seeds reach the target)."""
         seeds = int(row.get("seeds", 1))
         if seeds < 2:
             return ""
+        met = row.get("seeds_meeting_target")
+        count = "" if met is None or pd.isna(met) else f"; {int(met)} of {seeds} at the target"
         return (
-            f" (t interval over {seeds} training seeds; runs {row['kl_min']:.4f} to "
-            f"{row['kl_max']:.4f})"
+            f" (t interval over {seeds} training seeds; runs {row[f'{metric}_min']:.4f} to "
+            f"{row[f'{metric}_max']:.4f}{count})"
         )
 
     def verdicts(self) -> list[Verdict]:
@@ -103,7 +107,7 @@ class WindTunnelResult:
             Verdict.from_rules(
                 f"A small transformer trained for {self._budget(t)} reaches {what}",
                 f"transformer ({int(t['params'])} parameters, {int(t['steps'])} steps, "
-                f"{t['seconds']:.0f} s): {self._peer_line(t)}{self._spread(t)}",
+                f"{t['seconds']:.0f} s): {self._peer_line(t)}{self._spread(t, 'authors_bits')}",
                 [rule(t["authors_bits_lo"], t["authors_bits_hi"], below=target)],
             )
         ]
@@ -211,9 +215,14 @@ def summarise_runs(
             rows[-1] |= peer_statistics(scored["entropy_diff"], scored["kl_scored_bits"])
     runs_frame = pd.DataFrame(rows)
     metrics = ("kl", *PEER_METRICS) if "authors_bits" in runs_frame else ("kl",)
-    return WindTunnelResult(
-        task_name, steps, pd.concat(frames), summarise_seeds(runs_frame, metrics)
-    )
+    summary = summarise_seeds(runs_frame, metrics)
+    if "authors_bits" in runs_frame:  # a training can stall: say how many seeds got there
+        target = PEER_TARGETS.get(task_name, PEER_TARGETS["bijection-peer"])[0]
+        met = runs_frame.groupby("arch", sort=False)["authors_bits"].agg(
+            lambda v: int((v <= target).sum())
+        )
+        summary["seeds_meeting_target"] = summary["arch"].map(met)
+    return WindTunnelResult(task_name, steps, pd.concat(frames), summary)
 
 
 def peer_statistics(
@@ -295,7 +304,7 @@ def summarise_seeds(runs: pd.DataFrame, metrics: Sequence[str] = ("kl",)) -> pd.
                 row |= {m: v.mean(), f"{m}_lo": max(0.0, v.mean() - half)}
                 row |= {f"{m}_hi": v.mean() + half, f"{m}_sd": v.std(ddof=1)}
             row |= {f"{m}_min": g[m].min(), f"{m}_max": g[m].max()}
-        row |= {"params": g["params"].iloc[0], "steps": g["steps"].iloc[0]}
+        row |= {"params": g["params"].iloc[0], "steps": g["steps"].mean()}
         row |= {"seconds": g["seconds"].mean()}
         rows.append(row)
     return pd.DataFrame(rows)
