@@ -160,7 +160,11 @@ def run_cmd(
     (out / task / "summary.json").write_text(json.dumps(summary, indent=1))
     x = the_task.sample(EVAL_SEQUENCES, seed=10_000)[:1]
     exact = the_task.predictive(x)[0]
-    curves = {a: done[(a, seed)]["curve"] for a in archs if len(done[(a, seed)]["curve"])}
+    curves = {  # every run's training curve, the first seed's under the architecture's name
+        a if s == seed else f"{a} (seed {s})": run["curve"]
+        for (a, s), run in done.items()
+        if len(run["curve"])
+    }
     fit = _curve_account(curves.get("transformer"), PEER_TARGETS.get(task, (None,))[0], done)
     figures = [
         save_figure(plot_kl_by_position(frames, task), out / task / "kl_by_position.png"),
