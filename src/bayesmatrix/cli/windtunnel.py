@@ -165,13 +165,13 @@ def run_cmd(
         for (a, s), run in done.items()
         if len(run["curve"])
     }
-    fit = _curve_account(curves.get("transformer"), PEER_TARGETS.get(task, (None,))[0], done)
+    target = PEER_TARGETS.get(task, (None,))[0]
+    fit = _curve_account(curves.get("transformer"), target, done)
     figures = [
         save_figure(plot_kl_by_position(frames, task), out / task / "kl_by_position.png"),
         save_figure(plot_sequence(x[0], exact, firsts, task), out / task / "sequence.png"),
     ]
     if curves:
-        target = PEER_TARGETS.get(task, (None,))[0]
         figure = plot_training_curve(curves, task, fit, target)
         figures.append(save_figure(figure, out / task / "training_curve.png"))
     console.print(f"results: {out / task}/summary.json\nfigures: " + ", ".join(map(str, figures)))
