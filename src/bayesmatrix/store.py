@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.results.io import DamagedResultError, write_bytes
 
 MARKER = "done.json"
 
@@ -143,23 +142,13 @@ def mark_saved(directory: str | Path, inputs: Mapping[str, Any]) -> Path:
         "version": _version(),
         "inputs": json.loads(_canonical(inputs)),
     }
-    write_atomic(directory / MARKER, json.dumps(marker, indent=1).encode())
+    write_bytes(directory / MARKER, json.dumps(marker, indent=1).encode())
     return directory / MARKER
 
 
-def write_atomic(path: str | Path, data: bytes) -> None:
-    """Write bytes to a temporary sibling and rename it into place: readers see the old file
-    or the whole new one, never a part."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:160]}" if text else type(exc).__name__
 
 
 def cached(
@@ -170,9 +159,19 @@ def cached(
     force: bool = False,
 ) -> Any:
     """load(directory) when it holds a finished result of these inputs; otherwise
-    compute(), save it there, and mark it finished (parts first, marker last)."""
+    compute(), save it there, and mark it finished (parts first, marker last).
+    A finished result that cannot be read back (a file truncated or written over since) is
+    named, or with `force` computed again."""
     if is_saved(directory, inputs, force):
-        return load(directory)
+        try:
+            return load(directory)
+        except Exception as exc:  # parquet, json and numpy readers raise many types
+            if not force:
+                raise DamagedResultError(
+                    f"the saved result in {directory} cannot be read ({_first_line(exc)}); "
+                    "rerun with --force to compute it again"
+                ) from None
+            (Path(directory) / MARKER).unlink(missing_ok=True)
     result = compute()
     result.save(directory)
     mark_saved(directory, inputs)

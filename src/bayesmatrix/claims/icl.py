@@ -56,13 +56,16 @@ def sweep(
         kind=kind,
         progress=ctx.progress,
         executor=ctx.executor,
+        force=ctx.force,
     )
 
 
 def _run(ctx: Context, tasks: list[Task]) -> IclAnalysis:
     shots = ctx.settings["shots"]
     frame = sweep(ctx, tasks, partial(run_cell, shots=shots), f"shots{shots}")
-    return analyse(frame, bootstrap=ctx.settings["bootstrap"])
+    return analyse(
+        frame, ctx.settings["bootstrap"], 0, ctx.out / "analysis", ctx.progress, ctx.force
+    )
 
 
 def command(models: Sequence[str], s: Mapping[str, Any]) -> str:

@@ -33,6 +33,7 @@ def _run(ctx: Context, _: None) -> MartingalePathsResult:
         s["horizon"],
         out=cells,
         progress=ctx.progress,
+        force=ctx.force,
     )
     return MartingalePathsResult(frame, s["bootstrap"])
 

@@ -17,16 +17,9 @@ import pandas as pd
 
 from bayesmatrix.bayes.information import entropy
 from bayesmatrix.errors import BayesmatrixError, ModelNotFoundError
-from bayesmatrix.executor import (
-    Executor,
-    Job,
-    LocalExecutor,
-    Resources,
-    model_resources,
-    worker_model,
-)
-from bayesmatrix.experiments.result import write_parquet_atomic
+from bayesmatrix.executor import Executor, Resources, model_resources, worker_model
 from bayesmatrix.models.paths import model_identity
+from bayesmatrix.results.cells import Cell, Cells
 from bayesmatrix.store import fingerprint
 
 if TYPE_CHECKING:
@@ -45,8 +38,12 @@ def render_context(
 ) -> tuple[str, list[int], str]:
     """The prompt text, the character offset where each demo's label slot starts, and the
     whitespace that precedes label words there (it belongs to the label token)."""
-    if "{input}" not in template or not template.rstrip().endswith("{label}"):
-        raise BayesmatrixError("template must contain {input} and end with {label}")
+    from bayesmatrix.experiments.icl_tasks import check_template
+
+    try:
+        check_template(template)
+    except ValueError as exc:
+        raise BayesmatrixError(str(exc)) from None
     head = template[: template.index("{label}")]
     lead = head[len(head.rstrip()) :]
     head = head.rstrip()
@@ -283,6 +280,29 @@ def run_cell(
 
 
 # ---- sweeps that resume -------------------------------------------------------------------------
+def cell_key(
+    kind: str,
+    model: str,
+    task: Task,
+    condition: Condition,
+    seed: int,
+    identity: str | None = None,
+) -> tuple[str, ...]:
+    """The key of one cell under the sweep's `cells/` folder. `kind` names the settings (e.g.
+    'shots32'); the key also carries a fingerprint of the model's identity, the task's content
+    and the whole condition (unrelated label words, flip fraction), so cells of other inputs
+    are never reused."""
+    key = fingerprint(
+        {
+            "kind": kind,
+            "model": identity or _identity(model),
+            "task": task.digest,
+            "condition": asdict(condition),
+        }
+    )[:12]
+    return (kind, model.replace("/", "__"), task.name, f"{condition.tag}-{key}", f"seed{seed}")
+
+
 def cell_path(
     out: Path,
     kind: str,
@@ -292,21 +312,8 @@ def cell_path(
     seed: int,
     identity: str | None = None,
 ) -> Path:
-    """Where one cell lives. `kind` names the settings (e.g. 'shots32'); the folder also carries
-    a fingerprint of the model's identity, the task's content and the whole condition
-    (unrelated label words, flip fraction), so cells of other inputs are never reused."""
-    key = fingerprint(
-        {
-            "kind": kind,
-            "model": identity or _identity(model),
-            "task": task.digest,
-            "condition": asdict(condition),
-        }
-    )[:12]
-    safe = model.replace("/", "__")
-    return (
-        out / "cells" / kind / safe / task.name / f"{condition.tag}-{key}" / f"seed{seed}.parquet"
-    )
+    """Where one cell lives (see cell_key); every part is a safe path component."""
+    return Cells(Path(out) / "cells").path(cell_key(kind, model, task, condition, seed, identity))
 
 
 def _identity(model: str) -> str:
@@ -332,43 +339,32 @@ def run_sweep(
     kind: str,
     progress: Callable[[str], None] | None = None,
     executor: Executor | None = None,
+    force: bool = False,
 ) -> pd.DataFrame:
     """Every (model, task, condition, seed) cell, each written to its own Parquet file as it
-    finishes (atomically, by the driver), so a killed sweep resumes without redoing or losing
-    cells. Missing cells are jobs of `executor` (default: here, in order); a worker loads
-    each model once (executor.worker_model) and only if one of its cells is missing."""
-    out = Path(out)
-    executor = executor or LocalExecutor()
-    paths: list[Path] = []
-    jobs: list[Job] = []
-    where: dict[str, Path] = {}
+    finishes (by the driver; see results.Cells), so a killed sweep resumes without redoing or
+    losing cells. Missing cells are jobs of `executor` (default: here, in order); a worker
+    loads each model once (executor.worker_model) and only if one of its cells is missing.
+    A damaged cell file is named, or with `force` computed again."""
     device = str(getattr(load, "device", "auto"))
+    units = []
     for model in models:
         identity = load.identity(model) if hasattr(load, "identity") else _identity(model)
         resources = _cell_resources(model, device)
         for task in tasks:
             for condition in conditions:
                 for seed in seeds:
-                    path = cell_path(out, kind, model, task, condition, seed, identity)
-                    paths.append(path)
-                    label = f"{model} {task.name} {condition.tag} seed {seed}"
-                    if path.is_file():
-                        if progress:
-                            progress(label + " (done)")
-                        continue
-                    args = (load, model, task, condition, seed, cell)
-                    jobs.append(Job(label, _sweep_cell, args, resources))
-                    where[label] = path
-    frames: dict[Path, pd.DataFrame] = {}
-
-    def save(job: Job, frame: pd.DataFrame) -> None:
-        write_parquet_atomic(frame, where[job.key])
-        frames[where[job.key]] = frame
-
-    executor.run(jobs, save, progress)
-    return pd.concat(
-        [frames[p] if p in frames else pd.read_parquet(p) for p in paths], ignore_index=True
-    )
+                    units.append(
+                        Cell(
+                            cell_key(kind, model, task, condition, seed, identity),
+                            f"{model} {task.name} {condition.tag} seed {seed}",
+                            _sweep_cell,
+                            (load, model, task, condition, seed, cell),
+                            resources,
+                        )
+                    )
+    frames = Cells(Path(out) / "cells", force).map(units, executor, progress)
+    return pd.concat(frames, ignore_index=True)
 
 
 def _sweep_cell(

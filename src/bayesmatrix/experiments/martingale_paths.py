@@ -41,9 +41,9 @@ from bayesmatrix.experiments.result import (
     load_frame,
     log_slope,
     save_frame,
-    write_parquet_atomic,
 )
 from bayesmatrix.experiments.verdicts import Status, Verdict, rule
+from bayesmatrix.results.cells import Cell, Cells
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
@@ -210,29 +210,26 @@ def run_paths(
     horizon: int,
     out: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> pd.DataFrame:
     """One row per (theta, n, seed, path): the predictive now and after `horizon` sampled
     flips, the mean and the last sampled flip, the least raw digit mass on the path (LM
     samplers; 1 for learners), and the whole predictive path. With `out`, each (theta, n,
     seed) cell is written there as it finishes and reused by a rerun (a killed run resumes)."""
-    frames = []
-    for theta in thetas:
-        for n in ns:
-            for seed in seeds:
-                path = Path(out) / f"theta{theta:g}-n{n}-seed{seed}.parquet" if out else None
-                label = f"{model} bias {theta:g} n={n} seed {seed}"
-                if path is not None and path.is_file():
-                    frames.append(pd.read_parquet(path))
-                    if progress:
-                        progress(label + " (done)")
-                    continue
-                if progress:
-                    progress(label)
-                frame = _paths_cell(sampler, model, theta, n, seed, paths, horizon)
-                if path is not None:
-                    write_parquet_atomic(frame, path)
-                frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    cells = [
+        Cell(
+            (f"theta{theta:g}-n{n}-seed{seed}",),
+            f"{model} bias {theta:g} n={n} seed {seed}",
+            _paths_cell,
+            (sampler, model, theta, n, seed, paths, horizon),
+        )
+        for theta in thetas
+        for n in ns
+        for seed in seeds
+    ]
+    if out is None:
+        return pd.concat([c.fn(*c.args) for c in cells], ignore_index=True)
+    return pd.concat(Cells(Path(out), force).map(cells, progress=progress), ignore_index=True)
 
 
 def _paths_cell(

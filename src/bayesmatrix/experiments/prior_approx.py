@@ -56,13 +56,22 @@ class PriorApproxResult:
         if "gap_to_truth" in self.frame:
             gap1 = self.frame.set_index("k").loc[1, "gap_to_truth"]
             text += f"; gap to the true prior {gap1:.4f} at k=1 -> {row['gap_to_truth']:.4f}"
+        if self.frame["k"].max() < 2:  # no mixture was fitted: nothing was compared
+            why = "only k = 1 was fitted, so no mixture was compared with one Dirichlet"
+            return Verdict(CLAIM, "inconclusive", f"{text} ({why})")
         best: Status = "not supported" if self.best_k == 1 else "supported"
         return Verdict.from_rules(CLAIM, text, [best, rule(lo, hi, above=0)])
 
     def save(self, directory: str | Path) -> Path:
+        import io
+
+        from bayesmatrix.results.io import write_bytes
+
         out = save_frame(directory, self.frame, {**self.meta, "source": self.source})
         if self.test_points is not None and self.train_points is not None:
-            np.savez(out / "points.npz", train=self.train_points, test=self.test_points)
+            buffer = io.BytesIO()
+            np.savez(buffer, train=self.train_points, test=self.test_points)
+            write_bytes(out / "points.npz", buffer.getvalue())
         return out
 
     @classmethod

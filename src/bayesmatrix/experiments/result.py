@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -14,6 +11,7 @@ import pandas as pd
 
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.experiments.verdicts import Status, Verdict
+from bayesmatrix.results.io import read_json, read_parquet, write_json, write_parquet
 
 __all__ = [
     "ModelFrame",
@@ -27,34 +25,25 @@ __all__ = [
 
 
 def save_frame(directory: str | Path, frame: pd.DataFrame, meta: dict) -> Path:
-    """Write frame.parquet and meta.json into directory (created)."""
+    """Write frame.parquet and meta.json into directory (created), each file whole."""
     out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(out / "frame.parquet", index=False)
-    (out / "meta.json").write_text(json.dumps(meta, indent=1, default=_json_default))
+    write_parquet(frame, out / "frame.parquet")
+    write_json(out / "meta.json", meta)
     return out
 
 
 def write_parquet_atomic(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write a frame to Parquet through a temporary sibling renamed into place, so a run
-    killed midway leaves the old file or the whole new one (resumable work units)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a frame to Parquet whole (see bayesmatrix.results.io)."""
+    write_parquet(frame, path)
 
 
 def load_frame(directory: str | Path) -> tuple[pd.DataFrame, dict]:
+    """frame.parquet and meta.json of a folder written by save_frame; a damaged file is named
+    (DamagedResultError)."""
     src = Path(directory)
     if not (src / "frame.parquet").is_file() or not (src / "meta.json").is_file():
         raise BayesmatrixError(f"{src} holds no saved result (frame.parquet/meta.json missing)")
-    return pd.read_parquet(src / "frame.parquet"), json.loads((src / "meta.json").read_text())
+    return read_parquet(src / "frame.parquet"), read_json(src / "meta.json")
 
 
 @dataclass
@@ -71,6 +60,23 @@ class ModelFrame:
     def load(cls, directory: str | Path) -> Self:
         frame, meta = load_frame(directory)
         return cls(meta["model"], frame)
+
+
+# bootstrap resamples any option may ask for: beyond this the interval's Monte Carlo error is
+# far below its width, and the work grows without bound (each resample refits or re-scores)
+MAX_BOOTSTRAP = 10_000
+
+
+def check_bootstrap(n: int, seconds_each: float, option: str = "--bootstrap") -> int:
+    """Refuse a resample count below 0 or above MAX_BOOTSTRAP, saying what it would cost."""
+    if n < 0 or n > MAX_BOOTSTRAP:
+        hours = n * seconds_each / 3600
+        cost = f" (about {hours:,.0f} hours here)" if hours >= 1 else ""
+        raise BayesmatrixError(
+            f"{option} must be between 0 and {MAX_BOOTSTRAP:,}, not {n:,}{cost}; 1,000 resamples "
+            "give intervals whose Monte Carlo error is far below their width"
+        )
+    return n
 
 
 def bootstrap_mean_ci(
@@ -94,11 +100,3 @@ def bootstrap_mean_ci(
 def log_slope(x: np.ndarray, y: np.ndarray) -> float:
     """Least-squares slope of log y on log x (the exponent of a power law y ~ x^slope)."""
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
-
-
-def _json_default(obj: object) -> object:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

@@ -7,7 +7,6 @@ mixtures. Windows are processed in order and saved as they finish, so a killed r
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,8 @@ import pandas as pd
 from bayesmatrix.bayes.information import kl
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.matrix.ideal import MAX_DEPTH, IdealMatrix
+from bayesmatrix.results.cells import Cell, Cells
+from bayesmatrix.results.io import read_json, read_parquet, write_json, write_parquet
 
 LAMBDAS = np.round(np.linspace(0.0, 1.0, 21), 2)
 
@@ -78,19 +79,18 @@ class Comparison:
 
     def save(self, directory: str | Path) -> Path:
         out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        for name in ("positions", "by_matched", "mixture"):
-            getattr(self, name).to_parquet(out / f"{name}.parquet", index=False)
-        (out / "summary.json").write_text(json.dumps(self.summary, indent=1))
+        for name in PARTS:
+            write_parquet(getattr(self, name), out / f"{name}.parquet")
+        write_json(out / "summary.json", self.summary)
         return out
 
     @classmethod
     def load(cls, directory: str | Path) -> Comparison:
         src = Path(directory)
         try:
-            frames = {n: pd.read_parquet(src / f"{n}.parquet") for n in PARTS}
-            summary = json.loads((src / "summary.json").read_text())
-        except (OSError, ValueError) as exc:
+            frames = {n: read_parquet(src / f"{n}.parquet") for n in PARTS}
+            summary = read_json(src / "summary.json")
+        except OSError as exc:
             raise BayesmatrixError(f"{src} holds no readable comparison ({exc})") from None
         return cls(frames["positions"], summary, frames["by_matched"], frames["mixture"])
 
@@ -222,6 +222,13 @@ def summarise(frame: pd.DataFrame) -> Comparison:
     return Comparison(frame, summary, by_matched, mixture)
 
 
+def _window(
+    matrix: IdealMatrix, lm: object, piece: list[int], prior: str, max_depth: int, w: int
+) -> pd.DataFrame:
+    """One window's per-position comparison, tagged with its number."""
+    return compare_window(matrix, lm, piece, prior, max_depth).assign(window=w)
+
+
 def compare(
     matrix: IdealMatrix,
     lm: object,
@@ -231,9 +238,11 @@ def compare(
     max_tokens: int = 4096,
     prior: str = "dirichlet",
     max_depth: int = MAX_DEPTH,
+    force: bool = False,
 ) -> Comparison:
     """Compare `lm` with the matrix on `text`, in windows of `window` tokens (at most
-    `max_tokens` in all). With `out`, each finished window is saved and reused on a rerun."""
+    `max_tokens` in all). With `out`, each finished window is saved and reused on a rerun
+    (a damaged one is named, or with `force` computed again)."""
     if getattr(lm, "tokenizer", None) is None:
         raise BayesmatrixError("compare needs a LanguageModel from bayesmatrix.load")
     matrix.check_tokenizer(lm.tokenizer, lm.name)  # type: ignore[attr-defined]
@@ -245,22 +254,15 @@ def compare(
     from bayesmatrix.store import fingerprint
 
     key = fingerprint(comparison_inputs(matrix, lm, ids, window, prior, max_depth))[:12]
-    cache = Path(out) / "windows" / key if out is not None else None
-    if cache is not None:
-        cache.mkdir(parents=True, exist_ok=True)
-    frames = []
-    for w, start in enumerate(range(0, len(ids) - 1, window - 1)):  # windows overlap by one
-        piece = ids[start : start + window]
-        if len(piece) < 2:
-            continue
-        path = cache / f"{w:05d}.parquet" if cache else None
-        if path is not None and path.is_file():
-            frame = pd.read_parquet(path)
-        else:
-            frame = compare_window(matrix, lm, piece, prior, max_depth).assign(window=w)
-            if path is not None:
-                tmp = path.with_suffix(".tmp")
-                frame.to_parquet(tmp)
-                tmp.replace(path)
-        frames.append(frame)
+    cells = [
+        Cell((f"{w:05d}",), f"window {w}", _window, (matrix, lm, piece, prior, max_depth, w))
+        for w, piece in enumerate(
+            ids[start : start + window] for start in range(0, len(ids) - 1, window - 1)
+        )  # windows overlap by one token
+        if len(piece) >= 2
+    ]
+    if out is None:
+        frames = [c.fn(*c.args) for c in cells]
+    else:
+        frames = Cells(Path(out) / "windows" / key, force).map(cells)
     return summarise(pd.concat(frames, ignore_index=True))

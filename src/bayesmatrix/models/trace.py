@@ -105,17 +105,23 @@ class Trace:
 
     def save(self, directory: str | Path) -> Path:
         """Write trace.parquet (the frame), arrays.npz (rows, hidden) and meta.json."""
+        import io
+
+        from bayesmatrix.results.io import write_bytes, write_json, write_parquet
+
         out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        self.to_frame().to_parquet(out / "trace.parquet", index=False)
+        write_parquet(self.to_frame(), out / "trace.parquet")
         arrays: dict[str, np.ndarray] = {f"hidden_{k}": v for k, v in self.hidden.items()}
         if self.rows is not None:
             arrays["rows"] = self.rows
         if self.entropy_bounds is not None:
             arrays["entropy_bounds"] = self.entropy_bounds
-        np.savez(out / "arrays.npz", **arrays)
-        meta = {"model": self.model, "bos_added": self.bos_added, "format": 1}
-        (out / "meta.json").write_text(json.dumps(meta))
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        write_bytes(out / "arrays.npz", buffer.getvalue())
+        write_json(
+            out / "meta.json", {"model": self.model, "bos_added": self.bos_added, "format": 1}
+        )
         return out
 
     @classmethod

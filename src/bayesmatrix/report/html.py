@@ -84,7 +84,6 @@ def render_report(
             parts.append(_img(figure))
             parts.append(f"<p>Reproduce: <code>{html.escape(reproduce)}</code></p>")
     parts.append("</body></html>")
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(parts), encoding="utf-8")
-    return out
+    from bayesmatrix.results.io import write_text
+
+    return write_text(path, "\n".join(parts))

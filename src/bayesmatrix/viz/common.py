@@ -26,9 +26,13 @@ def check_figure_path(path: Path) -> None:
 
 
 def save_figure(fig: Figure, path: str | Path, dpi: int = 130) -> Path:
-    """Write a figure (format from the suffix: .png, .svg, .pdf) and return its path."""
+    """Write a figure (format from the suffix: .png, .svg, .pdf) whole, and return its path."""
+    import io
+
+    from bayesmatrix.results.io import write_bytes
+
     out = Path(path)
     check_figure_path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=dpi, bbox_inches="tight")
-    return out
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=dpi, bbox_inches="tight", format=out.suffix.lower().lstrip("."))
+    return write_bytes(out, buffer.getvalue())

@@ -3,7 +3,7 @@ let a killed run resume where it stopped."""
 
 from __future__ import annotations
 
-import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.windtunnel.nets import build, n_params
 
 
@@ -48,12 +49,16 @@ def _save_checkpoint(
 ) -> None:
     """Write a checkpoint atomically (a kill leaves the previous one whole), and beside it the
     training curve so far as curve.csv."""
-    tmp = path.with_name(path.name + ".tmp")
+    import io
+
+    from bayesmatrix.results.io import write_bytes, write_text
+
     state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step}
-    torch.save({**state, "elapsed": elapsed, "loss": loss, "curve": curve}, tmp)
-    tmp.replace(path)
+    buffer = io.BytesIO()
+    torch.save({**state, "elapsed": elapsed, "loss": loss, "curve": curve}, buffer)
+    write_bytes(path, buffer.getvalue())
     if curve:
-        pd.DataFrame(curve).to_csv(path.with_name("curve.csv"), index=False)
+        write_text(path.with_name("curve.csv"), pd.DataFrame(curve).to_csv(index=False))
 
 
 def _curve_point(step: int, seconds: float, window: list[tuple[float, float]]) -> dict[str, float]:
@@ -67,6 +72,26 @@ def _curve_point(step: int, seconds: float, window: list[tuple[float, float]]) -
         "loss": float(losses.mean()),
         "kl_bits": float(excess.mean() / np.log(2)),
     }
+
+
+def _read_checkpoint(path: Path, force: bool) -> dict | None:
+    """The checkpoint to resume from (None: start afresh). A damaged one (truncated, written
+    over) is named, or with `force` set aside so training starts again."""
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, weights_only=False)
+        if not isinstance(state, dict) or not {"model", "opt", "step"} <= set(state):
+            raise ValueError("not a training checkpoint")
+        return state
+    except Exception as exc:  # torch and pickle raise many types for a damaged file
+        if force:
+            path.unlink()
+            return None
+        raise BayesmatrixError(
+            f"the training checkpoint {path} is damaged ({type(exc).__name__}); rerun with "
+            "--force to start this training again"
+        ) from None
 
 
 def check_memory(task: object, batch: int) -> None:
@@ -121,9 +146,15 @@ def _train(
     progress: Callable[[int, float], None] | None,
     force: bool,
 ) -> tuple[nn.Module, TrainLog]:
+    from bayesmatrix.results.io import write_json
     from bayesmatrix.store import digest, is_saved, mark_saved
 
     out = Path(out)
+    if not (math.isfinite(minutes) and minutes > 0) or max_steps < 1:
+        raise BayesmatrixError(
+            f"training needs a positive, finite time budget and at least 1 step (minutes "
+            f"{minutes}, steps {max_steps})"
+        )
     check_memory(task, batch)
     config = {"task": type(task).__name__, "spec": digest(task), "arch": arch}
     config |= {"batch": batch, "lr": lr, "seed": seed}
@@ -136,8 +167,8 @@ def _train(
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     step, elapsed, loss_value = 0, 0.0, float("nan")
     curve: list[dict[str, float]] = []
-    if ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
+    state = _read_checkpoint(ckpt, force)
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step, elapsed, loss_value = state["step"], state["elapsed"], state["loss"]
@@ -184,6 +215,6 @@ def _train(
             _save_checkpoint(ckpt, model, opt, step, seconds, loss_value, curve)
     log = TrainLog(arch, step, time.perf_counter() - start, loss_value, n_params(model))
     _save_checkpoint(ckpt, model, opt, step, log.seconds, loss_value, curve)
-    (out / "train.json").write_text(json.dumps(log.__dict__))
+    write_json(out / "train.json", log.__dict__)
     model.eval()
     return model, log

@@ -1,0 +1,96 @@
+"""The one way results reach the disk: whole files renamed into place, and reads that name a
+damaged file instead of failing deep inside a parser.
+
+Every writer goes through `write_bytes`: the bytes go to a temporary sibling that is renamed
+over the target, so a reader (or a run killed midway) sees the old file or the whole new
+one, never a part. A damaged file (truncated, overwritten, not what its name says) is
+reported as DamagedResultError naming the file, so a caller can recompute it (`--force`)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bayesmatrix.errors import BayesmatrixError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class DamagedResultError(BayesmatrixError):
+    """A saved file that cannot be read back (truncated, overwritten or of another format)."""
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write bytes to a temporary sibling and rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """A UTF-8 text file, written whole (see write_bytes)."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """A JSON file (indented, numpy scalars and arrays as plain numbers), written whole."""
+    return write_text(path, json.dumps(obj, indent=1, default=_json_default))
+
+
+def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
+    """A frame as Parquet (no index), written whole."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return write_bytes(path, buffer.getvalue())
+
+
+def read_parquet(path: str | Path) -> pd.DataFrame:
+    """A Parquet file, or DamagedResultError naming it when it is unreadable."""
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(path)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise DamagedResultError(_damaged(path, exc)) from None
+
+
+def read_json(path: str | Path) -> Any:
+    """A JSON file, or DamagedResultError naming it when it is unreadable."""
+    try:
+        return json.loads(Path(path).read_bytes())
+    except FileNotFoundError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise DamagedResultError(_damaged(path, exc)) from None
+
+
+def _damaged(path: str | Path, exc: BaseException) -> str:
+    """'<path> is damaged (<type>: <reason>)', the reason left out when it repeats the path."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    why = "" if not first or Path(path).name in first or len(first) > 120 else f": {first}"
+    return f"{path} is damaged ({type(exc).__name__}{why})"
+
+
+def _json_default(obj: object) -> object:
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
