@@ -28,6 +28,7 @@ from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.executor import Executor
 from bayesmatrix.experiments.verdicts import Verdict
 from bayesmatrix.models.paths import model_identity
+from bayesmatrix.results.outdir import safe_name
 from bayesmatrix.store import cached, digest
 
 if TYPE_CHECKING:
@@ -92,6 +93,9 @@ class ClaimFigure:
     stem: str
     figure: Figure
     command: str
+
+    def __post_init__(self) -> None:  # a stem from a task's name never climbs out of --out
+        object.__setattr__(self, "stem", safe_name(self.stem))
 
 
 @dataclass(frozen=True)
@@ -187,7 +191,7 @@ def run_claim(
         return cached(where, inputs, claim.load, lambda: claim.run(context, data), force)
 
     if claim.scope == "model":
-        return [one(out / name.replace("/", "__"), [name]) for name in models]
+        return [one(out / safe_name(name.replace("/", "__")), [name]) for name in models]
     return [one(out, list(models) if claim.scope == "models" else [])]
 
 

@@ -6,9 +6,12 @@ Any BayesmatrixError becomes one readable line on stderr and exit code 2.
 
 from __future__ import annotations
 
+import math
 import os
+import sys
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -71,15 +74,42 @@ def loader(device: str, dtype: str) -> Loader:
     return Loader(device, dtype).check()
 
 
-def check_out_dir(out: Path) -> Path:
-    """An output directory option must not name an existing file, nor lie below one."""
-    existing = next((p for p in (out, *out.parents) if p.exists()), None)
-    if existing is not None and not existing.is_dir():
-        raise BayesmatrixError(
-            f"--out {out}: {existing} is a file; results are written into a directory: pass a "
-            "directory path"
-        )
-    return out
+def output_dir(out: Path, option: str = "--out") -> Path:
+    """This run's output folder: new, empty or one bayesmatrix made, locked for this run
+    (see bayesmatrix.results.outdir); anything else fails now, with one line."""
+    from bayesmatrix.results.outdir import claim_output_dir
+
+    return claim_output_dir(out, option)
+
+
+def finite_float(text: str) -> float:
+    """A float option's value; NaN and infinities are refused (they turn budgets and
+    thresholds into silent no-ops)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise typer.BadParameter(f"{text!r} is not a finite number")
+    return value
+
+
+T = TypeVar("T", bound=Hashable)
+
+
+def distinct(
+    values: Sequence[T], option: str, key: Callable[[T], Hashable] | None = None
+) -> list[T]:
+    """The values of a repeated option (or comma list), refusing one given twice: a
+    duplicate would be counted twice (seeds doubled, a file indexed twice)."""
+    seen: dict[Hashable, T] = {}
+    for value in values:
+        k = value if key is None else key(value)
+        if k in seen:
+            same = "" if seen[k] == value else f" (the same as {seen[k]})"
+            raise BayesmatrixError(f"{option} {value} is given twice{same}; pass each once")
+        seen[k] = value
+    return list(values)
 
 
 def check_models(models: list[str]) -> None:
@@ -106,10 +136,13 @@ def main() -> None:
     # typer vendors click; its exception types live in typer._click (not re-exported)
     from typer._click import exceptions as click_errors
 
+    check_arguments(sys.argv[1:])
     try:
         code = app(standalone_mode=False)
     except BayesmatrixError as exc:
         fail(str(exc))
+    except OSError as exc:  # the environment: a read-only or full disk, a file in the way
+        fail(describe_os_error(exc))
     except click_errors.NoArgsIsHelpError as exc:
         exc.show()
         raise SystemExit(0) from None
@@ -120,6 +153,38 @@ def main() -> None:
     except typer.Abort:
         raise SystemExit(130) from None
     raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def check_arguments(args: Sequence[str]) -> None:
+    """Refuse arguments that are not valid UTF-8 (a Latin-1 terminal, a file name in another
+    encoding): every later step would fail on them deep inside, with a traceback."""
+    for number, arg in enumerate(args, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            fail(
+                f"argument {number} ({shown!r}) is not valid UTF-8; set your terminal to UTF-8 "
+                "(e.g. LANG=C.UTF-8) or rename the file"
+            )
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for an error of the environment, with what to do about it."""
+    import errno
+
+    where = f"{exc.filename}: " if exc.filename else ""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    hints = {
+        errno.ENOSPC: "free some space or pass an --out on another disk",
+        errno.EROFS: "pass an --out on a writable disk",
+        errno.EACCES: "check the permissions, or pass another --out",
+        errno.EDQUOT: "free some space or pass an --out on another disk",
+    }
+    hint = hints.get(
+        exc.errno or 0, "check the path and the disk, then rerun (finished work is kept)"
+    )
+    return f"{where}{reason}; {hint}"
 
 
 def fail(message: str, code: int = 2) -> None:

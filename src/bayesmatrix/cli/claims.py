@@ -17,9 +17,10 @@ from bayesmatrix.cli import (
     Dtype,
     app,
     check_models,
-    check_out_dir,
     console,
+    distinct,
     loader,
+    output_dir,
     print_verdicts,
 )
 from bayesmatrix.errors import BayesmatrixError
@@ -38,13 +39,15 @@ def run_registered(
 ) -> list[Any]:
     """Run a registered claim with the full profile's settings overridden by `settings`."""
     from bayesmatrix.claims import get_claim, run_claim
+    from bayesmatrix.cli.progress import progress
 
     check_models(models)
-    check_out_dir(out)
+    distinct(models, "--model", key=load.identity)
     claim = get_claim(name)
     chosen = claim.settings("full", **settings)
-    with console.status(f"{name}: computing") as status:
-        return run_claim(claim, models, chosen, out, load, status.update, force)
+    output_dir(out)
+    with progress(name) as update:
+        return run_claim(claim, models, chosen, out, load, update, force)
 
 
 def finish(name: str, results: list[Any], models: list[str], out: Path, **settings: Any) -> None:
@@ -110,9 +113,10 @@ def continuity_cmd(
         chosen = [int(x) for x in layers.split(",") if x.strip()]
     except ValueError:
         raise BayesmatrixError(f"--layers must be integers like -1,15, not {layers!r}") from None
+    distinct(chosen, "--layers")
     if not chosen:
         raise BayesmatrixError("--layers is empty; e.g. --layers -1")
-    check_out_dir(out)
+    output_dir(out)
     load = loader(device, dtype)
     results = []
     for layer in chosen:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -14,10 +13,10 @@ from bayesmatrix.cli import (
     Device,
     Dtype,
     app,
-    check_out_dir,
     console,
     err,
     loader,
+    output_dir,
     read_text,
 )
 from bayesmatrix.errors import BayesmatrixError
@@ -92,10 +91,10 @@ def trace_cmd(
 
     if (prompt is None) == (file is None):
         raise BayesmatrixError("give either a PROMPT argument or --file PATH (exactly one)")
-    if out is not None and out.exists() and not out.is_dir():
-        raise BayesmatrixError(f"--out {out} is a file; the trace is saved into a directory")
     if plot is not None:
         check_figure_path(plot)
+    if out is not None:
+        output_dir(out)
     load = loader(device, dtype)
     text = prompt if prompt is not None else read_text(file)  # type: ignore[arg-type]
     lm = load(model)
@@ -123,9 +122,10 @@ def demo_cmd(
     dtype: Dtype = "float32",
 ) -> None:
     """Trace a short prompt on a model and write its table, figure and Parquet results."""
+    from bayesmatrix.results.io import write_json
     from bayesmatrix.viz import plot_trace, save_figure
 
-    check_out_dir(out)
+    output_dir(out)
     lm = loader(device, dtype)(model)
     trace = lm.trace(DEMO_TEXT, top_k=5)
     saved = trace.save(out / "trace")
@@ -139,5 +139,5 @@ def demo_cmd(
         "top1_last": trace.topk_tokens[-1][0],
         "p_top1_last": float(trace.topk_probs[-1][0]),
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    write_json(out / "summary.json", summary)
     console.print(f"results: {saved}/trace.parquet\nfigure:  {figure}\nsummary: {out}/summary.json")

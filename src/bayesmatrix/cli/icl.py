@@ -3,7 +3,6 @@ and with --martingale the `martingale` claim)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -18,11 +17,11 @@ from bayesmatrix.cli import (
     RayAddress,
     app,
     check_models,
-    check_out_dir,
     console,
-    err,
+    distinct,
     executor,
     loader,
+    output_dir,
     print_verdicts,
 )
 from bayesmatrix.errors import BayesmatrixError
@@ -32,6 +31,9 @@ from bayesmatrix.models.registry import DEFAULT_MODEL
 if TYPE_CHECKING:
     from bayesmatrix.executor import Executor
     from bayesmatrix.experiments.icl_analysis import IclAnalysis
+
+# seconds one bootstrap resample of the learner fits takes per (model, task, condition) group
+SECONDS_PER_RESAMPLE = 0.05
 
 
 @app.command("icl")
@@ -72,18 +74,20 @@ def icl_cmd(
     from bayesmatrix.claims import get_claim
     from bayesmatrix.claims.icl import conditions as parse_conditions
     from bayesmatrix.experiments.icl import check_cell
+    from bayesmatrix.experiments.result import check_bootstrap
+    from bayesmatrix.results.io import write_json, write_parquet
     from bayesmatrix.viz import save_figure
 
     words = [w.strip() for w in sul_words.split(",") if w.strip()]
     names = [c.strip() for c in conditions.split(",") if c.strip()]
     if not names:
         raise BayesmatrixError("--conditions is empty; e.g. --conditions regular,flipped,sul")
-    if seeds < 1 or bootstrap < 0:
-        raise BayesmatrixError("--seeds must be at least 1 and --bootstrap at least 0")
-    check_out_dir(out)
+    if seeds < 1:
+        raise BayesmatrixError("--seeds must be at least 1")
+    check_bootstrap(bootstrap, SECONDS_PER_RESAMPLE * len(model) * len(names) * len(task))
     check_models(model)  # fail on a bad name before any work, not after the first model's cells
     load = loader(device, dtype)
-    runner = executor(executor_name, ray_address)
+    distinct(model, "--model", key=load.identity)
     claim = get_claim("icl")
     settings = claim.settings(
         "full",
@@ -94,12 +98,15 @@ def icl_cmd(
         seeds=seeds,
         bootstrap=bootstrap,
     )
-    conds = parse_conditions(settings)
-    for t in claim.data(settings):
+    conds = distinct(parse_conditions(settings), "--conditions")
+    tasks = distinct(claim.data(settings), "--task", key=lambda t: t.digest)
+    for t in tasks:
         for c in conds:
             check_cell(t, c, shots)
+    runner = executor(executor_name, ray_address)
+    output_dir(out)
     total = len(model) * len(task) * len(conds) * seeds
-    (analysis,) = _with_cells_bar(claim, model, settings, out, load, force, total, runner)
+    (analysis,) = _run_with_progress(claim, model, settings, out, load, force, total, runner)
     figures = [
         save_figure(f.figure, out / f"{f.stem}.png")
         for f in claim.figures([analysis], model, settings)
@@ -110,14 +117,14 @@ def icl_cmd(
     comparison = analysis.compare_models()
     if len(comparison):
         console.print(comparison.to_string(index=False), markup=False, soft_wrap=True)
-        comparison.to_parquet(out / "comparison.parquet", index=False)
+        write_parquet(comparison, out / "comparison.parquet")
     if martingale:
         check = get_claim("martingale")
         chosen = check.settings(
             "full", tasks=list(task), conditions=names, sul_words=words, seeds=min(seeds, 5)
         )
         usable = len([c for c in conds if c.name != "random"])
-        (gaps,) = _with_cells_bar(
+        (gaps,) = _run_with_progress(
             check,
             model,
             chosen,
@@ -129,14 +136,14 @@ def icl_cmd(
         )
         print_verdicts(gaps.verdicts())
         verdicts += gaps.verdicts()
-    (out / "verdicts.json").write_text(json.dumps([v.__dict__ for v in verdicts], indent=1))
+    write_json(out / "verdicts.json", [v.__dict__ for v in verdicts])
     console.print(
         f"results: {out}/cells.parquet, {out}/fits, {out}/curves\nfigures: "
         + ", ".join(map(str, figures))
     )
 
 
-def _with_cells_bar(
+def _run_with_progress(
     claim: Any,
     models: Sequence[str],
     settings: dict,
@@ -146,23 +153,13 @@ def _with_cells_bar(
     total: int,
     runner: Executor,
 ) -> list[Any]:
-    """run_claim with one progress bar (with ETA) over the sweep's cells."""
-    from rich.progress import Progress
-
+    """run_claim with progress over the sweep's cells (a bar on a terminal, plain lines in a
+    log), then over the analysis of each (model, task, condition)."""
     from bayesmatrix.claims import run_claim
+    from bayesmatrix.cli.progress import progress
 
-    with Progress(console=err, transient=True) as progress:
-        bar = progress.add_task(f"{claim.name} cells ({runner.name})", total=total)
-        return run_claim(
-            claim,
-            models,
-            settings,
-            out,
-            load,
-            lambda label: progress.update(bar, advance=1, description=label),
-            force,
-            runner,
-        )
+    with progress(f"{claim.name} cells ({runner.name})", total) as update:
+        return run_claim(claim, models, settings, out, load, update, force, runner)
 
 
 def _fits_table(analysis: IclAnalysis) -> Table:

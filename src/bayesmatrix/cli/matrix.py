@@ -15,9 +15,9 @@ from bayesmatrix.cli import (
     RayAddress,
     app,
     console,
-    err,
     executor,
     loader,
+    output_dir,
     read_text,
 )
 from bayesmatrix.models.registry import DEFAULT_MODEL
@@ -49,20 +49,22 @@ def build_cmd(
 ) -> None:
     """Tokenise the corpus, build the suffix-array index and fit the prior (atomic).
     With --executor ray, runs of files are tokenised and shards indexed in parallel."""
-    from rich.progress import Progress
-
+    from bayesmatrix.cli.progress import progress
     from bayesmatrix.matrix import build
+    from bayesmatrix.results.outdir import check_writable_dir, lock
 
     runner = executor(executor_name, ray_address)
-    with Progress(console=err, transient=True) as progress:
-        bar = progress.add_task("tokenising and indexing", total=None)
+    check_writable_dir(out.parent if out.name else out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lock(out.parent / f".{out.name}.lock", out)  # a second build of this index refuses
+    with progress("matrix build") as update:
         matrix, stats = build(
             corpus or [],
             tokenizer,
             out,
             shard_tokens,
             force,
-            progress=lambda n: progress.update(bar, description=f"{n:,} tokens"),
+            progress=update,
             heldout_every=heldout_every,
             executor=runner,
         )
@@ -118,16 +120,12 @@ def sample_cmd(
     prior: PriorOpt = "dirichlet",
 ) -> None:
     """Generate text from the matrix's rows."""
-    from rich.progress import Progress
-
+    from bayesmatrix.cli.progress import progress
     from bayesmatrix.matrix import IdealMatrix
 
     matrix = IdealMatrix(index)
-    with Progress(console=err, transient=True) as progress:
-        bar = progress.add_task("sampling", total=n)
-        text = matrix.sample(
-            prompt, n, seed, prior, progress=lambda i: progress.update(bar, completed=i)
-        )
+    with progress("sampling", n) as update:
+        text = matrix.sample(prompt, n, seed, prior, progress=lambda i: update(f"token {i}"))
     console.print(prompt + text, markup=False, highlight=False, soft_wrap=True)
 
 
@@ -151,9 +149,12 @@ def compare_cmd(
     from bayesmatrix.matrix import IdealMatrix
     from bayesmatrix.matrix.compare import Comparison, compare, comparison_inputs
     from bayesmatrix.matrix.ideal import MAX_DEPTH
+    from bayesmatrix.results.outdir import safe_name
     from bayesmatrix.store import cached, fingerprint
     from bayesmatrix.viz import plot_matrix_comparison, save_figure
 
+    if out is not None:
+        output_dir(out)
     load = loader(device, dtype)
     text = read_text(textfile)
     matrix = IdealMatrix(index)
@@ -161,13 +162,14 @@ def compare_cmd(
     ids = matrix.encode(text)[:max_tokens]
     inputs = comparison_inputs(matrix, lm, ids, window, prior, MAX_DEPTH)
     if out is None:
-        out = Path("runs/matrix/compare") / f"{lm.name}-{fingerprint(inputs)[:8]}"
+        name = safe_name(f"{lm.name}-{fingerprint(inputs)[:8]}")
+        out = output_dir(Path("runs/matrix/compare") / name)
     where = out
     result = cached(
         out,
         inputs,
         Comparison.load,
-        lambda: compare(matrix, lm, text, where, window, max_tokens, prior),
+        lambda: compare(matrix, lm, text, where, window, max_tokens, prior, force=force),
         force,
     )
     s = result.summary

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bayesmatrix.cli import Device, Dtype, app, check_out_dir, console, loader, print_verdicts
+from bayesmatrix.cli import Device, Dtype, app, console, loader, output_dir, print_verdicts
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.models.registry import DEFAULT_MODEL
 
@@ -25,7 +25,7 @@ def prior_approx_cmd(
     n: Annotated[int, typer.Option(help="points: 2/3 train, 1/3 held out")] = 3000,
     k_max: Annotated[int, typer.Option(help="largest mixture size")] = 6,
     model: Annotated[str, typer.Option(help="model for --source lm")] = DEFAULT_MODEL,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    seed: Annotated[int, typer.Option(help="random seed (non-negative)", min=0)] = 0,
     out: Annotated[Path, typer.Option(help="output directory")] = Path("runs/prior"),
     device: Device = "auto",
     dtype: Dtype = "float32",
@@ -41,13 +41,16 @@ def prior_approx_cmd(
 
     if source not in SOURCES:
         raise BayesmatrixError(f"unknown --source '{source}'; choose from {', '.join(SOURCES)}")
-    check_out_dir(out)
-    if v < 2 or n < 30 or k_max < 1:
-        raise BayesmatrixError("need --V >= 2, --n >= 30 and --k-max >= 1")
+    if v < 2 or n < 30 or k_max < 2:
+        raise BayesmatrixError(
+            "need --V >= 2, --n >= 30 and --k-max >= 2 (the claim compares mixtures of k > 1 "
+            "components with one Dirichlet)"
+        )
     from bayesmatrix.resources import check_memory
 
     # points, their logs and EM's per-component work arrays, in float64
     check_memory(8.0 * n * v * (4 + 2 * k_max), f"--V {v} with --n {n}", "lower --V or --n")
+    output_dir(out)
     truth = None
     if source == "lm":
         from bayesmatrix.data import stdlib_docs

@@ -43,4 +43,6 @@ def serve_cmd(
         ) from None
     app = create_app(allow_dir, load=loader(device, dtype), hosts=(*LOCAL_HOSTS, host))
     console.print(f"bayesmatrix explorer on http://{host}:{port}/  (Ctrl+C to stop)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # the first SIGTERM or Ctrl+C stops the server: requests still running after a short
+    # grace are cancelled (a long model call cannot hold the process)
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -15,10 +14,11 @@ from bayesmatrix.cli import (
     RayAddress,
     app,
     check_models,
-    check_out_dir,
     console,
+    distinct,
     executor,
     loader,
+    output_dir,
     print_verdicts,
 )
 from bayesmatrix.errors import BayesmatrixError
@@ -46,25 +46,31 @@ def validate_cmd(
     ray_address: RayAddress = None,
 ) -> None:
     """Validate the paper's claims on the model(s) and write one self-contained HTML report."""
+    from bayesmatrix.cli.progress import progress
     from bayesmatrix.report import PROFILES, render_report, run_validation
     from bayesmatrix.report.validate import profile_settings
+    from bayesmatrix.results.io import write_json
 
-    check_models(model)
-    check_out_dir(out)
-    load = loader(device, dtype)
-    runner = executor(executor_name, ray_address)
     if profile not in PROFILES:
         raise BayesmatrixError(f"unknown --profile '{profile}'; choose from {', '.join(PROFILES)}")
-    with console.status("validating") as status:
+    check_models(model)
+    load = loader(device, dtype)
+    distinct(model, "--model", key=load.identity)
+    chosen = None if claims is None else [c.strip() for c in claims.split(",") if c.strip()]
+    if chosen is not None:
+        distinct(chosen, "--claims")
+    runner = executor(executor_name, ray_address)
+    output_dir(out)
+    with progress("validating") as update:
         sections = run_validation(
             model,
             profile,
             out,
             load,
-            progress=lambda label: status.update(f"validating: {label}"),
+            progress=update,
             force=force,
             executor=runner,
-            claims=None if claims is None else [c.strip() for c in claims.split(",") if c.strip()],
+            claims=chosen,
         )
     verdicts = [v for s in sections for v in s.verdicts]
     print_verdicts(verdicts)
@@ -83,9 +89,8 @@ def validate_cmd(
     report = render_report(
         sections, model, {"profile": profile, **settings}, command, out / "report.html"
     )
-    (out / "verdicts.json").write_text(
-        json.dumps(
-            [{"section": s.title, **v.__dict__} for s in sections for v in s.verdicts], indent=1
-        )
+    write_json(
+        out / "verdicts.json",
+        [{"section": s.title, **v.__dict__} for s in sections for v in s.verdicts],
     )
     console.print(f"report written to {report}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,10 +12,11 @@ from bayesmatrix.cli import (
     ExecutorName,
     RayAddress,
     app,
-    check_out_dir,
     console,
-    err,
+    distinct,
     executor,
+    finite_float,
+    output_dir,
 )
 from bayesmatrix.errors import BayesmatrixError
 
@@ -49,8 +49,12 @@ def run_cmd(
     states: Annotated[
         int | None, typer.Option(help="hmm: hidden states (default 3; hmm-incontext: 5)")
     ] = None,
-    alpha: Annotated[float, typer.Option(help="Dirichlet alpha of each category")] = 1.0,
-    minutes: Annotated[float, typer.Option(help="training time budget per run")] = 15.0,
+    alpha: Annotated[
+        float, typer.Option(help="Dirichlet alpha of each category", parser=finite_float)
+    ] = 1.0,
+    minutes: Annotated[
+        float, typer.Option(help="training time budget per run", parser=finite_float)
+    ] = 15.0,
     steps: Annotated[int, typer.Option(help="step cap (reproducible whatever the load)")] = (
         1_000_000
     ),
@@ -69,8 +73,8 @@ def run_cmd(
 ) -> None:
     """Train each architecture on fresh samples, then score it against the exact posterior.
     With --seeds N each architecture is trained N times and the table shows the spread."""
-    from rich.progress import Progress
-
+    from bayesmatrix.cli.progress import progress
+    from bayesmatrix.results.io import write_json
     from bayesmatrix.viz import save_figure
     from bayesmatrix.viz.windtunnel_plot import (
         plot_kl_by_position,
@@ -86,7 +90,7 @@ def run_cmd(
     )
     from bayesmatrix.windtunnel.train import BATCH, EVAL_SEQUENCES, check_memory
 
-    archs = [a.strip() for a in arch.split(",") if a.strip()]
+    archs = distinct([a.strip() for a in arch.split(",") if a.strip()], "--arch")
     bad = [a for a in archs if a not in ARCHS]
     if bad or not archs:
         raise BayesmatrixError(f"unknown architecture(s) {bad}; choose from {', '.join(ARCHS)}")
@@ -94,13 +98,12 @@ def run_cmd(
         raise BayesmatrixError(
             "--minutes must be positive, --steps and --seeds at least 1, --seed at least 0"
         )
-    check_out_dir(out)
-    runner = executor(executor_name, ray_address)
     the_task = _task(task, v, length, alpha, pairs, states)
     check_memory(the_task, BATCH)  # before any model is built
+    runner = executor(executor_name, ray_address)
+    output_dir(out)
     runs = len(archs) * seeds
-    with Progress(console=err, transient=True) as progress:
-        bar = progress.add_task(f"{runs} training runs ({runner.name})", total=runs)
+    with progress(f"{runs} training runs ({runner.name})", runs) as update:
         done = train_runs(
             the_task,
             archs,
@@ -111,7 +114,7 @@ def run_cmd(
             seeds=range(seed, seed + seeds),
             minutes=minutes,
             executor=runner,
-            progress=lambda label: progress.update(bar, advance=1, description=label),
+            progress=update,
         )
     result = summarise_runs(task, steps, done)
     firsts = {a: done[(a, seed)]["first"] for a in archs}
@@ -157,7 +160,7 @@ def run_cmd(
     if peer:
         for _, row in result.summary.iterrows():
             summary[row["arch"]] |= {m: float(row[m]) for m in PEER_METRICS}
-    (out / task / "summary.json").write_text(json.dumps(summary, indent=1))
+    write_json(out / task / "summary.json", summary)
     x = the_task.sample(EVAL_SEQUENCES, seed=10_000)[:1]
     exact = the_task.predictive(x)[0]
     curves = {  # every run's training curve, the first seed's under the architecture's name
@@ -211,6 +214,10 @@ def _task(
     hmm-incontext --V is the number of symbols and --length the number of observations)."""
     from bayesmatrix.windtunnel import make_task
 
+    if alpha <= 0:
+        raise BayesmatrixError(f"--alpha must be positive, not {alpha}")
+    if states is not None and states < 2:
+        raise BayesmatrixError(f"--states must be at least 2, not {states}")
     settings: dict[str, object] = {"vocab": v, "length": length, "alpha": alpha}
     if task == "bijection":
         settings = {"keys": v}
@@ -219,7 +226,7 @@ def _task(
     elif task == "hmm":
         settings = {"vocab": v, "length": length} | ({"states": states} if states else {})
     elif task == "hmm-incontext":
-        settings = {"symbols": v, "steps": length, "states": states or 5}
+        settings = {"symbols": v, "steps": length, "states": 5 if states is None else states}
     return make_task(task, **settings)
 
 
@@ -230,7 +237,9 @@ def geometry_cmd(
     ] = "bijection-peer",
     v: Annotated[int, typer.Option("--V", "-V", help="vocabulary (keys for bijection)")] = 20,
     length: Annotated[int, typer.Option(help="sequence length (not for bijection)")] = 32,
-    alpha: Annotated[float, typer.Option(help="Dirichlet alpha of each category")] = 1.0,
+    alpha: Annotated[
+        float, typer.Option(help="Dirichlet alpha of each category", parser=finite_float)
+    ] = 1.0,
     pairs: Annotated[int | None, typer.Option(help="bijection-peer: pairs (default V - 1)")] = None,
     states: Annotated[int | None, typer.Option(help="hmm / hmm-incontext: hidden states")] = None,
     model: Annotated[
@@ -244,11 +253,13 @@ def geometry_cmd(
     """The entropy axis of a trained wind-tunnel transformer: PC1 of its last-layer states
     against the exact posterior entropy, and PC1 projected out (Papers I and III)."""
     from bayesmatrix.experiments.geometry import run_windtunnel_geometry
+    from bayesmatrix.experiments.result import check_bootstrap
     from bayesmatrix.models import load
     from bayesmatrix.viz import plot_geometry, save_figure
 
-    if n < 3 or bootstrap < 0:
-        raise BayesmatrixError("--n must be at least 3 and --bootstrap at least 0")
+    if n < 3:
+        raise BayesmatrixError("--n must be at least 3")
+    check_bootstrap(bootstrap, 0.002 * n)
     the_task = _task(task, v, length, alpha, pairs, states)
     folder = model or out / task / "transformer" / "model"
     if not (folder / "config.json").is_file():
@@ -256,6 +267,8 @@ def geometry_cmd(
             f"no trained transformer in {folder}; run `bayesmatrix windtunnel run --task {task} "
             "--arch transformer` first, or pass --model"
         )
+    check_trained_on(folder, the_task, task)
+    output_dir(out)
     name = f"{task} transformer ({folder})"
     result = run_windtunnel_geometry(load(str(folder)), the_task, n, bootstrap, name=name)
     where = out / task / "geometry"
@@ -264,3 +277,30 @@ def geometry_cmd(
         console.print(str(verdict), markup=False, highlight=False)
     figure = save_figure(plot_geometry([result]), where / "geometry.png")
     console.print(f"results: {where}\nfigure: {figure}")
+
+
+def check_trained_on(folder: Path, task: object, name: str) -> None:
+    """Refuse a model trained on another task or other settings: its states would be read
+    against the wrong exact posterior. The run's marker (beside the model folder) names the
+    task it trained on; without one, the vocabulary is checked."""
+    import json
+
+    from bayesmatrix.store import digest, read_marker
+
+    marker = read_marker(folder.parent)
+    trained = (marker or {}).get("inputs", {})
+    settings = "pass the --task, --V, --length, --pairs and --states of its run"
+    if "spec" in trained:
+        if (trained.get("task"), trained["spec"]) != (type(task).__name__, digest(task)):
+            raise BayesmatrixError(
+                f"the model in {folder} was trained on another task or other settings than "
+                f"--task {name} with these options; {settings}"
+            )
+        return
+    config = json.loads((folder / "config.json").read_text())
+    vocab = int(config.get("vocab_size", -1)) - 1
+    if vocab != task.vocab:  # type: ignore[attr-defined]
+        raise BayesmatrixError(
+            f"the model in {folder} has a vocabulary of {vocab} symbols, the task "
+            f"{name} with these options has {task.vocab}; {settings}"  # type: ignore[attr-defined]
+        )

@@ -47,15 +47,37 @@ def read_utf8(path: str | Path, what: str = "file") -> str:
         ) from None
 
 
+MAX_JSON_DEPTH = 64  # nesting a record may have: deeper is a mistake or an attack
+
+
 def read_jsonl(path: str | Path, what: str = "file") -> list[tuple[int, object]]:
-    """(line number, parsed record) for every non-blank line; errors cite file and line."""
+    """(line number, parsed record) for every non-blank line; errors cite file and line.
+    Lines end at newlines only: U+2028, U+0085 and the like are legal inside JSON strings."""
     src = Path(path)
     records = []
-    for number, text in enumerate(read_utf8(src, what).splitlines(), start=1):
+    for number, text in enumerate(read_utf8(src, what).split("\n"), start=1):
         if not text.strip():
             continue
+        too_deep = BayesmatrixError(
+            f"{src}, line {number}: nested deeper than {MAX_JSON_DEPTH} levels; a record is one "
+            "flat object"
+        )
         try:
-            records.append((number, json.loads(text)))
+            record = json.loads(text)
         except json.JSONDecodeError as exc:
             raise BayesmatrixError(f"{src}, line {number}: not valid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise too_deep from None
+        if _depth(record) > MAX_JSON_DEPTH:
+            raise too_deep
+        records.append((number, record))
     return records
+
+
+def _depth(value: object) -> int:
+    """Nesting depth of a parsed JSON value (a scalar is 0), counted level by level."""
+    deepest, level = 0, [value]
+    while containers := [v for v in level if isinstance(v, dict | list)]:
+        deepest += 1
+        level = [c for v in containers for c in (v.values() if isinstance(v, dict) else v)]
+    return deepest

@@ -23,6 +23,44 @@ from bayesmatrix.data import read_jsonl
 from bayesmatrix.errors import BayesmatrixError
 
 DEFAULT_TEMPLATE = "Input: {input}\nOutput: {label}"
+MAX_LABELS = 50
+
+
+def check_template(template: str) -> None:
+    """A template uses exactly the plain fields {input} (at least once) and {label} (once, at
+    the end): no attributes, indices, conversions or format specs ('{input.__class__}',
+    '{input[0]}', '{input!r}', '{input:>9}'), so it means what it says."""
+    import string
+
+    fields = []
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(
+            f"template is malformed ({exc}); write a literal brace as {{{{ or }}}}"
+        ) from None
+    for _, field, spec, conversion in parsed:
+        if field is None:
+            continue
+        if field not in ("input", "label") or spec or conversion:
+            shown = (
+                "{"
+                + field
+                + (f"!{conversion}" if conversion else "")
+                + (f":{spec}" if spec else "")
+                + "}"
+            )
+            raise ValueError(
+                f"template may only use the fields {{input}} and {{label}}, as they are, not "
+                f"{shown}; write a literal brace as {{{{ or }}}}"
+            )
+        fields.append(field)
+    if (
+        "input" not in fields
+        or fields.count("label") != 1
+        or not template.rstrip().endswith("{label}")
+    ):
+        raise ValueError("template must contain {input} and end with {label} (once)")
 
 
 class _Header(BaseModel):
@@ -35,21 +73,16 @@ class _Header(BaseModel):
     @field_validator("template")
     @classmethod
     def _template(cls, value: str) -> str:
-        if "{input}" not in value or not value.rstrip().endswith("{label}"):
-            raise ValueError("template must contain {input} and end with {label}")
-        try:
-            value.format(input="", label="")
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(
-                f"template may only use the fields {{input}} and {{label}} ({exc!r}); write a "
-                "literal brace as {{ or }}"
-            ) from None
+        check_template(value)
         return value
 
     @model_validator(mode="after")
     def _labels(self) -> _Header:
-        if len(self.labels) < 2:
-            raise ValueError("a task needs at least 2 labels")
+        if not 2 <= len(self.labels) <= MAX_LABELS:
+            raise ValueError(
+                f"a task needs at least 2 labels and at most {MAX_LABELS}, not {len(self.labels)} "
+                "(each label word is scored at every demonstration)"
+            )
         empty = [k for k, w in self.labels.items() if not w.strip()]
         if empty:
             raise ValueError(f"labels {empty} have no label word")

@@ -79,6 +79,15 @@ def corpus_files(paths: Sequence[str | Path]) -> list[Path]:
             files.append(path)
         else:
             raise BayesmatrixError(f"corpus path not found: {path}")
+    seen: dict[Path, Path] = {}
+    for file in files:  # a file given twice (or inside a folder also given) is indexed twice
+        real = file.resolve()
+        if real in seen:
+            raise BayesmatrixError(
+                f"corpus file {file} is given twice (also as {seen[real]}, or inside a folder "
+                "that is also given); pass each file or folder once"
+            )
+        seen[real] = file
     return files
 
 

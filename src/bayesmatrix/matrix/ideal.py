@@ -30,6 +30,7 @@ from bayesmatrix.matrix.index import (
     tokenizer_fingerprint,
 )
 from bayesmatrix.matrix.smoothing import PRIORS, HierarchicalDirichlet, KneserNey, SmoothingFit, fit
+from bayesmatrix.results.io import write_json
 
 MAX_DEPTH = 32
 MAX_SAMPLE = 1_000_000  # tokens per sample() call
@@ -201,7 +202,7 @@ def build(
     shard_tokens: int = DEFAULT_SHARD_TOKENS,
     overwrite: bool = False,
     fit_positions: int = 2000,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[str], None] | None = None,
     heldout_every: int = 0,
     executor: Executor | None = None,
 ) -> tuple[IdealMatrix, BuildStats]:
@@ -252,14 +253,14 @@ def build(
             clock = time.perf_counter()
             idx_s += clock - mid
             if progress:
-                progress(builder.tokens_added)
+                progress(f"{builder.tokens_added:,} tokens indexed")
         mid = time.perf_counter()
         index = builder.finish()
         idx_s += time.perf_counter() - mid
         mid = time.perf_counter()
-        fitted = fit(index, fit_positions, MAX_DEPTH)
+        fitted = fit(index, fit_positions, MAX_DEPTH, progress=progress)
         fit_s = time.perf_counter() - mid
-        (builder.tmp / "prior.json").write_text(json.dumps(asdict(fitted), indent=1))
+        write_json(builder.tmp / "prior.json", asdict(fitted))
         if heldout:
             text = "\n\n".join(read_utf8(f, "corpus file") for f in heldout)
             (builder.tmp / HELDOUT).write_text(text, encoding="utf-8")

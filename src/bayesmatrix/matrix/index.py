@@ -461,15 +461,25 @@ class SuffixIndex:
         )
 
     def levels(
-        self, context: Sequence[int], max_depth: int | None = None, found: list | None = None
+        self,
+        context: Sequence[int],
+        max_depth: int | None = None,
+        found: list | None = None,
+        memo: dict[tuple[int, ...], Level] | None = None,
     ) -> list[Level]:
         """Next-token counts after each suffix of the context (depth 0 = unigram), up to the
         longest suffix that is followed by at least one token in the corpus. `found`: the
-        context's `ranges`, when the caller already has them."""
+        context's `ranges`, when the caller already has them. `memo`: levels already counted,
+        by suffix, shared between calls (a level costs as many reads as its suffix has
+        occurrences, so a repetitive corpus would otherwise repeat huge reads)."""
         out = [self._unigram_level]
         found = self.ranges(context, max_depth) if found is None else found
+        ids_ = [int(t) for t in context]
         for depth, shard_ranges in enumerate(found, start=1):
-            if depth == 1:
+            key = tuple(ids_[len(ids_) - depth :])
+            if memo is not None and key in memo:
+                level = memo[key]
+            elif depth == 1:
                 level = self._bigram_level(int(context[-1]))
             else:
                 nxt = self._next_tokens(shard_ranges)
@@ -480,6 +490,8 @@ class SuffixIndex:
                 else:
                     ids, counts = np.unique(nxt, return_counts=True)
                     level = Level(depth, ids, counts)
+            if memo is not None:
+                memo[key] = level
             if level.total == 0:
                 break
             out.append(level)

@@ -13,6 +13,7 @@ measure is the predictive of the next shorter suffix (down to uniform over the v
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -112,7 +113,11 @@ def sample_positions(index: SuffixIndex, n: int, seed: int = 0) -> np.ndarray:
 
 
 def fit(
-    index: SuffixIndex, positions: int = 2000, max_depth: int = 16, seed: int = 0
+    index: SuffixIndex,
+    positions: int = 2000,
+    max_depth: int = 16,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
 ) -> SmoothingFit:
     """Fit the Dirichlet kappa (a, b) by leave-one-out log-likelihood (each sampled token's own
     occurrence removed from every count) and estimate Kneser-Ney discounts from the same sample:
@@ -122,10 +127,13 @@ def fit(
         raise BayesmatrixError("the corpus is too small to fit the prior (fewer than 10 positions)")
     starts = np.array([s for s, _, _ in index.shards])
     rows = []
-    for p in pos:
+    memo: dict = {}  # levels by suffix: positions of a repetitive corpus share their contexts
+    for i, p in enumerate(pos):
+        if progress and i % 100 == 0:
+            progress(f"fitting the prior: position {i:,} of {len(pos):,}")
         lo = max(int(starts[np.searchsorted(starts, p, "right") - 1]), int(p) - max_depth)
         target = int(index.tokens[p])
-        levels = index.levels(np.asarray(index.tokens[lo:p]), max_depth)
+        levels = index.levels(np.asarray(index.tokens[lo:p]), max_depth, memo=memo)
         rows.append([(lv.count_of(target), lv.total, lv.types) for lv in levels])
     depth = max(len(r) for r in rows)
     exists = np.zeros((len(rows), depth), dtype=bool)

@@ -18,7 +18,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTra
 from transformers.utils import logging as hf_logging
 
 from bayesmatrix.errors import BayesmatrixError, ModelNotFoundError
-from bayesmatrix.models.paths import gguf_cache_dir, resolve
+from bayesmatrix.models.paths import gguf_cache_dir, resolve, writable_cache
 from bayesmatrix.models.registry import MODELS
 
 hf_logging.disable_progress_bar()
@@ -75,6 +75,7 @@ def local_dir(name_or_path: str | os.PathLike[str]) -> tuple[Path | str, str]:
     if kind == "gguf":
         directory = gguf_cache_dir(Path(where))
         if not (directory / "model.safetensors").is_file():
+            writable_cache("converted")  # before a minute of conversion, not after
             _convert_gguf(Path(where), directory)
     elif kind == "hub":
         try:

@@ -7,7 +7,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from bayesmatrix.errors import ModelNotFoundError
+from bayesmatrix.errors import BayesmatrixError, ModelNotFoundError
 from bayesmatrix.models.registry import MODELS, get_spec, unknown_model
 
 CACHE_VERSION = "1"
@@ -15,9 +15,34 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
 
 
 def cache_root() -> Path:
-    """Where converted models and corpora live: $BAYESMATRIX_CACHE or ~/.cache/bayesmatrix."""
+    """Where converted models and corpora live: $BAYESMATRIX_CACHE or ~/.cache/bayesmatrix.
+    A path at or below a file fails at once, naming the variable to set."""
     env = os.environ.get("BAYESMATRIX_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "bayesmatrix"
+    root = Path(env) if env else Path.home() / ".cache" / "bayesmatrix"
+    existing = next((p for p in (root, *root.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise BayesmatrixError(
+            f"the cache folder {root} cannot be used: {existing} is a file; set "
+            "BAYESMATRIX_CACHE to a folder"
+        )
+    return root
+
+
+def writable_cache(sub: str) -> Path:
+    """A folder of the cache that can be written, checked before a long conversion starts."""
+    import tempfile
+
+    folder = cache_root() / sub
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise BayesmatrixError(
+            f"the cache folder {folder} cannot be written ({exc.strerror or exc}); set "
+            "BAYESMATRIX_CACHE to a writable folder with room for the converted model"
+        ) from None
+    return folder
 
 
 def resolve(name_or_path: str | os.PathLike[str]) -> tuple[str, Path | str, str]:

@@ -1,0 +1,59 @@
+"""Progress that reaches the user whether or not stderr is a terminal.
+
+On a terminal: a transient rich bar (with a count and time left) or a spinner. Otherwise (a
+batch job, a CI log, output redirected to a file): plain lines on stderr, the first at once
+and then at most one every `PLAIN_EVERY` seconds, so a long run shows it is alive without
+flooding the log.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from bayesmatrix.cli import err
+
+PLAIN_EVERY = 30.0  # seconds between plain progress lines
+
+
+class _Plain:
+    """Rate-limited progress lines for a log (see the module docstring)."""
+
+    def __init__(self, title: str, total: int | None, every: float) -> None:
+        self.title, self.total, self.every = title, total, every
+        self.done, self.start, self.last = 0, time.monotonic(), float("-inf")
+
+    def __call__(self, label: str) -> None:
+        counting = self.total is not None and self.done < self.total
+        self.done += counting
+        now = time.monotonic()
+        if now - self.last < self.every and not (counting and self.done == self.total):
+            return
+        self.last = now
+        count = self._count(now) if counting else f" ({now - self.start:.0f} s)"
+        err.print(f"{self.title}: {label}{count}", markup=False, highlight=False)
+
+    def _count(self, now: float) -> str:
+        assert self.total
+        left = (now - self.start) / self.done * (self.total - self.done) if self.done else 0
+        eta = f", ~{left / 60:.0f} min left" if self.done and left >= 60 else ""
+        return f" [{self.done}/{self.total}, {100 * self.done / self.total:.0f}%{eta}]"
+
+
+@contextmanager
+def progress(
+    title: str, total: int | None = None, every: float = PLAIN_EVERY
+) -> Iterator[Callable[[str], None]]:
+    """A callback for library progress: with `total`, each of the first `total` calls is one
+    unit done (its label names it); without (and after those), each call names what is
+    being done now."""
+    if not err.is_terminal:
+        yield _Plain(title, total, every)
+        return
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task(title, total=total)
+        step = 1 if total is not None else 0
+        yield lambda label: bar.update(task, advance=step, description=f"{title}: {label}")
