@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,10 @@ from bayesmatrix.models.registry import MODELS
 MAX_BODY_BYTES = 64 * 1024
 MAX_PROMPT_CHARS = 4000
 MAX_DEMOS = 64
+MAX_LABELS = 10  # label words per ICL request: each costs a scored continuation per demo
+MAX_LABEL_CHARS = 40
+MAX_JSON_DEPTH = 32
+LOCK_WAIT_SECONDS = 30.0  # a request that cannot get the model this long is answered 503
 
 
 class TraceRequest(BaseModel):
@@ -41,13 +46,15 @@ class TraceRequest(BaseModel):
 class IclRequest(BaseModel):
     model: str
     demos: list[tuple[str, str]] = Field(min_length=1, max_length=MAX_DEMOS)
-    label_words: dict[str, str] = Field(min_length=2)
+    label_words: dict[str, str] = Field(min_length=2, max_length=MAX_LABELS)
 
     @model_validator(mode="after")
     def _labels(self) -> IclRequest:
         words = [w.strip() for w in self.label_words.values()]
         if not all(words) or len(set(words)) != len(words):
             raise ValueError("label words must be non-empty and distinct (at least 2 labels)")
+        if any(len(w) > MAX_LABEL_CHARS for w in words):
+            raise ValueError(f"label words must be at most {MAX_LABEL_CHARS} characters")
         unknown = sorted({y for _, y in self.demos} - set(self.label_words))
         if unknown:
             raise ValueError(f"demonstration labels {unknown} have no label word")
@@ -105,6 +112,9 @@ class Guard:
             more = message.get("more_body", False)
             if len(body) > self.max_body:
                 return await _reply(secured, 413, f"request body over {self.max_body} bytes")
+        problem = json_problem(body) if body else None
+        if problem:
+            return await _reply(secured, 400, problem)
         sent = False
 
         async def replay() -> dict:
@@ -115,6 +125,47 @@ class Guard:
             return await receive()
 
         await self.app(scope, replay, secured)
+
+
+def json_problem(body: bytes) -> str | None:
+    """Why a JSON body cannot be taken, checked before the app parses it: nesting deeper than
+    MAX_JSON_DEPTH (a parser's recursion limit) or text that is not valid Unicode (a lone
+    surrogate escape, which no tokenizer can encode). None when it is fine or not JSON."""
+    depth = deepest = 0
+    quoted = escaped = False
+    for byte in body:
+        if quoted:
+            escaped, quoted = (False, True) if escaped else (byte == 92, byte != 34)
+        elif byte == 34:
+            quoted = True
+        elif byte in (91, 123):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (93, 125):
+            depth -= 1
+    if deepest > MAX_JSON_DEPTH:
+        return f"the JSON body is nested {deepest} levels deep; at most {MAX_JSON_DEPTH}"
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        return None  # not JSON: the app answers with its own validation error
+    if _has_surrogate(value):
+        return "the request holds text that is not valid Unicode (a lone surrogate escape)"
+    return None
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
 
 
 async def _reply(send: Callable, status: int, error: str) -> None:
@@ -131,14 +182,33 @@ def plotly_js() -> Path:
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
+class Busy(BayesmatrixError):
+    """The model is held by another request for longer than a request may wait."""
+
+
+def allowed_models(allowed: Sequence[Path]) -> dict[str, Path]:
+    """Model folders (with config.json) in the allowed folders, one level down (and each
+    allowed folder itself when it is one), by the name the page shows: 'folder/model'."""
+    found: dict[str, Path] = {}
+    for root in allowed:
+        candidates = [root, *sorted(p for p in root.iterdir() if p.is_dir())]
+        for folder in candidates:
+            if (folder / "config.json").is_file():
+                name = root.name if folder == root else f"{root.name}/{folder.name}"
+                found.setdefault(name, folder)
+    return found
+
+
 def create_app(
     allowed_dirs: Sequence[str | Path] = (),
     load: Callable[[str], Any] | None = None,
     max_prompt_chars: int = MAX_PROMPT_CHARS,
     hosts: Sequence[str] = LOCAL_HOSTS,
+    lock_wait: float = LOCK_WAIT_SECONDS,
 ) -> Any:
     """The explorer app (an ASGI app); `load` defaults to bayesmatrix.load (tests may pass
-    their own); only requests whose Host header names one of `hosts` are served."""
+    their own); only requests whose Host header names one of `hosts` are served; a request
+    waits at most `lock_wait` seconds for the model."""
     from bayesmatrix import load as default_load
 
     loader = load or default_load
@@ -150,23 +220,36 @@ def create_app(
     def check_model(name: str) -> str:
         if name in MODELS:
             return name
+        if name in listed:
+            return str(listed[name])
         if "\x00" in name:
             raise BayesmatrixError("the model name contains a NUL byte")
         path = Path(name).expanduser().resolve()
         if any(path.is_relative_to(d) for d in allowed) and path.is_dir():
             return str(path)
         raise BayesmatrixError(
-            f"model '{name}' is not allowed; use one of {', '.join(MODELS)} or a model directory "
-            "under a folder passed with --allow-dir"
+            f"model '{name}' is not allowed; use one of {', '.join([*MODELS, *listed])} or a "
+            "model directory under a folder passed with --allow-dir"
         )
 
-    def model(name: str) -> Any:
-        """The loaded model (call with the lock held); one in memory at a time."""
+    listed = allowed_models(allowed)
+
+    @contextmanager
+    def model(name: str) -> Iterator[Any]:
+        """The loaded model, held for one request (one in memory at a time); a request that
+        waits longer than LOCK_WAIT_SECONDS for it is told the server is busy (503)."""
         key = check_model(name)
-        if key not in current:
-            current.clear()
-            current[key] = loader(key)
-        return current[key]
+        if not lock.acquire(timeout=lock_wait):
+            raise Busy(
+                f"the model is busy with another request for over {lock_wait:.0f} s; retry later"
+            )
+        try:
+            if key not in current:
+                current.clear()
+                current[key] = loader(key)
+            yield current[key]
+        finally:
+            lock.release()
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -174,6 +257,10 @@ def create_app(
             f"{'.'.join(map(str, e['loc'][1:])) or 'body'}: {e['msg']}" for e in exc.errors()
         )
         return JSONResponse({"error": errors}, status_code=422)
+
+    @app.exception_handler(Busy)
+    async def busy(_: Request, exc: Busy) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(BayesmatrixError)
     async def user_error(_: Request, exc: BayesmatrixError) -> JSONResponse:
@@ -198,8 +285,9 @@ def create_app(
 
     @app.get("/api/models")
     def models() -> dict:
-        """Named models, and only the names of the allowed folders (never their paths)."""
-        return {"models": list(MODELS), "allowed_dirs": [d.name for d in allowed]}
+        """Named models and the model folders found in the allowed folders, by name (never
+        their paths), and the names of the allowed folders."""
+        return {"models": [*MODELS, *listed], "allowed_dirs": [d.name for d in allowed]}
 
     @app.get("/api/claims")
     def claims() -> dict:
@@ -230,8 +318,7 @@ def create_app(
     def trace(req: TraceRequest) -> dict:
         if len(req.prompt) > max_prompt_chars:
             raise BayesmatrixError(f"prompt is over {max_prompt_chars} characters; shorten it")
-        with lock:
-            lm = model(req.model)
+        with model(req.model) as lm:
             t = lm.trace(req.prompt, top_k=req.top_k)
         return {
             "model": t.model,
@@ -254,8 +341,7 @@ def create_app(
         total = sum(len(x) for x, _ in req.demos)
         if total > max_prompt_chars:
             raise BayesmatrixError(f"demonstrations are over {max_prompt_chars} characters")
-        with lock:
-            lm = model(req.model)
+        with model(req.model) as lm:
             frame = prequential_label_probs(lm, req.demos, req.label_words)
             first = next(iter(req.label_words))
             zero = [

@@ -8,6 +8,23 @@ async function api(path, body) {
   if (!res.ok) throw new Error(data.error || res.statusText);
   return data;
 }
+// one request at a time: the buttons are disabled and a busy line is shown while it runs,
+// so a click made meanwhile is not lost half-way (it cannot be made at all)
+let pending = 0;
+async function busy(what, work) {
+  pending += 1;
+  document.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+  $("busy").textContent = what;
+  document.body.dataset.busy = "1";
+  try { return await work(); } finally {
+    pending -= 1;
+    if (pending === 0) {
+      document.querySelectorAll("button").forEach((b) => { b.disabled = false; });
+      $("busy").textContent = "";
+      delete document.body.dataset.busy;
+    }
+  }
+}
 function shown(token) { return token.replace(/\n/g, "\\n").replace(/^ /, "\u2423"); }
 function colour(bits) {
   if (bits === null) return "#ffffff";
@@ -85,10 +102,12 @@ async function addDemo() {
       legend: {orientation: "h"}, margin: {t: 20}}, {displayModeBar: false});
 }
 
-$("trace").onclick = doTrace;
-$("add").onclick = addDemo;
+$("trace").onclick = () => busy("tracing…", doTrace);
+$("add").onclick = () => busy("reading the model's labels…", addDemo);
 $("reset").onclick = () => { demos = 0; Plotly.purge("icl-chart"); $("kappa").textContent = ""; };
-$("labels").onchange = () => { if (demos > 0) { demos -= 1; addDemo(); } };
+$("labels").onchange = () => {
+  if (demos > 0 && !pending) { demos -= 1; busy("reading the model's labels…", addDemo); }
+};
 api("/api/models").then((m) => {
   m.models.forEach((name) => { const o = document.createElement("option"); o.textContent = name; $("model").appendChild(o); });
   document.body.dataset.ready = "1";
