@@ -71,6 +71,14 @@ class _Problem:
     starts: list[np.ndarray]
     predicted: Callable[[dict[str, float]], np.ndarray]
     observed: np.ndarray
+    # parameter (index into theta) -> its value in theta space under the simpler model it
+    # nests (e.g. recency decay 1 = Beta-Bernoulli); see _snap
+    nulls: dict[int, float] = field(default_factory=dict)
+
+
+# a parameter is snapped to its null value when that costs less than this (nats/position):
+# far below any difference the verdicts resolve (TIE_NATS is 1e-3), far above float noise
+SNAP_NATS = 1e-9
 
 
 def _optimise(problem: _Problem, weights: np.ndarray, starts: list[np.ndarray]) -> np.ndarray:
@@ -91,7 +99,22 @@ def _optimise(problem: _Problem, weights: np.ndarray, starts: list[np.ndarray]) 
         )
         if best is None or res.fun < best.fun:
             best = res
-    return best.x
+    return _snap(problem, objective, best.x)
+
+
+def _snap(problem: _Problem, objective: Callable[[np.ndarray], float], x: np.ndarray) -> np.ndarray:
+    """Set each parameter with a null value to it when the fit is as good there (within
+    SNAP_NATS). Where the loss is flat in a parameter (a recency decay when the prior's
+    weight swamps the counts, or when every outcome agrees) the optimiser stops anywhere, and
+    float noise in the data would move that point, and with it a bootstrap percentile, by
+    any amount; the null value is the one reading that does not depend on the noise."""
+    x = np.array(x, dtype=float)
+    for index, null in problem.nulls.items():
+        trial = x.copy()
+        trial[index] = null
+        if objective(trial) <= objective(x) + SNAP_NATS:
+            x = trial
+    return x
 
 
 def _run_fit(problem: _Problem, name: str, bootstrap: int, seed: int | None) -> LearnerFit:
@@ -244,7 +267,10 @@ class RecencyLearner:
             for s in (0.5, 5.0)
             for d in (0.5, 0.95)
         ]
-        return _fit_binary(q, o, names, to_params, learner, starts, "recency", bootstrap, seed)
+        # decay 1 (theta 40: expit is 1.0 in float64) is the Beta-Bernoulli learner it nests
+        return _fit_binary(
+            q, o, names, to_params, learner, starts, "recency", bootstrap, seed, {1: 40.0}
+        )
 
 
 def _fit_binary(
@@ -257,6 +283,7 @@ def _fit_binary(
     name: str,
     bootstrap: int,
     seed: int | None,
+    nulls: dict[int, float] | None = None,
 ):
     """Fit a binary learner: cross-entropy of its predictions on outcomes o against q."""
     problem = _Problem(
@@ -267,6 +294,7 @@ def _fit_binary(
         starts,
         lambda p: learner(p).predict(o),
         q,
+        nulls or {},
     )
     result = _run_fit(problem, name, bootstrap, seed)
     fitted = learner(result.params)

@@ -11,6 +11,7 @@ Learners are compared by leave-one-seed-out cross-entropy on q.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from bayesmatrix.experiments.icl_scaling import (
 )
 from bayesmatrix.experiments.result import bootstrap_mean_ci, load_frame, save_frame
 from bayesmatrix.experiments.verdicts import Status, Verdict, rule
+from bayesmatrix.results.io import read_parquet, write_parquet
+from bayesmatrix.store import cached, fingerprint
 
 KEYS = ["model", "task", "condition"]
 # a kappa interval reaching this means the curve cannot be told apart from the zero-shot prior
@@ -373,72 +376,147 @@ def sustained_crossing(curve: np.ndarray) -> int | None:
     return k if k < len(curve) else None
 
 
-def analyse(frame: pd.DataFrame, bootstrap: int = 100, seed: int = 0) -> IclAnalysis:
-    """Fit every learner to every (model, task, condition) group of a sweep's cells."""
-    fit_rows, curve_rows, scaling = [], [], []
-    for (model, task, cond), group in frame.groupby(KEYS, sort=False):
+# bump when the analysis of a group changes, so that saved group checkpoints are recomputed
+ANALYSIS_VERSION = 1
+
+
+@dataclass
+class GroupAnalysis:
+    """The analysis of one (model, task, condition): its fit rows, curve rows and scaling-law
+    rows; saved as one folder per group, so a killed analysis resumes group by group."""
+
+    fits: pd.DataFrame
+    curves: pd.DataFrame
+    scaling: pd.DataFrame
+
+    def save(self, directory: str | Path) -> Path:
+        for name in ("fits", "curves", "scaling"):
+            write_parquet(getattr(self, name), Path(directory) / f"{name}.parquet")
+        return Path(directory)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> GroupAnalysis:
+        return cls(
+            *(read_parquet(Path(directory) / f"{n}.parquet") for n in ("fits", "curves", "scaling"))
+        )
+
+
+def analyse(
+    frame: pd.DataFrame,
+    bootstrap: int = 100,
+    seed: int = 0,
+    checkpoints: str | Path | None = None,
+    progress: Callable[[str], None] | None = None,
+    force: bool = False,
+) -> IclAnalysis:
+    """Fit every learner to every (model, task, condition) group of a sweep's cells. With
+    `checkpoints`, each group's analysis is saved there as it finishes (under a fingerprint
+    of its readings and settings) and reused by a rerun: a kill loses at most one group."""
+    groups = list(frame.groupby(KEYS, sort=False))
+    done = []
+    for i, ((model, task, cond), group) in enumerate(groups):
+        if progress:
+            progress(f"fitting learners: {model} {task} {cond} ({i + 1} of {len(groups)})")
         a = _arrays(group)
-        shown_p = np.take_along_axis(a.probs, a.shown[..., None], 2)[..., 0]
-        law_fits = scaling_fits(shown_p, a.agree, a.prior, a.k_classes == 2, bootstrap, seed)
-        if law_fits is not None:
-            key = {"model": model, "task": task, "condition": cond}
-            scaling.append(scaling_frame(key, law_fits))
-        fits = _fit_all(a, bootstrap, seed)
-        cv = _cv_cross_entropy(a) if a.q.shape[0] >= 2 else {}
-        best_bayes = min(
-            ("beta-bernoulli", "hypothesis-mixture"), key=lambda n: cv[n].mean() if cv else 0.0
-        )
-        if cv:
-            gap, lo, hi = bootstrap_mean_ci(cv[best_bayes] - cv["recency"], seed=seed)
-        else:
-            gap = lo = hi = float("nan")
-        params = int(group["model_params"].iloc[0])
-        mass_k0 = (
-            float(group.loc[group["k"] == 0, "label_mass"].mean())
-            if "label_mass" in group
-            else float("nan")
-        )
-        for name, learner in fits.items():
-            fit = learner.fit_  # type: ignore[attr-defined]
-            row = {
-                "model": model,
-                "model_params": params,
-                "task": task,
-                "condition": cond,
-                "learner": name,
-                "kl_bits": fit.kl_bits,
-                "r2": fit.r2,
-                "cross_entropy": fit.cross_entropy,
-                "n_params": fit.n_params,
-                "n_seeds": fit.n_sequences,
-                "shots": fit.n_positions,
-                "cv_ce": float(cv[name].mean()) if cv else float("nan"),
-                "cv_gap": gap,
-                "cv_gap_lo": lo,
-                "cv_gap_hi": hi,
-                "label_mass_k0": mass_k0,
-            }
-            for key, value in fit.params.items():
-                row[key] = value
-                row[f"{key}_lo"], row[f"{key}_hi"] = fit.ci[key]
-            fit_rows.append(row)
-        fitted_bb = _predict_true(
-            "beta-bernoulli", fits["beta-bernoulli"], a, np.arange(a.q.shape[0])
-        )
-        for k in range(a.q.shape[1]):
-            mean, lo, hi = bootstrap_mean_ci(a.q[:, k], n_boot=500, seed=seed)
-            curve_rows.append(
-                {
-                    "model": model,
-                    "task": task,
-                    "condition": cond,
-                    "k": k,
-                    "p_true_mean": mean,
-                    "p_true_lo": lo,
-                    "p_true_hi": hi,
-                    "bayes_fit": float(fitted_bb[:, k].mean()),
-                    "zero_shot_mean": float(a.prior[:, k].mean()),
-                }
-            )
+
+        def compute(a: _Arrays = a, group: pd.DataFrame = group) -> GroupAnalysis:
+            return _analyse_group(a, group, bootstrap, seed)
+
+        if checkpoints is None:
+            done.append(compute())
+            continue
+        inputs = {
+            "group": [model, task, cond],
+            "readings": _digest_arrays(a, group),
+            "bootstrap": bootstrap,
+            "seed": seed,
+            "analysis": ANALYSIS_VERSION,
+        }
+        where = Path(checkpoints) / fingerprint(inputs)[:16]
+        done.append(cached(where, inputs, GroupAnalysis.load, compute, force))
+    fits = [g.fits for g in done]
+    curves = [g.curves for g in done]
+    scaling = [g.scaling for g in done if len(g.scaling)]
     laws = pd.concat(scaling, ignore_index=True) if scaling else pd.DataFrame(columns=KEYS)
-    return IclAnalysis(pd.DataFrame(fit_rows), pd.DataFrame(curve_rows), frame, laws)
+    return IclAnalysis(
+        pd.concat(fits, ignore_index=True) if fits else pd.DataFrame(),
+        pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(),
+        frame,
+        laws,
+    )
+
+
+def _digest_arrays(a: _Arrays, group: pd.DataFrame) -> str:
+    """A hash of every reading the analysis of a group uses."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for array in (a.q, a.probs, a.agree, a.prior, a.shown, a.hyp):
+        h.update(np.ascontiguousarray(array).tobytes())
+    h.update(str((int(group["model_params"].iloc[0]), _mass_k0(group))).encode())
+    return h.hexdigest()[:16]
+
+
+def _mass_k0(group: pd.DataFrame) -> float:
+    """Mean raw mass on the label words before any demonstration (NaN when not recorded)."""
+    if "label_mass" not in group:
+        return float("nan")
+    return float(group.loc[group["k"] == 0, "label_mass"].mean())
+
+
+def _analyse_group(a: _Arrays, group: pd.DataFrame, bootstrap: int, seed: int) -> GroupAnalysis:
+    """One (model, task, condition): learners fitted, compared on held-out seeds, the scaling
+    laws, and the mean curve with its band."""
+    model, task, cond = (group[k].iloc[0] for k in KEYS)
+    key = {"model": model, "task": task, "condition": cond}
+    shown_p = np.take_along_axis(a.probs, a.shown[..., None], 2)[..., 0]
+    law_fits = scaling_fits(shown_p, a.agree, a.prior, a.k_classes == 2, bootstrap, seed)
+    scaling = scaling_frame(key, law_fits) if law_fits is not None else pd.DataFrame()
+    fits = _fit_all(a, bootstrap, seed)
+    cv = _cv_cross_entropy(a) if a.q.shape[0] >= 2 else {}
+    best_bayes = min(
+        ("beta-bernoulli", "hypothesis-mixture"), key=lambda n: cv[n].mean() if cv else 0.0
+    )
+    if cv:
+        gap, lo, hi = bootstrap_mean_ci(cv[best_bayes] - cv["recency"], seed=seed)
+    else:
+        gap = lo = hi = float("nan")
+    params = int(group["model_params"].iloc[0])
+    fit_rows, curve_rows = [], []
+    for name, learner in fits.items():
+        fit = learner.fit_  # type: ignore[attr-defined]
+        row = {
+            **key,
+            "model_params": params,
+            "learner": name,
+            "kl_bits": fit.kl_bits,
+            "r2": fit.r2,
+            "cross_entropy": fit.cross_entropy,
+            "n_params": fit.n_params,
+            "n_seeds": fit.n_sequences,
+            "shots": fit.n_positions,
+            "cv_ce": float(cv[name].mean()) if cv else float("nan"),
+            "cv_gap": gap,
+            "cv_gap_lo": lo,
+            "cv_gap_hi": hi,
+            "label_mass_k0": _mass_k0(group),
+        }
+        for name_, value in fit.params.items():
+            row[name_] = value
+            row[f"{name_}_lo"], row[f"{name_}_hi"] = fit.ci[name_]
+        fit_rows.append(row)
+    fitted_bb = _predict_true("beta-bernoulli", fits["beta-bernoulli"], a, np.arange(a.q.shape[0]))
+    for k in range(a.q.shape[1]):
+        mean, lo, hi = bootstrap_mean_ci(a.q[:, k], n_boot=500, seed=seed)
+        curve_rows.append(
+            {
+                **key,
+                "k": k,
+                "p_true_mean": mean,
+                "p_true_lo": lo,
+                "p_true_hi": hi,
+                "bayes_fit": float(fitted_bb[:, k].mean()),
+                "zero_shot_mean": float(a.prior[:, k].mean()),
+            }
+        )
+    return GroupAnalysis(pd.DataFrame(fit_rows), pd.DataFrame(curve_rows), scaling)

@@ -13,7 +13,8 @@ over seeds (the whole fit repeated on resampled seeds).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -42,43 +43,78 @@ def power_law(n: np.ndarray, c: float, a: float, alpha: float) -> np.ndarray:
     return c - a * (np.asarray(n, dtype=float) + 1) ** (-alpha)
 
 
-def _bayes_params(theta: np.ndarray) -> tuple[float, float, float, float]:
-    t = np.clip(theta, -30, 30)
-    rho = float(np.clip(expit(t[0]), EPS, 1 - EPS))
-    p1 = float(np.clip(expit(t[1]), EPS, 1 - EPS))
-    p2 = float(max(p1 * expit(t[2]), EPS))  # P_2 < P_1: the demonstrated task is the likelier
-    return rho, p1, p2, float(np.exp(np.clip(t[3], -10, 7)))
+def _bayes_params(theta: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(rho, P1, P2, K) of parameter vectors theta [..., 4] (vectorised over leading axes)."""
+    t = np.clip(np.moveaxis(np.asarray(theta, dtype=float), -1, 0), -30, 30)
+    rho = np.clip(expit(t[0]), EPS, 1 - EPS)
+    p1 = np.clip(expit(t[1]), EPS, 1 - EPS)
+    p2 = np.maximum(p1 * expit(t[2]), EPS)  # P_2 < P_1: the demonstrated task is the likelier
+    return rho, p1, p2, np.exp(np.clip(t[3], -10, 7))
 
 
-def _power_params(theta: np.ndarray) -> tuple[float, float, float]:
-    return float(expit(theta[0])), float(theta[1]), float(np.exp(np.clip(theta[2], -10, 5)))
+def _power_params(theta: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(c, a, alpha) of parameter vectors theta [..., 3] (vectorised over leading axes)."""
+    t = np.moveaxis(np.asarray(theta, dtype=float), -1, 0)
+    return expit(t[0]), t[1], np.exp(np.clip(t[2], -10, 5))
 
 
-LAWS: dict[str, tuple[Callable, Callable, list[np.ndarray], tuple[str, ...]]] = {
+def _grid(*axes: Sequence[float]) -> np.ndarray:
+    """Every combination of the axes' values, one row per start."""
+    return np.array(list(itertools.product(*axes)), dtype=float)
+
+
+LAWS: dict[str, tuple[Callable, Callable, np.ndarray, tuple[str, ...]]] = {
     "bayesian-law": (
         bayesian_law,
         _bayes_params,
-        [np.array(s, dtype=float) for s in ([0, 1, 0, 0], [-2, 2, -1, -1], [2, 0.5, 1, 0.5])],
+        _grid(
+            np.linspace(-6, 6, 7),
+            np.linspace(-2, 5, 8),
+            np.linspace(-4, 4, 5),
+            np.linspace(-2, 4, 7),
+        ),
         ("rho", "p1", "p2", "K"),
     ),
     "power-law": (
         power_law,
         _power_params,
-        [np.array(s, dtype=float) for s in ([1, 0.3, -1], [2, 0.5, 0], [0, -0.2, -0.5])],
+        _grid(np.linspace(-3, 4, 8), np.linspace(-1, 1, 9), np.linspace(-4, 2, 7)),
         ("c", "a", "alpha"),
     ),
 }
+POLISHED = 4  # the best grid points each refined by least squares
+
+
+# weight of a pull of the parameters toward the first start, added to the squared error: far
+# below the fits' errors (1e-4 or more), it decides only directions the data leave flat,
+# where the optimiser would otherwise stop wherever float noise in the data led it
+TIE_BREAK = 1e-8
 
 
 def fit_law(name: str, n: np.ndarray, y: np.ndarray) -> tuple[dict[str, float], Callable]:
-    """Least-squares fit of a law to (n, y) from several starts; its parameters and curve."""
-    law, to_params, starts, names = LAWS[name]
+    """Least-squares fit of a law to (n, y): the squared error on a grid of parameters, then
+    the best POLISHED grid points refined. These laws have several local minima; a few fixed
+    starts found the global one only on some data, so which minimum a fit reported (and a
+    bootstrap percentile over fits) could move under float noise in the data."""
+    law, to_params, grid, names = LAWS[name]
+    reference, pull = np.zeros(grid.shape[1]), np.sqrt(TIE_BREAK)
+
+    def residuals(t: np.ndarray) -> np.ndarray:
+        return np.concatenate([law(n, *to_params(t)) - y, pull * (t - reference)])
+
+    on_grid = law(n[None, :], *(v[:, None] for v in to_params(grid))) - y
+    costs = (on_grid**2).sum(axis=1) + TIE_BREAK * (grid**2).sum(axis=1)
     best = None
-    for start in starts:
-        fit = least_squares(lambda t: law(n, *to_params(t)) - y, start, method="lm")
+    for start in grid[np.argsort(costs, kind="stable")[:POLISHED]]:
+        fit = least_squares(residuals, start, method="lm", xtol=1e-15, ftol=1e-15, gtol=1e-15)
         if best is None or fit.cost < best.cost:
             best = fit
-    params = to_params(best.x)  # type: ignore[union-attr]
+    # the pull decided the flat directions; the exact least-squares fit from there removes
+    # its bias (~1e-7) in the directions the data determine
+    exact = least_squares(
+        lambda t: law(n, *to_params(t)) - y, best.x, method="lm", xtol=1e-15, ftol=1e-15, gtol=1e-15
+    )  # type: ignore[union-attr]
+    params = tuple(float(v) for v in to_params(exact.x))
     return dict(zip(names, params, strict=True)), lambda m: law(m, *params)
 
 

@@ -218,8 +218,46 @@ class LanguageModel:
     def rows_from_hidden(self, hidden: torch.Tensor | np.ndarray, layer: int) -> np.ndarray:
         """Next-token rows (float64) from hidden states of `layer` (as in Trace.hidden): the
         last layer is already normalised; earlier layers go through the model's final norm
-        first (the logit lens), then the model's own unembedding and soft-capping."""
+        first (the logit lens), then the model's own unembedding and soft-capping.
+
+        The map is evaluated in float64 (norm, unembedding in vocabulary slices, softmax):
+        continuity compares rows of embeddings 1e-4 apart, where float32 rounding of the
+        logits (which depends on the CPU's reduction order) would be part of the difference."""
         layer = self.layer_indices([layer])[0]
+        head = self.model.get_output_embeddings()
+        if not isinstance(head, torch.nn.Linear):  # a head spread over devices: float32 path
+            return self._rows_from_hidden32(hidden, layer)
+        device = head.weight.device
+        h = torch.as_tensor(np.asarray(hidden, dtype=np.float64), device=device)
+        squeeze = h.ndim == 1
+        h = h[None] if squeeze else h
+        if layer != self.num_layers:
+            h = self._norm64()(h)
+        logits = torch.empty((len(h), self.vocab_size), dtype=torch.float64, device=device)
+        step = 16_384
+        for start in range(0, self.vocab_size, step):
+            weight = head.weight[start : start + step].to(torch.float64)
+            logits[:, start : start + len(weight)] = h @ weight.t()
+            if head.bias is not None:
+                logits[:, start : start + len(weight)] += head.bias[start : start + step].double()
+        if self.softcap:
+            logits.div_(self.softcap).tanh_().mul_(self.softcap)
+        logits.sub_(logits.max(dim=-1, keepdim=True).values).exp_()
+        logits.div_(logits.sum(dim=-1, keepdim=True))
+        out = logits.cpu().numpy()
+        return out[0] if squeeze else out
+
+    def _norm64(self) -> torch.nn.Module:
+        """A float64 copy of the model's final norm (made once)."""
+        if getattr(self, "_norm_double", None) is None:
+            import copy
+
+            self._norm_double = copy.deepcopy(self.model.base_model.norm).double()
+        return self._norm_double
+
+    @torch.inference_mode()
+    def _rows_from_hidden32(self, hidden: torch.Tensor | np.ndarray, layer: int) -> np.ndarray:
+        """rows_from_hidden through the head module itself, in the weights' dtype."""
         h = torch.as_tensor(np.asarray(hidden, dtype=np.float32)).to(self.device, self.dtype)
         squeeze = h.ndim == 1
         h = h[None] if squeeze else h
