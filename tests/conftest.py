@@ -55,3 +55,14 @@ def tiny(smollm2: LanguageModel) -> LanguageModel:
     )
     model = LlamaForCausalLM(config).eval()
     return LanguageModel(model, smollm2.tokenizer, "tiny-llama")
+
+
+@pytest.fixture(scope="session")
+def test_profile_run(tmp_path_factory: pytest.TempPathFactory):
+    """`bayesmatrix validate --profile test` on the default model, run once per session: the
+    folder it wrote and the finished process (shared by the end-to-end and stability tests;
+    they must not change the folder)."""
+    from tests.cli_helpers import run_cli
+
+    out = tmp_path_factory.mktemp("validate") / "v"
+    return out, run_cli("validate", "--profile", "test", "--out", str(out), check=True)

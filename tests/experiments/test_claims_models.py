@@ -23,10 +23,18 @@ def states(tiny):
 
 
 def test_rows_from_hidden_match_an_independent_logit_lens(tiny, states):
+    """Against float64 copies of the model's own norm and head (the map is evaluated in
+    float64; float32 rounding of logits would otherwise be part of a continuity reading)."""
+    import copy
+
     with torch.no_grad():
-        h = torch.from_numpy(states[1])
-        ref = torch.softmax(tiny.model.lm_head(tiny.model.model.norm(h)).double(), -1).numpy()
-    np.testing.assert_allclose(tiny.rows_from_hidden(states[1], 1), ref, atol=1e-12)
+        h = torch.from_numpy(states[1]).double()
+        norm = copy.deepcopy(tiny.model.model.norm).double()
+        head = copy.deepcopy(tiny.model.lm_head).double()
+        ref = torch.softmax(head(norm(h)), -1).numpy()
+        lens32 = torch.softmax(tiny.model.lm_head(tiny.model.model.norm(h.float())).double(), -1)
+    np.testing.assert_allclose(tiny.rows_from_hidden(states[1], 1), ref, atol=1e-14)
+    assert np.abs(lens32.numpy() - ref).max() > 1e-12  # float32 would differ: a real check
     trace = tiny.trace("one two three four five six seven eight nine ten", rows="float32")
     np.testing.assert_allclose(tiny.rows_from_hidden(states[2], 2), trace.rows, atol=1e-6)
 

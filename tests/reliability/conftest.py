@@ -70,6 +70,19 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
         json.dumps(task) + "\n" + json.dumps({"input": "x", "label": "a"}) + "\n"
     )
     (root / "long.txt").write_text("word " * 100_000)
+    good = {"name": "t", "labels": {"a": "yes", "b": "no"}}
+    examples = [json.dumps({"input": f"x{i}", "label": "ab"[i % 2]}) for i in range(4)]
+    attr = {**good, "template": "Input: {input.__class__}\nOutput: {label}"}
+    (root / "attr.jsonl").write_text("\n".join([json.dumps(attr), *examples]) + "\n")
+    (root / "deep.jsonl").write_text(json.dumps(good) + "\n" + "[" * 5000 + "]" * 5000 + "\n")
+    many = {"name": "t", "labels": {f"l{i}": f"w{i}" for i in range(2000)}}
+    (root / "labels.jsonl").write_text("\n".join([json.dumps(many), *examples]) + "\n")
+    wind = root / "wind"
+    code, _, err = run_cli_quiet(
+        ["windtunnel", "run", "--task", "dirichlet", "--V", "4", "--length", "8", "--arch",
+         "transformer", "--steps", "2", "--out", str(wind)]
+    )  # fmt: skip
+    assert code == 0, err
     model = root / "broken_model"
     shutil.copytree(gguf_cache_dir(resolve("smollm2-135m")[1]), model)
     (model / "model.safetensors").write_bytes(b"\x00" * 1000)
@@ -89,9 +102,23 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
         "missing": str(root / "missing.txt"),
         "busy_port": str(busy.getsockname()[1]),
         "out": str(root / "out"),
+        "attr_template": str(root / "attr.jsonl"),
+        "deep_json": str(root / "deep.jsonl"),
+        "many_labels": str(root / "labels.jsonl"),
+        "wt_model": str(wind / "dirichlet" / "transformer" / "model"),
         **damaged,
     }
     busy.close()
+
+
+def run_cli_quiet(args: list[str]) -> tuple[int, str, str]:
+    """The CLI in a subprocess (for set-up work that must not share this process's state)."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bayesmatrix.cli", *args], capture_output=True, text=True
+    )
+    return done.returncode, done.stdout, done.stderr
 
 
 def fill(args: list[str], places: dict[str, str]) -> list[str]:

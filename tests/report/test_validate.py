@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +25,10 @@ def assert_self_contained(page: str) -> None:
 
 
 @pytest.mark.slow
-def test_validation_writes_a_self_contained_report_and_resumes(tmp_path):
+def test_validation_writes_a_self_contained_report_and_resumes(test_profile_run, tmp_path):
+    shared, first = test_profile_run
     out = tmp_path / "v"
-    first = run_cli("validate", "--profile", "test", "--out", str(out), check=True)
+    shutil.copytree(shared, out)  # this test reruns and damages it: work on a copy
     page = (out / "report.html").read_text()
     assert_self_contained(page)
     verdicts = json.loads((out / "verdicts.json").read_text())
@@ -65,12 +67,20 @@ GOLDEN = Path(__file__).parent / "data" / "verdicts_test_profile.json"
 
 
 def assert_numbers_unchanged(verdicts: list[dict]) -> None:
-    """The claim-protocol refactor must not move any number: verdicts of the `test` profile
-    as the code before it computed them (data/verdicts_test_profile.json), to float noise.
-    Training seconds are wall time and are left out. The ICL entries were rewritten once
-    since, on purpose (issue #17: fit quality, carrying learner, label-mass warning): every
-    number of the earlier text is still there, in order; two statuses went from supported to
-    inconclusive because their Beta-Bernoulli fits explain less than a constant."""
+    """Verdicts of the `test` profile as computed when the golden file was written
+    (data/verdicts_test_profile.json), every number to 1e-3 (relative and absolute; the
+    printed precision), except those listed in test_stability.UNSTABLE, which that test shows
+    to move under float noise, and the training seconds (wall time).
+
+    History: rewritten on purpose for issue #17 (fit quality, carrying learner, label-mass
+    warning) and for issue #23, whose stability test found estimators that moved with float
+    noise (a new machine's first `make test` failed on one): the recency decay's interval
+    (now 1.000 where the fit is flat in the decay), the scaling laws' fits (a grid search
+    now finds the global minimum; the unrelated-label law went from inconclusive to
+    supported) and continuity's rows (now computed in float64: TV at eps = 1e-4 carried
+    float32 rounding of ~10%)."""
+    from tests.report.test_stability import masked_numbers
+
     golden = json.loads(GOLDEN.read_text())
     assert [(v["claim"], v["status"]) for v in verdicts] == [
         (g["claim"], g["status"]) for g in golden
@@ -78,8 +88,7 @@ def assert_numbers_unchanged(verdicts: list[dict]) -> None:
     for v, g in zip(verdicts, golden, strict=True):
         text, ref = (re.sub(r"\d+ s\)", "s)", x["evidence"]) for x in (v, g))
         assert NUMBER.sub("#", text) == NUMBER.sub("#", ref), (text, ref)
-        got = [float(x) for x in NUMBER.findall(text)]
-        want = [float(x) for x in NUMBER.findall(ref)]
+        got, want = masked_numbers(text), masked_numbers(ref)
         np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3, equal_nan=True)
 
 

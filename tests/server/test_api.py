@@ -206,3 +206,118 @@ def test_claims_endpoint_lists_the_registry(client):
     listed = c.get("/api/claims").json()["claims"]
     assert [x["name"] for x in listed] == [claim.name for claim in list_claims()]
     assert all(x["rule"] and x["description"] for x in listed)
+
+
+# ---- issue #23: hostile bodies, bounded work, busy models, allowed models listed -------------
+def test_a_lone_surrogate_and_deep_nesting_are_400s(client):
+    c, _ = client
+    surrogate = b'{"model": "smollm2-135m", "prompt": "x\\ud800y"}'
+    res = c.post("/api/trace", content=surrogate, headers={"Content-Type": "application/json"})
+    assert res.status_code == 400 and "not valid Unicode" in res.json()["error"]
+    deep = b'{"model": "smollm2-135m", "prompt": "x", "z": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    res = c.post("/api/trace", content=deep, headers={"Content-Type": "application/json"})
+    assert res.status_code == 400 and "nested 5001 levels deep" in res.json()["error"]
+    quoted = b'{"model": "smollm2-135m", "prompt": "' + b"[" * 100 + b'", "top_k": 2}'
+    assert (
+        c.post(
+            "/api/trace", content=quoted, headers={"Content-Type": "application/json"}
+        ).status_code
+        == 200
+    )  # brackets in a string are text
+    assert c.get("/api/models").status_code == 200
+
+
+def test_label_words_are_bounded(client):
+    c, _ = client
+    words = {f"l{i}": f"w{i}" for i in range(2000)}
+    body = {"model": "smollm2-135m", "demos": [["x", "l0"]], "label_words": words}
+    res = c.post("/api/icl", json=body)
+    assert res.status_code == 422 and "at most 10" in res.json()["error"]
+    long = {"a": "x" * 41, "b": "y"}
+    res = c.post("/api/icl", json={**body, "label_words": long, "demos": [["x", "a"]]})
+    assert res.status_code == 422 and "at most 40 characters" in res.json()["error"]
+
+
+def test_a_request_that_cannot_get_the_model_is_told_the_server_is_busy():
+    import threading
+
+    release = threading.Event()
+
+    class Slow:
+        def trace(self, prompt: str, top_k: int):
+            release.wait(30)
+            raise RuntimeError("released")
+
+    app = create_app(load=lambda _: Slow(), lock_wait=0.5)
+    c = TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False)
+    body = {"model": "smollm2-135m", "prompt": "x"}
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(c.post, "/api/trace", json=body)
+        import time
+
+        time.sleep(0.3)  # the first request now holds the model
+        second = c.post("/api/trace", json=body)
+        release.set()
+        first.result()
+    assert second.status_code == 503 and "busy" in second.json()["error"]
+    assert second.headers["retry-after"] == "5"
+
+
+def test_allowed_folders_models_are_listed_by_name(tmp_path, smollm2):
+    import shutil
+
+    from bayesmatrix.models.paths import gguf_cache_dir, resolve
+
+    allowed = tmp_path / "models"
+    shutil.copytree(gguf_cache_dir(resolve("smollm2-135m")[1]), allowed / "mine")
+    (allowed / "not-a-model").mkdir()
+    loaded = []
+    c = TestClient(
+        create_app([allowed], load=lambda name: loaded.append(name) or smollm2),
+        base_url="http://127.0.0.1",
+    )
+    listed = c.get("/api/models").json()
+    assert "models/mine" in listed["models"] and "models/not-a-model" not in listed["models"]
+    assert str(tmp_path) not in str(listed)
+    res = c.post("/api/trace", json={"model": "models/mine", "prompt": "Hello"})
+    assert res.status_code == 200 and loaded == [str((allowed / "mine").resolve())]
+
+
+@pytest.mark.slow
+def test_the_server_stops_on_the_first_sigterm_even_during_a_long_request(tmp_path):
+    """A long /api/icl request in flight used to hold the process after SIGTERM."""
+    import contextlib
+    import json
+    import signal
+    import threading
+    import time
+    import urllib.error
+    import urllib.request
+
+    from tests.server.conftest import start_server
+
+    server, base = start_server()
+    try:
+        demos = [[f"film {i} was fine", "positive" if i % 2 else "negative"] for i in range(64)]
+        words = {"positive": "positive", "negative": "negative"}
+        body = json.dumps({"model": "smollm2-135m", "demos": demos, "label_words": words})
+        request = urllib.request.Request(
+            base + "/api/icl", data=body.encode(), headers={"Content-Type": "application/json"}
+        )
+
+        def call() -> None:
+            with contextlib.suppress(urllib.error.URLError, OSError):
+                urllib.request.urlopen(request, timeout=120)
+
+        worker = threading.Thread(target=call, daemon=True)
+        worker.start()
+        time.sleep(4)
+        assert worker.is_alive()  # the request is in flight
+        started = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=20)
+        assert time.monotonic() - started < 15
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()

@@ -1,0 +1,151 @@
+"""Reported numbers that do not move under float noise (issue #23).
+
+Each analysis of the `test` profile is run again on its own readings perturbed by 1e-6
+relative (float32 rounding is ~6e-8; a CPU with other vector units, another BLAS or another
+batch order moves readings by about this much) and every number of every verdict must stay
+within the golden test's tolerance. A number that moves is a defect of its estimator, not a
+tolerance to widen: two were found this way and fixed (the recency decay's bootstrap interval,
+0.475 or 1.000 depending on which way a flat fit stopped; the scaling laws' fits, whose few
+fixed starts found the global minimum only on some resamples, so that an interval and a
+verdict flipped). What is left unstable is listed in UNSTABLE, with the reason; the golden
+test leaves exactly those numbers out.
+
+Rows, the wind tunnel and the corpus matrix are not rerun here: their verdicts are means and
+bootstrap means of per-sequence or per-position values, smooth in the readings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayesmatrix.claims import get_claim
+from bayesmatrix.report.validate import profile_settings
+
+NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*(?:e[-+]?\d+)?|nan)", re.I)
+RELATIVE = 1e-6
+REPEATS = 2
+DESIGN = {"eps", "lambda"}  # float columns that are settings of the experiment, not readings
+# numbers that remain sensitive, by the text that precedes them, with why
+UNSTABLE: dict[str, str] = {
+    r"prior on the demonstrated task rho [\d.]+ \[[\d.]+, (?=[\d.]+\])": "the upper end of the "
+    "scaling law's rho interval when P1 is at 1: rho and K then trade off along a valley the "
+    "data barely bend, and a percentile of resampled fits moves ~1% with the noise",
+    r"efficiency K [\d.]+ \[(?=[\d.]+, )": "the lower end of the scaling law's K interval, "
+    "for the same reason",
+}
+
+
+def masked_numbers(text: str) -> list[float]:
+    """The numbers of a verdict's evidence, with the UNSTABLE ones replaced by NaN."""
+    for pattern in UNSTABLE:
+        text = re.sub(pattern + r"[\d.]+", lambda m: re.sub(r"[\d.]+$", "nan", m.group()), text)
+    return [float(x) for x in NUMBER.findall(text)]
+
+
+def perturb(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Every float reading times (1 + 1e-6 N(0, 1)); distributions stored as arrays are
+    perturbed and renormalised; columns derived from them are recomputed."""
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if column in DESIGN:
+            continue
+        if values.dtype.kind == "f":
+            out[column] = values * (1 + RELATIVE * rng.standard_normal(len(values)))
+        elif values.dtype == object and len(values) and isinstance(values.iloc[0], np.ndarray):
+            rows = np.stack(values.to_numpy()).astype(float)
+            noisy = rows * (1 + RELATIVE * rng.standard_normal(rows.shape))
+            if np.allclose(rows.sum(-1), 1):
+                noisy /= noisy.sum(-1, keepdims=True)
+            out[column] = list(noisy)
+    if {"probs", "true_index", "shown_index"} <= set(out.columns):
+        probs = np.stack(out["probs"].to_numpy())
+        at = np.arange(len(out))
+        out["p_true"] = probs[at, out["true_index"].to_numpy()]
+        out["p_shown"] = probs[at, out["shown_index"].to_numpy()]
+    return out
+
+
+def rerun(name: str, result: object, settings: dict, rng: np.random.Generator) -> list:
+    """The verdicts of a claim's analysis run again on perturbed readings."""
+    if name == "icl":
+        from bayesmatrix.experiments.icl_analysis import analyse
+
+        return analyse(perturb(result.cells, rng), settings["bootstrap"]).verdicts()
+    if name == "prior":
+        from bayesmatrix.experiments.prior_approx import approximate_prior
+
+        def noisy(points: np.ndarray) -> np.ndarray:
+            p = points * (1 + RELATIVE * rng.standard_normal(points.shape))
+            return p / p.sum(-1, keepdims=True)
+
+        refit = approximate_prior(
+            noisy(result.train_points), noisy(result.test_points), settings["k_max"], "lm"
+        )
+        return refit.verdicts()
+    frames = {
+        f.name: perturb(getattr(result, f.name), rng)
+        for f in dataclasses.fields(result)
+        if isinstance(getattr(result, f.name), pd.DataFrame)
+    }
+    return dataclasses.replace(result, **frames).verdicts()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["icl", "prior", "continuity", "entropy", "cot", "hallucination"])
+def test_verdict_numbers_do_not_move_under_float_noise(test_profile_run, name):
+    out, _ = test_profile_run
+    claim = get_claim(name)
+    settings = profile_settings("test")[name]
+    where = out / "test" / name
+    results = [claim.load(where / "smollm2-135m" if claim.scope == "model" else where)]
+    base = [v for r in results for v in r.verdicts()]
+    rng = np.random.default_rng(0)
+    for _ in range(REPEATS):
+        moved = [v for r in results for v in rerun(name, r, settings, rng)]
+        assert [(v.claim, v.status) for v in moved] == [(v.claim, v.status) for v in base]
+        for a, b in zip(base, moved, strict=True):
+            want, got = masked_numbers(a.evidence), masked_numbers(b.evidence)
+            assert len(want) == len(got)
+            close = np.isclose(got, want, rtol=1e-3, atol=1e-3, equal_nan=True)
+            assert close.all(), [
+                (w, g) for w, g, ok in zip(want, got, close, strict=True) if not ok
+            ] + [a.evidence]
+
+
+def test_masking_hides_only_the_listed_numbers():
+    text = (
+        "difference Bayesian - power -0.2612 [-0.2612, -0.0388]; prior on the demonstrated "
+        "task rho 0.001 [0.000, 0.548] (kappa 22.74), efficiency K 2.015 [0.305, 9.750], P1 1.000"
+    )
+    want = [-0.2612, -0.2612, -0.0388, 0.001, 0.0, np.nan, 22.74, 2.015, np.nan, 9.75, 1, 1.0]
+    np.testing.assert_array_equal(masked_numbers(text), want)
+
+
+@pytest.mark.slow
+def test_continuity_readings_do_not_carry_float32_rounding(smollm2):
+    """Continuity compares rows of embeddings 1e-4 apart. With the unembedding in float32
+    the rounding of the logits, which depends on the CPU's reduction order, was part of the
+    measured TV (about 10% at eps = 1e-4) and the slope moved by 1e-3 when the hidden states
+    moved by 1e-7; in float64 (LanguageModel.rows_from_hidden) it does not."""
+    from bayesmatrix.data import stdlib_docs
+    from bayesmatrix.experiments.continuity import hidden_bank, loglog_slopes, perturbation
+
+    h = hidden_bank(smollm2, stdlib_docs(max_chars=30_000), 16, -1)
+    rng = np.random.default_rng(1)
+    nudged = h * (1 + 1e-7 * rng.standard_normal(h.shape))
+
+    def slope(hidden: np.ndarray) -> float:
+        return float(loglog_slopes(perturbation(smollm2, hidden, -1)).mean())
+
+    assert abs(slope(nudged) - slope(h)) < 1e-5
+    try:  # the same check fails with the float32 map: it can tell the two apart
+        smollm2.rows_from_hidden = smollm2._rows_from_hidden32
+        assert abs(slope(nudged) - slope(h)) > 1e-4
+    finally:
+        del smollm2.rows_from_hidden  # the class's float64 method again
