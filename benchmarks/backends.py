@@ -23,8 +23,8 @@ from icl_single_pass import sweep_cells  # this folder is on sys.path when run a
 
 import bayesmatrix
 from bayesmatrix.data import stdlib_docs
-from bayesmatrix.experiments.icl import prequential_label_probs
-from bayesmatrix.experiments.icl_tasks import get_task
+from bayesmatrix.experiments.icl.sweep import prequential_label_probs
+from bayesmatrix.experiments.icl.tasks import get_task
 from bayesmatrix.models import remote
 from bayesmatrix.models.paths import gguf_cache_dir, resolve
 from bayesmatrix.models.remote import Capabilities, RemoteLanguageModel

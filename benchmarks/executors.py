@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from bayesmatrix.executor import LocalExecutor, RayExecutor
-from bayesmatrix.experiments.icl import Condition, run_cell, run_sweep
-from bayesmatrix.experiments.icl_tasks import get_task
+from bayesmatrix.experiments.icl.sweep import Condition, run_cell, run_sweep
+from bayesmatrix.experiments.icl.tasks import get_task
 from bayesmatrix.models.lm import Loader
 
 MODELS = ["smollm2-135m", "gemma3-270m"]

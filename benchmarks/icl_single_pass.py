@@ -13,8 +13,8 @@ import time
 import numpy as np
 
 import bayesmatrix
-from bayesmatrix.experiments.icl import Condition, prequential_label_probs, render_context
-from bayesmatrix.experiments.icl_tasks import get_task
+from bayesmatrix.experiments.icl.sweep import Condition, prequential_label_probs, render_context
+from bayesmatrix.experiments.icl.tasks import get_task
 
 
 def separate_prompts(

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bayesmatrix.experiments.icl_tasks import builtin_tasks, get_task
+from bayesmatrix.experiments.icl.tasks import builtin_tasks, get_task
 from bayesmatrix.matrix import IdealMatrix, build
 from bayesmatrix.matrix.corpus import python_docs
 

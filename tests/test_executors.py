@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 from bayesmatrix.executor import LocalExecutor, RayExecutor
-from bayesmatrix.experiments.icl import Condition, run_cell, run_sweep
-from bayesmatrix.experiments.icl_tasks import get_task
+from bayesmatrix.experiments.icl.sweep import Condition, run_cell, run_sweep
+from bayesmatrix.experiments.icl.tasks import get_task
 from bayesmatrix.models.lm import Loader
 
 pytestmark = pytest.mark.slow

@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayesmatrix import store
+from bayesmatrix.results import store
 from bayesmatrix.claims import Claim, get_claim, list_claims, register, run_claim
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.experiments.continuity import ContinuityResult
 from bayesmatrix.experiments.entropy import EntropyResult
-from bayesmatrix.experiments.verdicts import Verdict, rule
+from bayesmatrix.results.verdicts import Verdict, rule
 
 
 def test_every_claim_is_registered_once_with_what_interfaces_need():

@@ -13,10 +13,11 @@ from hypothesis import strategies as hs
 from sklearn.metrics import roc_auc_score
 
 from bayesmatrix import BayesmatrixError
+from bayesmatrix.bayes.stats import auroc, wilson_interval
+from bayesmatrix.data.questions import load_facts, load_problems
 from bayesmatrix.experiments.cot import CotResult
-from bayesmatrix.experiments.entropy import entropy_bits, majorizes, wilson_interval
-from bayesmatrix.experiments.hallucination import HallucinationResult, auroc
-from bayesmatrix.experiments.questions import load_facts, load_problems
+from bayesmatrix.experiments.entropy import entropy_bits, majorizes
+from bayesmatrix.experiments.hallucination import HallucinationResult
 
 simplex = (
     hs.integers(2, 6)

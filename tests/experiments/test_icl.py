@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bayesmatrix import BayesmatrixError
-from bayesmatrix.experiments.icl import TEMPLATE, prequential_label_probs, render_context
+from bayesmatrix.experiments.icl.sweep import TEMPLATE, prequential_label_probs, render_context
 
 DEMOS = [
     ("I loved this film", "pos"),

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from bayesmatrix.bayes import BetaBernoulliLearner, RecencyLearner
-from bayesmatrix.experiments.icl_analysis import IclAnalysis, analyse, sustained_crossing
+from bayesmatrix.experiments.icl.analysis import IclAnalysis, analyse, sustained_crossing
 
 
 def synthetic(

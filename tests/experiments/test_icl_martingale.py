@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayesmatrix.experiments.icl import Condition, render_context
-from bayesmatrix.experiments.icl_martingale import (
+from bayesmatrix.experiments.icl.martingale import (
     martingale_gaps,
     martingale_verdict,
     martingale_verdicts,
 )
-from bayesmatrix.experiments.icl_tasks import get_task
+from bayesmatrix.experiments.icl.sweep import Condition, render_context
+from bayesmatrix.experiments.icl.tasks import get_task
 from tests.cli_helpers import run_cli
 
 SENTIMENT = get_task("sentiment")

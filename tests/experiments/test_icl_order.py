@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bayesmatrix.bayes.stats import log_slope
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.experiments.icl import Condition, render_context
-from bayesmatrix.experiments.icl_order import (
+from bayesmatrix.experiments.icl.order import (
     OrderResult,
     averaging_curve,
     order_cell,
@@ -17,8 +17,8 @@ from bayesmatrix.experiments.icl_order import (
     ordering_kappas,
     ordering_readings,
 )
-from bayesmatrix.experiments.icl_tasks import get_task
-from bayesmatrix.experiments.result import log_slope
+from bayesmatrix.experiments.icl.sweep import Condition, render_context
+from bayesmatrix.experiments.icl.tasks import get_task
 
 LABELS = ("a", "b")
 SENTIMENT = get_task("sentiment")
@@ -136,7 +136,7 @@ def test_lm_readings_equal_separate_prompts(smollm2):
 @pytest.mark.slow
 def test_claim_runs_saves_reloads_and_resumes(smollm2, tmp_path):
     from bayesmatrix.claims.registry import get_claim, run_claim, verdicts_of
-    from bayesmatrix.store import MARKER
+    from bayesmatrix.results.store import MARKER
 
     claim = get_claim("icl-order")
     settings = claim.settings(

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayesmatrix.experiments.icl_analysis import IclAnalysis
-from bayesmatrix.experiments.icl_scaling import (
+from bayesmatrix.experiments.icl.analysis import IclAnalysis
+from bayesmatrix.experiments.icl.scaling import (
     bayesian_law,
     fit_law,
     power_law,
@@ -64,8 +64,8 @@ def test_the_comparison_with_a_power_law_goes_either_way():
 
 
 def test_too_few_shots_give_an_inconclusive_line_not_a_failure():
-    from bayesmatrix.experiments.icl_analysis import analyse
-    from bayesmatrix.experiments.icl_scaling import fit_split
+    from bayesmatrix.experiments.icl.analysis import analyse
+    from bayesmatrix.experiments.icl.scaling import fit_split
     from tests.experiments.test_icl_analysis import synthetic
 
     assert fit_split(4) is None and fit_split(6) == 5 and fit_split(8) == 6

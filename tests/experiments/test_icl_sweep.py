@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from bayesmatrix import BayesmatrixError
-from bayesmatrix.experiments.icl import (
+from bayesmatrix.experiments.icl.sweep import (
     Condition,
     cell_path,
     parse_condition,
@@ -17,7 +17,7 @@ from bayesmatrix.experiments.icl import (
     run_cell,
     run_sweep,
 )
-from bayesmatrix.experiments.icl_tasks import get_task
+from bayesmatrix.experiments.icl.tasks import get_task
 
 SENTIMENT = get_task("sentiment")
 TOPIC = get_task("topic")

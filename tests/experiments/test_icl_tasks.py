@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bayesmatrix import BayesmatrixError
-from bayesmatrix.experiments.icl_tasks import builtin_tasks, get_task, load_task
+from bayesmatrix.experiments.icl.tasks import builtin_tasks, get_task, load_task
 
 HEADER = {"name": "t", "labels": {"a": "yes", "b": "no"}}
 

@@ -8,15 +8,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from bayesmatrix.bayes.stats import binomial_p, holm
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.experiments.martingale_paths import (
+from bayesmatrix.experiments.icl.paths import (
     BetaBernoulliSampler,
     LMSampler,
     MartingalePathsResult,
     SmootherSampler,
     WindowSampler,
-    binomial_p,
-    holm,
     reference_variance,
     run_paths,
     sample_paths,
@@ -88,7 +87,7 @@ def test_lm_stream_equals_separate_forward_passes(embedded):
 @pytest.mark.slow
 def test_claim_resumes_by_cell_and_draws(smollm2, tmp_path):
     from bayesmatrix.claims.registry import get_claim, run_claim, verdicts_of
-    from bayesmatrix.store import MARKER
+    from bayesmatrix.results.store import MARKER
 
     claim = get_claim("martingale-paths")
     settings = claim.settings("full", thetas=[0.5], ns=[4, 8], paths=4, horizon=3, bootstrap=20)

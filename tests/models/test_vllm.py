@@ -20,8 +20,8 @@ import pytest
 import bayesmatrix
 from bayesmatrix import BayesmatrixError
 from bayesmatrix.errors import CapabilityError
-from bayesmatrix.experiments.icl import Condition, run_cell
-from bayesmatrix.experiments.icl_tasks import get_task
+from bayesmatrix.experiments.icl.sweep import Condition, run_cell
+from bayesmatrix.experiments.icl.tasks import get_task
 from bayesmatrix.models.paths import gguf_cache_dir, resolve
 from bayesmatrix.models.remote import Capabilities, RemoteLanguageModel
 from tests.cli_helpers import run_cli

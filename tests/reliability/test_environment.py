@@ -152,7 +152,7 @@ def test_a_damaged_icl_cell_is_named_and_force_recomputes_it(tmp_path):
 
 
 def test_jsonl_lines_end_at_newlines_only(tmp_path):
-    from bayesmatrix.experiments.icl_tasks import load_task
+    from bayesmatrix.experiments.icl.tasks import load_task
 
     header = {"name": "t", "labels": {"a": "yes", "b": "no"}}
     rows = [
@@ -230,7 +230,7 @@ def test_progress_reaches_a_log(tmp_path):
 def test_analysis_resumes_group_by_group(tmp_path, monkeypatch):
     """A kill during the fits loses at most the group being fitted: a rerun fits only the
     groups that had not finished, and gives the same analysis."""
-    from bayesmatrix.experiments import icl_analysis
+    from bayesmatrix.experiments.icl import analysis as icl_analysis
 
     rng = np.random.default_rng(0)
     rows = []

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bayesmatrix import store
+from bayesmatrix.results import store
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.experiments.result import ModelFrame
+from bayesmatrix.results.frame import ModelFrame
 
 values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),

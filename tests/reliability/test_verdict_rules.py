@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayesmatrix.experiments.icl_analysis import NO_UPDATE_KAPPA, TIE_NATS, IclAnalysis
-from bayesmatrix.experiments.result import bootstrap_mean_ci
-from bayesmatrix.experiments.verdicts import Verdict, rule
+from bayesmatrix.bayes.stats import bootstrap_mean_ci
+from bayesmatrix.experiments.icl.analysis import NO_UPDATE_KAPPA, TIE_NATS, IclAnalysis
+from bayesmatrix.results.verdicts import Verdict, rule
 
 NAN = math.nan
 

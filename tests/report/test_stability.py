@@ -74,7 +74,7 @@ def perturb(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
 def rerun(name: str, result: object, settings: dict, rng: np.random.Generator) -> list:
     """The verdicts of a claim's analysis run again on perturbed readings."""
     if name == "icl":
-        from bayesmatrix.experiments.icl_analysis import analyse
+        from bayesmatrix.experiments.icl.analysis import analyse
 
         return analyse(perturb(result.cells, rng), settings["bootstrap"]).verdicts()
     if name == "prior":

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bayesmatrix.experiments.result import Verdict
 from bayesmatrix.report.html import render_report
 from bayesmatrix.report.validate import ClaimSection
+from bayesmatrix.results.frame import Verdict
 from tests.cli_helpers import run_cli
 
 
@@ -95,7 +95,7 @@ def assert_numbers_unchanged(verdicts: list[dict]) -> None:
 def assert_results_round_trip(out: Path, verdicts: list[dict]) -> None:
     """Every claim's saved results load back (claim.load) with the same verdicts, and carry a
     finished marker for exactly the inputs they were computed from."""
-    from bayesmatrix import store
+    from bayesmatrix.results import store
     from bayesmatrix.claims import list_claims
 
     reloaded = []

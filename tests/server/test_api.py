@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from bayesmatrix.experiments.icl import prequential_label_probs
+from bayesmatrix.experiments.icl.sweep import prequential_label_probs
 from bayesmatrix.server import create_app
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ from bayesmatrix.experiments.cot import CotResult, run_cot
 
 
 def _data(settings: Mapping[str, Any]) -> list:
-    from bayesmatrix.experiments.questions import load_problems
+    from bayesmatrix.data.questions import load_problems
 
     return load_problems(settings["problems"])
 

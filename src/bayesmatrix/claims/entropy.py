@@ -11,8 +11,8 @@ from bayesmatrix.experiments.entropy import EntropyResult, run_entropy
 
 def _data(settings: Mapping[str, Any]) -> tuple:
     from bayesmatrix.data import stdlib_docs
-    from bayesmatrix.experiments.icl_tasks import get_task
-    from bayesmatrix.experiments.questions import load_facts
+    from bayesmatrix.data.questions import load_facts
+    from bayesmatrix.experiments.icl.tasks import get_task
 
     text = stdlib_docs(max_chars=settings["text_chars"])
     return text, get_task(settings["task"]), load_facts(settings["facts"])

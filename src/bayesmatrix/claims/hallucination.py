@@ -10,7 +10,7 @@ from bayesmatrix.experiments.hallucination import HallucinationResult, run_hallu
 
 
 def _data(settings: Mapping[str, Any]) -> list:
-    from bayesmatrix.experiments.questions import load_facts
+    from bayesmatrix.data.questions import load_facts
 
     return load_facts(settings["facts"])
 

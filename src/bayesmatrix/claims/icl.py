@@ -8,10 +8,16 @@ from functools import partial
 from typing import Any
 
 from bayesmatrix.claims.registry import Claim, ClaimFigure, Context, register
-from bayesmatrix.experiments.icl import SUL_WORDS, Condition, parse_condition, run_cell, run_sweep
-from bayesmatrix.experiments.icl_analysis import NO_UPDATE_KAPPA, TIE_NATS, IclAnalysis, analyse
-from bayesmatrix.experiments.icl_scaling import TIE_RMSE
-from bayesmatrix.experiments.icl_tasks import Task, get_task
+from bayesmatrix.experiments.icl.analysis import NO_UPDATE_KAPPA, TIE_NATS, IclAnalysis, analyse
+from bayesmatrix.experiments.icl.scaling import TIE_RMSE
+from bayesmatrix.experiments.icl.sweep import (
+    SUL_WORDS,
+    Condition,
+    parse_condition,
+    run_cell,
+    run_sweep,
+)
+from bayesmatrix.experiments.icl.tasks import Task, get_task
 
 
 def task_data(settings: Mapping[str, Any]) -> list[Task]:

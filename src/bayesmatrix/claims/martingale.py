@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from bayesmatrix.claims.icl import conditions, sweep, sweep_settings, task_data
 from bayesmatrix.claims.registry import Claim, Context, register
-from bayesmatrix.experiments.icl_martingale import (
+from bayesmatrix.experiments.icl.martingale import (
     RELATIVE_TOLERANCE,
     MartingaleResult,
     martingale_gaps,
 )
-from bayesmatrix.experiments.icl_tasks import Task
+from bayesmatrix.experiments.icl.tasks import Task
 
 KS = (0, 1, 2, 4, 8, 16)
 

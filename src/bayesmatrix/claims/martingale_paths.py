@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bayesmatrix.claims.registry import Claim, ClaimFigure, Context, register, validate_figure
-from bayesmatrix.experiments.martingale_paths import (
+from bayesmatrix.experiments.icl.paths import (
     ALPHA,
     DRIFT_TOLERANCE,
     RATE_BAND,
@@ -15,7 +15,7 @@ from bayesmatrix.experiments.martingale_paths import (
     MartingalePathsResult,
     run_paths,
 )
-from bayesmatrix.store import fingerprint
+from bayesmatrix.results.store import fingerprint
 
 
 def _run(ctx: Context, _: None) -> MartingalePathsResult:

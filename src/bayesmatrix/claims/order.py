@@ -9,8 +9,8 @@ from typing import Any
 
 from bayesmatrix.claims.icl import sweep, sweep_settings, task_data
 from bayesmatrix.claims.registry import Claim, ClaimFigure, Context, register, validate_figure
-from bayesmatrix.experiments.icl_order import AVERAGED_SPREAD, OrderResult, order_cell
-from bayesmatrix.experiments.icl_tasks import Task
+from bayesmatrix.experiments.icl.order import AVERAGED_SPREAD, OrderResult, order_cell
+from bayesmatrix.experiments.icl.tasks import Task
 
 
 def _run(ctx: Context, tasks: list[Task]) -> OrderResult:

@@ -5,7 +5,7 @@ what it takes (settings per profile, the data those settings name), how to compu
 (`run(context, data) -> Result`), how to read a saved result back (`load`), its figures and the
 command that reproduces them. A Result saves and loads itself and gives its `verdicts()`.
 `run_claim` is the one way results are computed: each (claim, model) result is saved under a
-fingerprint of every input (see bayesmatrix.store), reused only for exactly those inputs.
+fingerprint of every input (see bayesmatrix.results.store), reused only for exactly those inputs.
 
 This layer sits above the computations (experiments/, windtunnel/, matrix/) and the figures
 (viz/), and below the interfaces (cli/, report/, server/). Adding a claim: write its Result
@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.executor import Executor
-from bayesmatrix.experiments.verdicts import Verdict
 from bayesmatrix.models.paths import model_identity
 from bayesmatrix.results.outdir import safe_name
-from bayesmatrix.store import cached, digest
+from bayesmatrix.results.store import cached, digest
+from bayesmatrix.results.verdicts import Verdict
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

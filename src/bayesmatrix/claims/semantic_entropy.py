@@ -15,7 +15,7 @@ from bayesmatrix.experiments.semantic_entropy import (
 
 
 def _data(settings: Mapping[str, Any]) -> list:
-    from bayesmatrix.experiments.questions import load_facts
+    from bayesmatrix.data.questions import load_facts
 
     facts = load_facts(settings["facts"])
     return facts[: settings["questions"]] if settings["questions"] else facts

@@ -25,12 +25,12 @@ from bayesmatrix.cli import (
     print_verdicts,
 )
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.experiments.icl import SUL_WORDS
+from bayesmatrix.experiments.icl.sweep import SUL_WORDS
 from bayesmatrix.models.registry import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from bayesmatrix.executor import Executor
-    from bayesmatrix.experiments.icl_analysis import IclAnalysis
+    from bayesmatrix.experiments.icl.analysis import IclAnalysis
 
 # seconds one bootstrap resample of the learner fits takes per (model, task, condition) group
 SECONDS_PER_RESAMPLE = 0.05
@@ -71,10 +71,10 @@ def icl_cmd(
 
     One forward pass per context; Beta-Bernoulli, hypothesis-mixture and recency learners are
     fitted to the LM's curves; a sweep killed midway resumes from the finished cells."""
+    from bayesmatrix.bayes.stats import check_bootstrap
     from bayesmatrix.claims import get_claim
     from bayesmatrix.claims.icl import conditions as parse_conditions
-    from bayesmatrix.experiments.icl import check_cell
-    from bayesmatrix.experiments.result import check_bootstrap
+    from bayesmatrix.experiments.icl.sweep import check_cell
     from bayesmatrix.results.io import write_json, write_parquet
     from bayesmatrix.viz import save_figure
 
@@ -138,7 +138,7 @@ def icl_cmd(
         verdicts += gaps.verdicts()
     write_json(out / "verdicts.json", [v.__dict__ for v in verdicts])
     console.print(
-        f"results: {out}/cells.parquet, {out}/fits, {out}/curves\nfigures: "
+        f"results: {out}/cells.parquet, {out}/fits.parquet, {out}/curves.parquet\nfigures: "
         + ", ".join(map(str, figures))
     )
 

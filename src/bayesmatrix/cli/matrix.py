@@ -149,8 +149,9 @@ def compare_cmd(
     from bayesmatrix.matrix import IdealMatrix
     from bayesmatrix.matrix.compare import Comparison, compare, comparison_inputs
     from bayesmatrix.matrix.ideal import MAX_DEPTH
+    from bayesmatrix.results.io import write_json
     from bayesmatrix.results.outdir import safe_name
-    from bayesmatrix.store import cached, fingerprint
+    from bayesmatrix.results.store import cached, fingerprint
     from bayesmatrix.viz import plot_matrix_comparison, save_figure
 
     if out is not None:
@@ -195,6 +196,7 @@ def compare_cmd(
     fig = plot_matrix_comparison(
         result.by_matched, result.mixture, f"{lm.name} vs the ideal matrix ({prior})"
     )
+    write_json(out / "summary.json", s)  # the figures above, for a reader of the folder
     console.print(
         f"results: {out}/summary.json, figure: {save_figure(fig, out / 'kl_by_matched.png')}"
     )

@@ -252,8 +252,8 @@ def geometry_cmd(
 ) -> None:
     """The entropy axis of a trained wind-tunnel transformer: PC1 of its last-layer states
     against the exact posterior entropy, and PC1 projected out (Papers I and III)."""
+    from bayesmatrix.bayes.stats import check_bootstrap
     from bayesmatrix.experiments.geometry import run_windtunnel_geometry
-    from bayesmatrix.experiments.result import check_bootstrap
     from bayesmatrix.models import load
     from bayesmatrix.viz import plot_geometry, save_figure
 
@@ -285,7 +285,7 @@ def check_trained_on(folder: Path, task: object, name: str) -> None:
     task it trained on; without one, the vocabulary is checked."""
     import json
 
-    from bayesmatrix.store import digest, read_marker
+    from bayesmatrix.results.store import digest, read_marker
 
     marker = read_marker(folder.parent)
     trained = (marker or {}).get("inputs", {})

@@ -13,16 +13,16 @@ unembedding, see LanguageModel.rows_from_hidden):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from bayesmatrix.bayes.information import kl, tv
+from bayesmatrix.bayes.stats import bootstrap_mean_ci
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.experiments.result import bootstrap_mean_ci, load_frame, save_frame
-from bayesmatrix.experiments.verdicts import Verdict, rule
+from bayesmatrix.results.frame import FrameResult, Schema
+from bayesmatrix.results.verdicts import Verdict, rule
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
@@ -162,8 +162,14 @@ def loglog_slopes(frame: pd.DataFrame, small: int = 5) -> np.ndarray:
 
 
 @dataclass
-class ContinuityResult:
+class ContinuityResult(FrameResult):
     """The three frames of one model and layer, with verdicts."""
+
+    SCHEMA: ClassVar[Schema] = {
+        "perturbation": {"prompt": "i", "direction": "i", "eps": "f", "tv": "f", "delta_norm": "f"},
+        "interpolation": {"lambda": "f", "relative": "f"},
+        "neighbours": {"kl_knn": "f", "kl_unigram": "f", "kl_random_k": "f"},
+    }
 
     model: str
     layer: int
@@ -245,22 +251,6 @@ class ContinuityResult:
                 [rule(s["knn_gain_vs_random_lo"], s["knn_gain_vs_random_hi"], above=0)],
             ),
         ]
-
-    def save(self, directory: str | Path) -> Path:
-        out = Path(directory)
-        meta = {"model": self.model, "layer": self.layer}
-        for name in ("perturbation", "interpolation", "neighbours"):
-            save_frame(out / name, getattr(self, name), meta)
-        return out
-
-    @classmethod
-    def load(cls, directory: str | Path) -> ContinuityResult:
-        frames = {
-            n: load_frame(Path(directory) / n)
-            for n in ("perturbation", "interpolation", "neighbours")
-        }
-        meta = frames["perturbation"][1]
-        return cls(meta["model"], meta["layer"], *(f[0] for f in frames.values()))
 
 
 def run_continuity(

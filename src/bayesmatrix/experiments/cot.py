@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from bayesmatrix.bayes.stats import bootstrap_mean_ci
+from bayesmatrix.data.questions import Problem, cot_prompt
 from bayesmatrix.experiments.entropy import entropy_bits
-from bayesmatrix.experiments.questions import Problem, cot_prompt
-from bayesmatrix.experiments.result import ModelFrame, bootstrap_mean_ci
-from bayesmatrix.experiments.verdicts import Verdict, rule
+from bayesmatrix.results.frame import ModelFrame, Schema
+from bayesmatrix.results.verdicts import Verdict, rule
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
@@ -22,6 +23,13 @@ if TYPE_CHECKING:
 @dataclass
 class CotResult(ModelFrame):
     """One row per (problem, with_steps): answer-row entropy, P(answer), argmax correctness."""
+
+    SCHEMA: ClassVar[Schema] = {
+        "frame": {
+            "question": "O", "answer": "O", "with_steps": "b", "entropy_bits": "f",
+            "logprob_answer": "f", "correct": "b",
+        }
+    }  # fmt: skip
 
     def paired(self) -> pd.DataFrame:
         wide = self.frame.pivot(index="question", columns="with_steps")

@@ -11,20 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from bayesmatrix.bayes.information import entropy
+from bayesmatrix.bayes.stats import bootstrap_mean_ci, wilson_interval
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.experiments.result import ModelFrame, bootstrap_mean_ci
-from bayesmatrix.experiments.verdicts import Verdict, rule
+from bayesmatrix.results.frame import ModelFrame, Schema
+from bayesmatrix.results.verdicts import Verdict, rule
 
 if TYPE_CHECKING:
-    from bayesmatrix.experiments.icl_tasks import Task
-    from bayesmatrix.experiments.questions import Fact
+    from bayesmatrix.data.questions import Fact
+    from bayesmatrix.experiments.icl.tasks import Task
     from bayesmatrix.models import LanguageModel
 
 MAJORIZATION_TOL = 1e-6
@@ -48,17 +48,6 @@ def majorizes(p: np.ndarray, q: np.ndarray, tol: float = MAJORIZATION_TOL) -> bo
     cp = np.cumsum(np.sort(p)[::-1])
     cq = np.cumsum(np.sort(q)[::-1])
     return bool(np.all(cp >= cq - tol))
-
-
-def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion."""
-    if n == 0:
-        return float("nan"), float("nan")
-    z = norm.ppf(0.5 + level / 2)
-    phat = successes / n
-    centre = (phat + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z * np.sqrt(phat * (1 - phat) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return float(centre - half), float(centre + half)
 
 
 def _compare(
@@ -102,7 +91,7 @@ def icl_pairs(
     lm: LanguageModel, task: Task, n: int = 40, ks: Sequence[int] = (0, 2, 8), seed: int = 0
 ) -> list[dict]:
     """The answer row for the same query after k in-context examples, for growing k."""
-    from bayesmatrix.experiments.icl import render_context
+    from bayesmatrix.experiments.icl.sweep import render_context
 
     rng = np.random.default_rng(seed)
     rows: dict[int, list[np.ndarray]] = {k: [] for k in ks}
@@ -125,7 +114,7 @@ def icl_pairs(
 def retrieval_pairs(lm: LanguageModel, facts: Sequence[Fact]) -> list[dict]:
     """The answer row (predicting the answer's first non-whitespace token) of each question
     without and with its fact prepended."""
-    from bayesmatrix.experiments.questions import qa_prompt
+    from bayesmatrix.data.questions import qa_prompt
 
     def answer_rows(with_fact: bool) -> np.ndarray:
         prompts = [qa_prompt(f.question, f.context if with_fact else None) for f in facts]
@@ -148,6 +137,10 @@ def retrieval_pairs(lm: LanguageModel, facts: Sequence[Fact]) -> list[dict]:
 @dataclass
 class EntropyResult(ModelFrame):
     """One row per comparison (less -> more specific prompt) with entropies and outcomes."""
+
+    SCHEMA: ClassVar[Schema] = {
+        "frame": {"source": "O", "delta_bits": "f", "falls": "b", "majorizes": "b"}
+    }
 
     def summary(self) -> pd.DataFrame:
         rows = []

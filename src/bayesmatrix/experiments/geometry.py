@@ -23,16 +23,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bayesmatrix.bayes.stats import bootstrap_mean_ci
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.experiments.result import bootstrap_mean_ci, load_frame, save_frame
-from bayesmatrix.experiments.verdicts import Verdict, rule
+from bayesmatrix.results.frame import FrameResult, Schema
+from bayesmatrix.results.verdicts import Verdict, rule
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
@@ -295,22 +295,15 @@ def run_windtunnel_geometry(
 
 
 @dataclass
-class GeometryResult:
+class GeometryResult(FrameResult):
     """One model's geometry: per-state readings and the numbers of analyse_geometry."""
+
+    SCHEMA: ClassVar[Schema] = {"frame": {"entropy": "f", "bayes_entropy": "f"}}
 
     model: str
     protocol: str  # "sula" or "windtunnel"
     frame: pd.DataFrame
     numbers: dict[str, float]
-
-    def save(self, directory: str | Path) -> Path:
-        meta = {"model": self.model, "protocol": self.protocol, "numbers": self.numbers}
-        return save_frame(directory, self.frame, meta)
-
-    @classmethod
-    def load(cls, directory: str | Path) -> GeometryResult:
-        frame, meta = load_frame(directory)
-        return cls(meta["model"], meta["protocol"], frame, meta["numbers"])
 
     def by_k(self) -> pd.DataFrame:
         """SULA: mean model and Bayes entropy per k (the authors' entropy-vs-k curve)."""

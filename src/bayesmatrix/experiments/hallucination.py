@@ -6,52 +6,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
+from bayesmatrix.bayes.stats import auroc_ci
+from bayesmatrix.data.questions import Fact, qa_prompt
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.experiments.entropy import entropy_bits
-from bayesmatrix.experiments.questions import Fact, qa_prompt
-from bayesmatrix.experiments.result import ModelFrame
-from bayesmatrix.experiments.verdicts import Verdict, rule
+from bayesmatrix.results.frame import ModelFrame, Schema
+from bayesmatrix.results.verdicts import Verdict, rule
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
-
-
-def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Area under the ROC curve of scores for binary labels (Mann-Whitney U, ties count 1/2)."""
-    s = np.asarray(scores, dtype=float)
-    y = np.asarray(labels, dtype=bool)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
-        raise BayesmatrixError("AUROC needs both right and wrong answers")
-    ranks = rankdata(s)
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def auroc_ci(
-    scores: np.ndarray, labels: np.ndarray, n_boot: int = 2000, seed: int = 0
-) -> tuple[float, float, float]:
-    """AUROC with a percentile bootstrap interval (resamples keeping both classes)."""
-    s, y = np.asarray(scores, dtype=float), np.asarray(labels, dtype=bool)
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(n_boot):
-        idx = rng.integers(len(s), size=len(s))
-        if y[idx].all() or not y[idx].any():
-            continue
-        values.append(auroc(s[idx], y[idx]))
-    return auroc(s, y), float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
 
 
 @dataclass
 class HallucinationResult(ModelFrame):
     """One row per (question, with_context): the answer row's entropy and top-1 probability,
     and whether its argmax is the right answer's first non-whitespace token."""
+
+    SCHEMA: ClassVar[Schema] = {
+        "frame": {
+            "question": "O", "answer": "O", "with_context": "b", "entropy_bits": "f",
+            "top1_prob": "f", "correct": "b",
+        }
+    }  # fmt: skip
 
     def summary(self) -> pd.DataFrame:
         rows = []

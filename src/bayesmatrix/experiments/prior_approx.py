@@ -8,8 +8,7 @@ density the gap to the true prior's held-out NLL is reported too.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -19,22 +18,32 @@ from bayesmatrix.errors import BayesmatrixError
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
-from bayesmatrix.experiments.result import bootstrap_mean_ci, load_frame, save_frame
-from bayesmatrix.experiments.verdicts import Status, Verdict, rule
+from bayesmatrix.bayes.stats import bootstrap_mean_ci
+from bayesmatrix.results.frame import FrameResult, Schema
+from bayesmatrix.results.verdicts import Status, Verdict, rule
 
 SOURCES = ("logistic-normal", "spiky", "lm")
 CLAIM = "Theorem 2: finite Dirichlet mixtures approximate the prior better than one Dirichlet"
 
 
 @dataclass
-class PriorApproxResult:
+class PriorApproxResult(FrameResult):
     """frame: one row per k with train/held-out NLL per point (nats), the held-out gain over
     k=1 with a bootstrap CI, AIC/BIC, and (when the truth is known) the gap to the true prior."""
+
+    SCHEMA: ClassVar[Schema] = {
+        "frame": {
+            "k": "i", "train_nll": "f", "heldout_nll": "f", "gain_vs_k1": "f", "gain_lo": "f",
+            "gain_hi": "f",
+        }
+    }  # fmt: skip
 
     source: str
     frame: pd.DataFrame
     meta: dict
-    mixtures: list[DirichletMixture] = field(default_factory=list, repr=False)
+    mixtures: list[DirichletMixture] = field(
+        default_factory=list, repr=False, metadata={"saved": False}
+    )
     test_points: np.ndarray | None = field(default=None, repr=False)
     train_points: np.ndarray | None = field(default=None, repr=False)
 
@@ -61,28 +70,6 @@ class PriorApproxResult:
             return Verdict(CLAIM, "inconclusive", f"{text} ({why})")
         best: Status = "not supported" if self.best_k == 1 else "supported"
         return Verdict.from_rules(CLAIM, text, [best, rule(lo, hi, above=0)])
-
-    def save(self, directory: str | Path) -> Path:
-        import io
-
-        from bayesmatrix.results.io import write_bytes
-
-        out = save_frame(directory, self.frame, {**self.meta, "source": self.source})
-        if self.test_points is not None and self.train_points is not None:
-            buffer = io.BytesIO()
-            np.savez(buffer, train=self.train_points, test=self.test_points)
-            write_bytes(out / "points.npz", buffer.getvalue())
-        return out
-
-    @classmethod
-    def load(cls, directory: str | Path) -> PriorApproxResult:
-        frame, meta = load_frame(directory)
-        points = Path(directory) / "points.npz"
-        train = test = None
-        if points.is_file():
-            with np.load(points) as arrays:
-                train, test = arrays["train"], arrays["test"]
-        return cls(meta["source"], frame, meta, train_points=train, test_points=test)
 
 
 def sample_prior(

@@ -3,16 +3,16 @@ passes, one per prefix (the self-check every other claim rests on)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from bayesmatrix.experiments.result import load_frame, save_frame
-from bayesmatrix.experiments.verdicts import Verdict, rule
 from bayesmatrix.models.trace import Trace
+from bayesmatrix.results.frame import FrameResult, Schema
+from bayesmatrix.results.verdicts import Verdict, rule
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
@@ -21,15 +21,17 @@ TOLERANCE = 1e-4  # max |traced row - separate pass| allowed, in probability
 
 
 @dataclass
-class RowsCheck:
+class RowsCheck(FrameResult):
     """frame: one row per position with the max |difference| between the traced row and a
     separate forward pass of that prefix, and |row sum - 1|; trace: the traced prompt (its
     full rows dropped) for the figure."""
 
+    SCHEMA: ClassVar[Schema] = {"frame": {"position": "i", "max_abs_diff": "f", "sum_error": "f"}}
+
     model: str
     vocab_size: int
     frame: pd.DataFrame
-    trace: Trace
+    trace: Trace = field(metadata={"saved": False})
 
     def verdicts(self) -> list[Verdict]:
         err = float(self.frame["max_abs_diff"].max())
@@ -44,14 +46,13 @@ class RowsCheck:
         ]
 
     def save(self, directory: str | Path) -> Path:
-        out = save_frame(directory, self.frame, {"model": self.model, "vocab": self.vocab_size})
+        out = super().save(directory)
         self.trace.save(out / "trace")
         return out
 
     @classmethod
-    def load(cls, directory: str | Path) -> RowsCheck:
-        frame, meta = load_frame(directory)
-        return cls(meta["model"], meta["vocab"], frame, Trace.load(Path(directory) / "trace"))
+    def _load_extra(cls, src: Path) -> dict:
+        return {"trace": Trace.load(src / "trace")}
 
 
 def check_rows(lm: LanguageModel, prompt: str) -> RowsCheck:

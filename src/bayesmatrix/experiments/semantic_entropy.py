@@ -18,17 +18,17 @@ import re
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
+from bayesmatrix.bayes.stats import auroc
+from bayesmatrix.data.questions import Fact, qa_prompt
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.experiments.hallucination import auroc
-from bayesmatrix.experiments.questions import Fact, qa_prompt
-from bayesmatrix.experiments.result import ModelFrame
-from bayesmatrix.experiments.verdicts import Verdict, rule
+from bayesmatrix.results.frame import ModelFrame, Schema
+from bayesmatrix.results.verdicts import Verdict, rule
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
@@ -102,6 +102,13 @@ def risk_coverage(confidence: np.ndarray, correct: np.ndarray) -> tuple[np.ndarr
 class SemanticEntropyResult(ModelFrame):
     """One row per (question, with_context): the greedy answer and whether it is right, each
     signal, and the cost in forward passes of the sampled and single-pass signals."""
+
+    SCHEMA: ClassVar[Schema] = {
+        "frame": {
+            "question": "O", "answer": "O", "with_context": "b", "correct": "b",
+            **{signal: "f" for signal in SIGNALS},
+        }
+    }  # fmt: skip
 
     def summary(self, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
         """Per with_context and signal: AUROC of confidence for a right answer and AURC, with

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from bayesmatrix.bayes.information import kl
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.matrix.ideal import MAX_DEPTH, IdealMatrix
 from bayesmatrix.results.cells import Cell, Cells
-from bayesmatrix.results.io import read_json, read_parquet, write_json, write_parquet
+from bayesmatrix.results.frame import FrameResult, Schema
 
 LAMBDAS = np.round(np.linspace(0.0, 1.0, 21), 2)
 
@@ -68,31 +69,23 @@ def compare_window(
     return pd.DataFrame(out)
 
 
-@dataclass(frozen=True)
-class Comparison:
+@dataclass
+class Comparison(FrameResult):
     """Per-position frame and the summary figures (perplexities with bootstrap intervals)."""
+
+    SCHEMA: ClassVar[Schema] = {
+        "positions": {
+            "window": "i", "matched": "i", "kl_matrix_lm": "f", "kl_lm_matrix": "f",
+            "log2p_matrix": "f", "log2p_lm": "f",
+        },
+        "by_matched": {"kl_matrix_lm": "f", "kl_lm_matrix": "f"},
+        "mixture": {"lambda": "f", "ppl": "f"},
+    }  # fmt: skip
 
     positions: pd.DataFrame
     summary: dict[str, float]
     by_matched: pd.DataFrame
     mixture: pd.DataFrame
-
-    def save(self, directory: str | Path) -> Path:
-        out = Path(directory)
-        for name in PARTS:
-            write_parquet(getattr(self, name), out / f"{name}.parquet")
-        write_json(out / "summary.json", self.summary)
-        return out
-
-    @classmethod
-    def load(cls, directory: str | Path) -> Comparison:
-        src = Path(directory)
-        try:
-            frames = {n: read_parquet(src / f"{n}.parquet") for n in PARTS}
-            summary = read_json(src / "summary.json")
-        except OSError as exc:
-            raise BayesmatrixError(f"{src} holds no readable comparison ({exc})") from None
-        return cls(frames["positions"], summary, frames["by_matched"], frames["mixture"])
 
 
 PARTS = ("positions", "by_matched", "mixture")
@@ -108,7 +101,7 @@ def comparison_inputs(
 ) -> dict[str, object]:
     """Everything a comparison depends on: the index (its checksums), the model's identity,
     the tokens compared and the settings."""
-    from bayesmatrix.store import digest
+    from bayesmatrix.results.store import digest
 
     meta = matrix.index.meta
     return {
@@ -251,7 +244,7 @@ def compare(
     ids = matrix.encode(text)[:max_tokens]
     if len(ids) < 2:
         raise BayesmatrixError("the text has fewer than 2 tokens; pass a longer held-out text")
-    from bayesmatrix.store import fingerprint
+    from bayesmatrix.results.store import fingerprint
 
     key = fingerprint(comparison_inputs(matrix, lm, ids, window, prior, max_depth))[:12]
     cells = [

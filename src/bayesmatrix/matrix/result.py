@@ -4,7 +4,6 @@ generalises beyond it; the matrix holds information the LM lacks)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,8 +12,9 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.experiments.verdicts import Verdict, rule
 from bayesmatrix.matrix.compare import Comparison, bootstrap_windows
+from bayesmatrix.results.frame import FrameResult
+from bayesmatrix.results.verdicts import Verdict, rule
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
@@ -23,12 +23,12 @@ HELDOUT_EVERY = 20  # every 20th file of the corpus is held out of the index and
 
 
 @dataclass
-class MatrixResult:
+class MatrixResult(FrameResult):
     """comparison: per-position KL and log-losses (matrix.compare); index: what was indexed
     (tokens, files, the fitted hierarchical-Dirichlet a and b)."""
 
     model: str
-    comparison: Comparison
+    comparison: Comparison = field(metadata={"saved": False})  # saved in comparison/
     index: dict = field(default_factory=dict)
 
     @property
@@ -86,14 +86,13 @@ class MatrixResult:
         return out
 
     def save(self, directory: str | Path) -> Path:
-        out = self.comparison.save(directory)
-        (out / "index.json").write_text(json.dumps({"model": self.model, **self.index}))
+        out = super().save(directory)
+        self.comparison.save(out / "comparison")
         return out
 
     @classmethod
-    def load(cls, directory: str | Path) -> MatrixResult:
-        meta = json.loads((Path(directory) / "index.json").read_text())
-        return cls(meta.pop("model"), Comparison.load(directory), meta)
+    def _load_extra(cls, src: Path) -> dict:
+        return {"comparison": Comparison.load(src / "comparison")}
 
 
 def loss_difference(frame: pd.DataFrame) -> tuple[float, float, float]:

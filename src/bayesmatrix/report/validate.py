@@ -24,8 +24,8 @@ from bayesmatrix.executor import (
     Resources,
     model_resources,
 )
-from bayesmatrix.experiments.verdicts import Verdict
 from bayesmatrix.models.paths import model_identity
+from bayesmatrix.results.verdicts import Verdict
 
 PROFILES = PROFILE_NAMES
 
@@ -60,7 +60,7 @@ def run_validation(
 ) -> list[ClaimSection]:
     """Run every registered claim of the profile on every model (resumably) and return the
     report's sections. A result is reused only when it was saved from exactly the same inputs
-    (see bayesmatrix.store); results of other inputs are refused unless `force`.
+    (see bayesmatrix.results.store); results of other inputs are refused unless `force`.
     With an executor other than the local one, every (claim, model) is first a job of its
     own, written by the worker into `out` (on a cluster: a filesystem all nodes share); the
     sections are then assembled here from the saved results."""

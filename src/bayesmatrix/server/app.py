@@ -303,7 +303,7 @@ def create_app(
 
     @app.get("/api/task/{name}")
     def task(name: str) -> dict:
-        from bayesmatrix.experiments.icl_tasks import builtin_tasks, get_task
+        from bayesmatrix.experiments.icl.tasks import builtin_tasks, get_task
 
         if name not in builtin_tasks():
             raise BayesmatrixError(f"unknown task '{name}'; shipped: {', '.join(builtin_tasks())}")
@@ -336,7 +336,7 @@ def create_app(
     @app.post("/api/icl")
     def icl(req: IclRequest) -> dict:
         from bayesmatrix.bayes import BetaBernoulliLearner
-        from bayesmatrix.experiments.icl import prequential_label_probs
+        from bayesmatrix.experiments.icl.sweep import prequential_label_probs
 
         total = sum(len(x) for x, _ in req.demos)
         if total > max_prompt_chars:

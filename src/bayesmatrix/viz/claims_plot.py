@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from bayesmatrix.experiments.entropy import EntropyResult
     from bayesmatrix.experiments.geometry import GeometryResult
     from bayesmatrix.experiments.hallucination import HallucinationResult
-    from bayesmatrix.experiments.martingale_paths import MartingalePathsResult
+    from bayesmatrix.experiments.icl.paths import MartingalePathsResult
     from bayesmatrix.experiments.semantic_entropy import SemanticEntropyResult
 
 
@@ -163,7 +163,7 @@ def plot_martingale_paths(results: Sequence[MartingalePathsResult]) -> Figure:
     """Left: the mean predictive along the sampled paths minus p_n, per (bias, n) (a
     martingale stays on 0). Right: var(p_n+m) over paths against n, beside the Bayesian
     learner's, per model (log-log)."""
-    from bayesmatrix.experiments.martingale_paths import cell_tests
+    from bayesmatrix.experiments.icl.paths import cell_tests
 
     fig = Figure(figsize=(9, 3.8))
     left, right = fig.subplots(1, 2)

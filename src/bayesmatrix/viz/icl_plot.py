@@ -11,8 +11,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
-    from bayesmatrix.experiments.icl_analysis import IclAnalysis
-    from bayesmatrix.experiments.icl_order import OrderResult
+    from bayesmatrix.experiments.icl.analysis import IclAnalysis
+    from bayesmatrix.experiments.icl.order import OrderResult
 
 
 def plot_learning_curves(analysis: IclAnalysis, task: str) -> Figure:
@@ -88,7 +88,7 @@ def plot_order_effects(results: Sequence[OrderResult]) -> Figure:
     """Left: the expectation-realisation gap of the query predictive against n (log-log, mean
     over seeds with their range), per model and condition. Right: the spread of a k-ordering
     average against k, beside what independent orderings give."""
-    from bayesmatrix.experiments.icl_order import KEYS, averaging_curve
+    from bayesmatrix.experiments.icl.order import KEYS, averaging_curve
 
     fig = Figure(figsize=(9, 3.8))
     left, right = fig.subplots(1, 2)

@@ -3,19 +3,19 @@ with bootstrap intervals, and the verdicts the wind tunnel supports or refutes."
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import scipy.stats
 
+from bayesmatrix.bayes.stats import bootstrap_mean_ci
 from bayesmatrix.executor import Executor, Job, LocalExecutor
-from bayesmatrix.experiments.result import bootstrap_mean_ci
-from bayesmatrix.experiments.verdicts import Verdict, rule
+from bayesmatrix.results.frame import FrameResult, Schema
+from bayesmatrix.results.verdicts import Verdict, rule
 
 TARGET_BITS = 0.01  # the transformer must match the posterior to this, per position
 MLP_FACTOR = 10  # and a parameter-matched MLP be at least this many times further
@@ -29,11 +29,16 @@ PEER_METRICS = ("authors_bits", "ours_bits", "kl_scored_bits")
 
 
 @dataclass
-class WindTunnelResult:
+class WindTunnelResult(FrameResult):
     """frame: one row per (arch, seed, position) with KL(exact || model) and the entropy gap
     in bits; summary: per arch the mean KL per position with its interval (over test
     sequences for one training seed, over seeds for several; see summarise_seeds), the
     parameter count, steps and training seconds."""
+
+    SCHEMA: ClassVar[Schema] = {
+        "frame": {"arch": "O", "position": "i", "kl_bits": "f", "entropy_gap_bits": "f"},
+        "summary": {"arch": "O", "kl": "f", "kl_lo": "f", "kl_hi": "f", "params": "i"},
+    }
 
     task: str
     steps: int
@@ -135,25 +140,6 @@ class WindTunnelResult:
             a: g.drop(columns=["arch", "seed"]).groupby("position", as_index=False).mean()
             for a, g in frame.groupby("arch", sort=False)
         }
-
-    def save(self, directory: str | Path) -> Path:
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        self.frame.to_parquet(out / "gaps.parquet", index=False)
-        self.summary.to_parquet(out / "summary.parquet", index=False)
-        (out / "meta.json").write_text(json.dumps({"task": self.task, "steps": self.steps}))
-        return out
-
-    @classmethod
-    def load(cls, directory: str | Path) -> WindTunnelResult:
-        src = Path(directory)
-        meta = json.loads((src / "meta.json").read_text())
-        return cls(
-            meta["task"],
-            meta["steps"],
-            pd.read_parquet(src / "gaps.parquet"),
-            pd.read_parquet(src / "summary.parquet"),
-        )
 
 
 def run_dir(out: Path, arch: str, seed: int) -> Path:

@@ -147,7 +147,7 @@ def _train(
     force: bool,
 ) -> tuple[nn.Module, TrainLog]:
     from bayesmatrix.results.io import write_json
-    from bayesmatrix.store import digest, is_saved, mark_saved
+    from bayesmatrix.results.store import digest, is_saved, mark_saved
 
     out = Path(out)
     if not (math.isfinite(minutes) and minutes > 0) or max_steps < 1:

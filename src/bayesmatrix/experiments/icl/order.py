@@ -14,20 +14,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from bayesmatrix.bayes.learners import BetaBernoulliLearner
+from bayesmatrix.bayes.stats import bootstrap_mean_ci, log_slope
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.experiments.icl import Condition, check_cell, prequential_label_probs
-from bayesmatrix.experiments.result import bootstrap_mean_ci, load_frame, log_slope, save_frame
-from bayesmatrix.experiments.verdicts import Verdict, rule
+from bayesmatrix.experiments.icl.sweep import Condition, check_cell, prequential_label_probs
+from bayesmatrix.results.frame import FrameResult, Schema
+from bayesmatrix.results.verdicts import Verdict, rule
 
 if TYPE_CHECKING:
-    from bayesmatrix.experiments.icl_tasks import Task
+    from bayesmatrix.experiments.icl.tasks import Task
     from bayesmatrix.models import LanguageModel
 
 NS = (4, 8, 16, 32)
@@ -223,9 +223,16 @@ def ordering_kappas(readings: pd.DataFrame, bootstrap: int = 100) -> pd.DataFram
 
 
 @dataclass
-class OrderResult:
+class OrderResult(FrameResult):
     """Readings of K orderings per (model, task, condition, seed, n); gaps, trends and kappas
     are derived from them."""
+
+    SCHEMA: ClassVar[Schema] = {
+        "readings": {
+            "model": "O", "task": "O", "condition": "O", "seed": "i", "n": "i", "ordering": "i",
+            "p_query": "f", "code_bits": "f", "p_true": "O", "outcome": "O",
+        }
+    }  # fmt: skip
 
     readings: pd.DataFrame
     bootstrap: int = 100
@@ -233,16 +240,6 @@ class OrderResult:
     @property
     def frame(self) -> pd.DataFrame:
         return self.readings
-
-    def save(self, directory: str | Path) -> Path:
-        return save_frame(
-            directory, self.readings, {"kind": "icl-order", "bootstrap": self.bootstrap}
-        )
-
-    @classmethod
-    def load(cls, directory: str | Path) -> OrderResult:
-        frame, meta = load_frame(directory)
-        return cls(frame, meta.get("bootstrap", 100))
 
     def gaps(self) -> pd.DataFrame:
         return order_gaps(self.readings)

@@ -14,22 +14,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from bayesmatrix.bayes import BetaBernoulliLearner, HypothesisMixtureLearner, RecencyLearner
 from bayesmatrix.bayes.information import binary_cross_entropy
-from bayesmatrix.experiments.icl_scaling import (
+from bayesmatrix.bayes.stats import bootstrap_mean_ci
+from bayesmatrix.experiments.icl.scaling import (
     MIN_FIT_SHOTS,
     TIE_RMSE,
     scaling_fits,
     scaling_frame,
 )
-from bayesmatrix.experiments.result import bootstrap_mean_ci, load_frame, save_frame
-from bayesmatrix.experiments.verdicts import Status, Verdict, rule
-from bayesmatrix.results.io import read_parquet, write_parquet
-from bayesmatrix.store import cached, fingerprint
+from bayesmatrix.results.frame import FrameResult, Schema
+from bayesmatrix.results.store import cached, fingerprint
+from bayesmatrix.results.verdicts import Status, Verdict, rule
 
 KEYS = ["model", "task", "condition"]
 # a kappa interval reaching this means the curve cannot be told apart from the zero-shot prior
@@ -128,36 +129,28 @@ def _cv_cross_entropy(a: _Arrays) -> dict[str, np.ndarray]:
 
 
 @dataclass
-class IclAnalysis:
+class IclAnalysis(FrameResult):
     """fits: one row per (model, task, condition, learner) with parameters, 95% intervals,
     goodness of fit and held-out cross-entropy. curves: mean P(true label) per k with a
     bootstrap band over seeds, next to the fitted Beta-Bernoulli curve. cells: the sweep's
     cells the fits were made from (when known)."""
 
+    SCHEMA: ClassVar[Schema] = {
+        "fits": {
+            "model": "O", "task": "O", "condition": "O", "model_params": "i", "learner": "O",
+            "kl_bits": "f", "r2": "f", "cv_ce": "f", "cv_gap": "f", "cv_gap_lo": "f",
+            "cv_gap_hi": "f", "kappa": "f", "kappa_lo": "f", "kappa_hi": "f",
+        },
+        "curves": {
+            "model": "O", "task": "O", "condition": "O", "k": "i", "p_true_mean": "f",
+            "p_true_lo": "f", "p_true_hi": "f", "bayes_fit": "f", "zero_shot_mean": "f",
+        },
+    }  # fmt: skip
+
     fits: pd.DataFrame
     curves: pd.DataFrame
     cells: pd.DataFrame | None = None
     scaling: pd.DataFrame | None = None  # icl_scaling: one row per (group, law)
-
-    def save(self, directory: str | Path) -> Path:
-        out = save_frame(Path(directory) / "fits", self.fits, {"kind": "icl-fits"})
-        save_frame(Path(directory) / "curves", self.curves, {"kind": "icl-curves"})
-        if self.cells is not None:
-            self.cells.to_parquet(out.parent / "cells.parquet", index=False)
-        if self.scaling is not None:
-            save_frame(Path(directory) / "scaling", self.scaling, {"kind": "icl-scaling"})
-        return out.parent
-
-    @classmethod
-    def load(cls, directory: str | Path) -> IclAnalysis:
-        cells = Path(directory) / "cells.parquet"
-        scaling = Path(directory) / "scaling"
-        return cls(
-            load_frame(Path(directory) / "fits")[0],
-            load_frame(Path(directory) / "curves")[0],
-            pd.read_parquet(cells) if cells.is_file() else None,
-            load_frame(scaling)[0] if scaling.is_dir() else None,
-        )
 
     def verdicts(self) -> list[Verdict]:
         """Updating verdicts per (model, task, condition), the model comparisons, then the
@@ -381,24 +374,18 @@ ANALYSIS_VERSION = 1
 
 
 @dataclass
-class GroupAnalysis:
+class GroupAnalysis(FrameResult):
     """The analysis of one (model, task, condition): its fit rows, curve rows and scaling-law
     rows; saved as one folder per group, so a killed analysis resumes group by group."""
+
+    SCHEMA: ClassVar[Schema] = {
+        "fits": IclAnalysis.SCHEMA["fits"],
+        "curves": IclAnalysis.SCHEMA["curves"],
+    }
 
     fits: pd.DataFrame
     curves: pd.DataFrame
     scaling: pd.DataFrame
-
-    def save(self, directory: str | Path) -> Path:
-        for name in ("fits", "curves", "scaling"):
-            write_parquet(getattr(self, name), Path(directory) / f"{name}.parquet")
-        return Path(directory)
-
-    @classmethod
-    def load(cls, directory: str | Path) -> GroupAnalysis:
-        return cls(
-            *(read_parquet(Path(directory) / f"{n}.parquet") for n in ("fits", "curves", "scaling"))
-        )
 
 
 def analyse(

@@ -121,7 +121,7 @@ class Task:
     @property
     def digest(self) -> str:
         """A hash of everything the task asks the model (not where it was read from)."""
-        from bayesmatrix.store import text_digest
+        from bayesmatrix.results.store import text_digest
 
         content = [self.name, self.template, self.label_words, self.examples]
         return text_digest(json.dumps(content, ensure_ascii=False))

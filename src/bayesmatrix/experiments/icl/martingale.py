@@ -13,19 +13,19 @@ Bayesian model. Its size is reported next to the size of the updates it averages
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from bayesmatrix.bayes.stats import bootstrap_mean_ci
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.experiments.icl import Condition, prequential_label_probs
-from bayesmatrix.experiments.result import bootstrap_mean_ci, load_frame, save_frame
-from bayesmatrix.experiments.verdicts import Verdict, rule
+from bayesmatrix.experiments.icl.sweep import Condition, prequential_label_probs
+from bayesmatrix.results.frame import FrameResult, Schema
+from bayesmatrix.results.verdicts import Verdict, rule
 
 if TYPE_CHECKING:
-    from bayesmatrix.experiments.icl_tasks import Task
+    from bayesmatrix.experiments.icl.tasks import Task
     from bayesmatrix.models import LanguageModel
 
 CLAIM = "ICL predictives of {model} on {task} are martingales (a_k = E[a_k+1])"
@@ -83,8 +83,15 @@ def martingale_gaps(
 
 
 @dataclass
-class MartingaleResult:
+class MartingaleResult(FrameResult):
     """The martingale check's gaps: one row per (model, task, condition, seed, k)."""
+
+    SCHEMA: ClassVar[Schema] = {
+        "gaps": {
+            "model": "O", "task": "O", "condition": "O", "seed": "i", "k": "i", "a_k": "f",
+            "expected_next": "f", "gap": "f", "update_size": "f",
+        }
+    }  # fmt: skip
 
     gaps: pd.DataFrame
 
@@ -94,13 +101,6 @@ class MartingaleResult:
 
     def verdicts(self) -> list[Verdict]:
         return martingale_verdicts(self.gaps)
-
-    def save(self, directory: str | Path) -> Path:
-        return save_frame(directory, self.gaps, {"kind": "icl-martingale"})
-
-    @classmethod
-    def load(cls, directory: str | Path) -> MartingaleResult:
-        return cls(load_frame(directory)[0])
 
 
 def martingale_verdicts(gaps: pd.DataFrame) -> list[Verdict]:

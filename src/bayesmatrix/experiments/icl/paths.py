@@ -29,21 +29,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from bayesmatrix.bayes.stats import binomial_p, bootstrap_mean_ci, holm, log_slope
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.experiments.result import (
-    bootstrap_mean_ci,
-    load_frame,
-    log_slope,
-    save_frame,
-)
-from bayesmatrix.experiments.verdicts import Status, Verdict, rule
 from bayesmatrix.results.cells import Cell, Cells
+from bayesmatrix.results.frame import FrameResult, Schema
+from bayesmatrix.results.verdicts import Status, Verdict, rule
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
@@ -254,23 +249,6 @@ def _paths_cell(
 CELL = ["model", "theta", "n", "seed"]
 
 
-def binomial_p(ones: int, trials: int, p: float) -> float:
-    """Exact two-sided binomial test p-value of `ones` in `trials` at success probability p."""
-    return float(stats.binomtest(int(ones), int(trials), float(np.clip(p, 0.0, 1.0))).pvalue)
-
-
-def holm(pvalues: np.ndarray, alpha: float = ALPHA) -> np.ndarray:
-    """Holm's step-down rejections at family-wise level alpha."""
-    p = np.asarray(pvalues, dtype=float)
-    order = np.argsort(p)
-    reject = np.zeros(len(p), dtype=bool)
-    for rank, i in enumerate(order):
-        if p[i] > alpha / (len(p) - rank):
-            break
-        reject[i] = True
-    return reject
-
-
 def reference_variance(ones: int, n: int, horizon: int, a: float = 1.0, b: float = 1.0) -> float:
     """var(p_n+m) along the exact Beta(a, b)-Bernoulli learner's own paths: the posterior
     variance times m / (a + b + n + m) (a Polya urn run m more steps)."""
@@ -343,8 +321,16 @@ def rate_exponent(
 
 
 @dataclass
-class MartingalePathsResult:
+class MartingalePathsResult(FrameResult):
     """Sampled paths: one row per (model, theta, n, seed, path)."""
+
+    SCHEMA: ClassVar[Schema] = {
+        "paths": {
+            "model": "O", "theta": "f", "n": "i", "seed": "i", "path": "i", "ones": "i",
+            "horizon": "i", "p_now": "f", "p_end": "f", "last_flip": "i", "min_mass": "f",
+            "probs": "O",
+        }
+    }  # fmt: skip
 
     paths: pd.DataFrame
     bootstrap: int = 200
@@ -352,15 +338,6 @@ class MartingalePathsResult:
     @property
     def frame(self) -> pd.DataFrame:
         return self.paths
-
-    def save(self, directory: str | Path) -> Path:
-        meta = {"kind": "martingale-paths", "bootstrap": self.bootstrap}
-        return save_frame(directory, self.paths, meta)
-
-    @classmethod
-    def load(cls, directory: str | Path) -> MartingalePathsResult:
-        frame, meta = load_frame(directory)
-        return cls(frame, meta.get("bootstrap", 200))
 
     def tests(self) -> pd.DataFrame:
         return cell_tests(self.paths)

@@ -20,10 +20,10 @@ from bayesmatrix.errors import BayesmatrixError, ModelNotFoundError
 from bayesmatrix.executor import Executor, Resources, model_resources, worker_model
 from bayesmatrix.models.paths import model_identity
 from bayesmatrix.results.cells import Cell, Cells
-from bayesmatrix.store import fingerprint
+from bayesmatrix.results.store import fingerprint
 
 if TYPE_CHECKING:
-    from bayesmatrix.experiments.icl_tasks import Task
+    from bayesmatrix.experiments.icl.tasks import Task
     from bayesmatrix.models import LanguageModel
 
 TEMPLATE = "Input: {input}\nOutput: {label}"
@@ -38,7 +38,7 @@ def render_context(
 ) -> tuple[str, list[int], str]:
     """The prompt text, the character offset where each demo's label slot starts, and the
     whitespace that precedes label words there (it belongs to the label token)."""
-    from bayesmatrix.experiments.icl_tasks import check_template
+    from bayesmatrix.experiments.icl.tasks import check_template
 
     try:
         check_template(template)
