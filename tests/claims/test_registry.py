@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayesmatrix.results import store
 from bayesmatrix.claims import Claim, get_claim, list_claims, register, run_claim
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.experiments.continuity import ContinuityResult
 from bayesmatrix.experiments.entropy import EntropyResult
+from bayesmatrix.results import store
 from bayesmatrix.results.verdicts import Verdict, rule
 
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bayesmatrix.results import store
 from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.results import store
 from bayesmatrix.results.frame import ModelFrame
 
 values = st.recursive(

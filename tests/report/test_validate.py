@@ -95,8 +95,8 @@ def assert_numbers_unchanged(verdicts: list[dict]) -> None:
 def assert_results_round_trip(out: Path, verdicts: list[dict]) -> None:
     """Every claim's saved results load back (claim.load) with the same verdicts, and carry a
     finished marker for exactly the inputs they were computed from."""
-    from bayesmatrix.results import store
     from bayesmatrix.claims import list_claims
+    from bayesmatrix.results import store
 
     reloaded = []
     for claim in list_claims():
