@@ -14,7 +14,7 @@ import pytest
 
 from bayesmatrix.report.html import render_report
 from bayesmatrix.report.validate import ClaimSection
-from bayesmatrix.results.frame import Verdict
+from bayesmatrix.results.verdicts import Verdict
 from tests.cli_helpers import run_cli
 
 

@@ -22,7 +22,7 @@ from bayesmatrix.bayes.information import kl, tv
 from bayesmatrix.bayes.stats import bootstrap_mean_ci
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.results.frame import FrameResult, Schema
-from bayesmatrix.results.verdicts import Verdict, rule
+from bayesmatrix.results.verdicts import Rule, Verdict
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
@@ -30,6 +30,12 @@ if TYPE_CHECKING:
 EPS_GRID = tuple(float(x) for x in np.logspace(-4, 0, 9))
 LAMBDAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 CONVEXITY_TOLERANCE = 0.1  # TV(row at the mixed embedding, mixed row) / TV(p1, p2) at lambda=0.5
+SLOPE = Rule("the log-log slope of TV against eps", above=0.5, refute_at=0.1)
+CONVEX = Rule(
+    "TV(row at the mixed embedding, mixed row) / TV(p1, p2) at lambda 0.5",
+    below=CONVEXITY_TOLERANCE,
+)
+NEIGHBOURS = Rule("the KL gain of k nearest neighbours over k random positions", above=0)
 
 
 def hidden_bank(
@@ -238,17 +244,17 @@ class ContinuityResult(FrameResult):
             Verdict.from_rules(
                 "Theorem 1: rows depend continuously on the embedding",
                 cont,
-                [rule(s["slope_lo"], s["slope_hi"], above=0.5, refute_at=0.1)],
+                [SLOPE.status(s["slope_lo"], s["slope_hi"])],
             ),
             Verdict.from_rules(
                 "The embedding-to-row map preserves convexity (the paper's assumption)",
                 conv,
-                [rule(s["convexity_gap_lo"], s["convexity_gap_hi"], below=CONVEXITY_TOLERANCE)],
+                [CONVEX.status(s["convexity_gap_lo"], s["convexity_gap_hi"])],
             ),
             Verdict.from_rules(
                 "Nearby embeddings give nearby rows (neighbours predict unseen rows)",
                 knn,
-                [rule(s["knn_gain_vs_random_lo"], s["knn_gain_vs_random_hi"], above=0)],
+                [NEIGHBOURS.status(s["knn_gain_vs_random_lo"], s["knn_gain_vs_random_hi"])],
             ),
         ]
 

@@ -14,10 +14,13 @@ from bayesmatrix.bayes.stats import bootstrap_mean_ci
 from bayesmatrix.data.questions import Problem, cot_prompt
 from bayesmatrix.experiments.entropy import entropy_bits
 from bayesmatrix.results.frame import ModelFrame, Schema
-from bayesmatrix.results.verdicts import Verdict, rule
+from bayesmatrix.results.verdicts import Rule, Verdict
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
+
+ENTROPY_FALLS = Rule("the answer-row entropy change with the steps", below=0, unit=" bits")
+ANSWER_RISES = Rule("the change in log P(answer) with the steps", above=0, unit=" nats")
 
 
 @dataclass
@@ -56,7 +59,7 @@ class CotResult(ModelFrame):
                 "Chain of thought moves the model into low-entropy rows that favour "
                 "the right answer",
                 text,
-                [rule(h_lo, h_hi, below=0), rule(lp_lo, lp_hi, above=0)],
+                [ENTROPY_FALLS.status(h_lo, h_hi), ANSWER_RISES.status(lp_lo, lp_hi)],
             )
         ]
 

@@ -20,7 +20,7 @@ from bayesmatrix.bayes.information import entropy
 from bayesmatrix.bayes.stats import bootstrap_mean_ci, wilson_interval
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.results.frame import ModelFrame, Schema
-from bayesmatrix.results.verdicts import Verdict, rule
+from bayesmatrix.results.verdicts import Rule, Verdict
 
 if TYPE_CHECKING:
     from bayesmatrix.data.questions import Fact
@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
 
 MAJORIZATION_TOL = 1e-6
+
+FALLS = Rule("the mean entropy change", below=0, unit=" bits")
+MOSTLY = Rule("the share of pairs where entropy falls (Wilson)", above=0.5)
 
 
 def entropy_bits(rows: np.ndarray) -> np.ndarray:
@@ -179,7 +182,7 @@ class EntropyResult(ModelFrame):
                 Verdict.from_rules(
                     "Theorem 3: more specific prompts give more concentrated rows",
                     text,
-                    [rule(lo, hi, below=0), rule(f_lo, f_hi, above=0.5)],
+                    [FALLS.status(lo, hi), MOSTLY.status(f_lo, f_hi)],
                 )
             )
         return out

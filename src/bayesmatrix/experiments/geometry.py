@@ -32,13 +32,17 @@ from scipy import stats
 from bayesmatrix.bayes.stats import bootstrap_mean_ci
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.results.frame import FrameResult, Schema
-from bayesmatrix.results.verdicts import Verdict, rule
+from bayesmatrix.results.verdicts import Rule, Verdict
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
 
 DECODABLE_RHO = 0.5  # |Spearman(PC1, entropy)| must exceed this for "decodable along PC1"
 READOUT_BITS = 0.05  # ablating PC1 may change the Bayesian error by at most this (bits)
+DECODABLE = Rule("Spearman(PC1, model entropy)", above=DECODABLE_RHO)
+READOUT = Rule(
+    "the change in Bayesian error when PC1 is projected out", within=READOUT_BITS, unit=" bits"
+)
 CONTROL_SUBSPACE = 10  # random control directions are drawn in the top-10 principal subspace
 SULA_KS = (0, 1, 2, 4, 8)
 SULA_ALPHA = 0.9
@@ -326,7 +330,7 @@ def geometry_verdicts(model: str, protocol: str, g: dict[str, float]) -> list[Ve
         f"[{g['rho_exact_lo']:.3f}, {g['rho_exact_hi']:.3f}]; PC1 holds "
         f"{g['pc1_variance']:.1%} of the variance; a linear probe on all {int(g['dim'])} "
         f"dimensions reaches cross-validated R^2 {g['probe_r2']:.3f} ({int(g['states'])} states)",
-        [rule(g["rho_model_lo"], g["rho_model_hi"], above=DECODABLE_RHO)],
+        [DECODABLE.status(g["rho_model_lo"], g["rho_model_hi"])],
     )
     if "ablation_change" not in g:
         return [first]
@@ -339,8 +343,7 @@ def geometry_verdicts(model: str, protocol: str, g: dict[str, float]) -> list[Ve
         f"{g['entropy_change']:.4f} bits on average; random directions of the top "
         f"{CONTROL_SUBSPACE} principal subspace: {g['control_change']:+.4f}",
         [
-            rule(g["ablation_change_lo"], g["ablation_change_hi"], below=READOUT_BITS),
-            rule(g["ablation_change_lo"], g["ablation_change_hi"], above=-READOUT_BITS),
+            READOUT.status(g["ablation_change_lo"], g["ablation_change_hi"]),
         ],
     )
     return [first, second]

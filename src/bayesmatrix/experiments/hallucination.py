@@ -16,10 +16,12 @@ from bayesmatrix.data.questions import Fact, qa_prompt
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.experiments.entropy import entropy_bits
 from bayesmatrix.results.frame import ModelFrame, Schema
-from bayesmatrix.results.verdicts import Verdict, rule
+from bayesmatrix.results.verdicts import Rule, Verdict
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
+
+SIGNALS_WRONG = Rule("the AUROC of low answer-row entropy for a right answer", above=0.5)
 
 
 @dataclass
@@ -67,7 +69,7 @@ class HallucinationResult(ModelFrame):
             if np.isnan(a):
                 out.append(Verdict(claim, "inconclusive", text + " (all answers right or wrong)"))
             else:
-                out.append(Verdict.from_rules(claim, text, [rule(lo, hi, above=0.5)]))
+                out.append(Verdict.from_rules(claim, text, [SIGNALS_WRONG.status(lo, hi)]))
         return out
 
 

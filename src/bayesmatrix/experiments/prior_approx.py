@@ -20,10 +20,11 @@ if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
 from bayesmatrix.bayes.stats import bootstrap_mean_ci
 from bayesmatrix.results.frame import FrameResult, Schema
-from bayesmatrix.results.verdicts import Status, Verdict, rule
+from bayesmatrix.results.verdicts import Rule, Status, Verdict
 
 SOURCES = ("logistic-normal", "spiky", "lm")
 CLAIM = "Theorem 2: finite Dirichlet mixtures approximate the prior better than one Dirichlet"
+GAIN = Rule("the best k's held-out gain over k = 1", above=0, unit=" nats/point")
 
 
 @dataclass
@@ -69,7 +70,7 @@ class PriorApproxResult(FrameResult):
             why = "only k = 1 was fitted, so no mixture was compared with one Dirichlet"
             return Verdict(CLAIM, "inconclusive", f"{text} ({why})")
         best: Status = "not supported" if self.best_k == 1 else "supported"
-        return Verdict.from_rules(CLAIM, text, [best, rule(lo, hi, above=0)])
+        return Verdict.from_rules(CLAIM, text, [best, GAIN.status(lo, hi)])
 
 
 def sample_prior(

@@ -12,12 +12,15 @@ import pandas as pd
 
 from bayesmatrix.models.trace import Trace
 from bayesmatrix.results.frame import FrameResult, Schema
-from bayesmatrix.results.verdicts import Verdict, rule
+from bayesmatrix.results.verdicts import Rule, Verdict
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
 
 TOLERANCE = 1e-4  # max |traced row - separate pass| allowed, in probability
+MATCHES = Rule(
+    "the largest |traced row - separate pass| (a number, not an interval)", below=TOLERANCE
+)
 
 
 @dataclass
@@ -41,7 +44,7 @@ class RowsCheck(FrameResult):
                 f"{self.model}: traced rows equal separate forward passes per prefix",
                 f"max |difference| {err:.1e} over {len(self.frame)} rows of {self.vocab_size} "
                 f"tokens; rows sum to 1 within {sums:.1e}",
-                [rule(err, err, below=TOLERANCE)],
+                [MATCHES.status(err, err)],
             )
         ]
 

@@ -28,7 +28,7 @@ from bayesmatrix.bayes.stats import auroc
 from bayesmatrix.data.questions import Fact, qa_prompt
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.results.frame import ModelFrame, Schema
-from bayesmatrix.results.verdicts import Verdict, rule
+from bayesmatrix.results.verdicts import Rule, Verdict
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
@@ -42,6 +42,7 @@ SIGNALS = {
 }
 # row entropy "matches" semantic entropy when its AUROC is lower by less than this
 MARGIN = 0.05
+AS_GOOD = Rule("the paired-bootstrap AUROC(semantic entropy) - AUROC(row entropy)", below=MARGIN)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 
@@ -169,7 +170,7 @@ class SemanticEntropyResult(ModelFrame):
                 f"(AUROC within {MARGIN})"
             )
             out.append(
-                Verdict.from_rules(claim, text, [rule(d["auroc_lo"], d["auroc_hi"], below=MARGIN)])
+                Verdict.from_rules(claim, text, [AS_GOOD.status(d["auroc_lo"], d["auroc_hi"])])
             )
         return out
 

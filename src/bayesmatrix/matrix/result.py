@@ -14,12 +14,15 @@ import pandas as pd
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.matrix.compare import Comparison, bootstrap_windows
 from bayesmatrix.results.frame import FrameResult
-from bayesmatrix.results.verdicts import Verdict, rule
+from bayesmatrix.results.verdicts import Rule, Verdict
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
 
 HELDOUT_EVERY = 20  # every 20th file of the corpus is held out of the index and compared on
+CLOSER = Rule("the change in KL(matrix || LM) per token of matched suffix", below=0, unit=" bits")
+GENERALISES = Rule("the LM's saving over the matrix in bits per held-out token", above=0)
+MIXTURE = Rule("the held-out gain of the matrix-LM mixture in bits per token", above=0)
 
 
 @dataclass
@@ -57,7 +60,7 @@ class MatrixResult(FrameResult):
                 f"KL(matrix || LM) changes by {slope:+.3f} [{lo:+.3f}, {hi:+.3f}] bits per token "
                 f"of matched suffix; mean {s['kl_matrix_lm_bits']:.2f} bits (reverse "
                 f"{s['kl_lm_matrix_bits']:.2f})",
-                [rule(lo, hi, below=0)],
+                [CLOSER.status(lo, hi)],
             )
         ]
         diff, dlo, dhi = loss_difference(self.comparison.positions)
@@ -68,7 +71,7 @@ class MatrixResult(FrameResult):
                 f"matrix {s['ppl_matrix']:.1f} [{s['ppl_matrix_lo']:.1f}, "
                 f"{s['ppl_matrix_hi']:.1f}]; the LM saves {diff:.2f} [{dlo:.2f}, {dhi:.2f}] "
                 "bits per token",
-                [rule(dlo, dhi, above=0)],
+                [GENERALISES.status(dlo, dhi)],
             )
         )
         if "mix_gain_bits" in s:
@@ -80,7 +83,7 @@ class MatrixResult(FrameResult):
                     f"gains {s['mix_gain_bits']:.3f} [{s['mix_gain_bits_lo']:.3f}, "
                     f"{s['mix_gain_bits_hi']:.3f}] bits per token on odd windows (perplexity "
                     f"{s['ppl_lm_heldout']:.1f} -> {s['ppl_mix_heldout']:.1f})",
-                    [rule(s["mix_gain_bits_lo"], s["mix_gain_bits_hi"], above=0)],
+                    [MIXTURE.status(s["mix_gain_bits_lo"], s["mix_gain_bits_hi"])],
                 )
             )
         return out

@@ -1,7 +1,8 @@
 """Verdicts: a claim, whether the numbers support it, and the numbers behind it.
 
-Every verdict in the toolkit comes from `rule` (one 95% interval against stated thresholds)
-and `Verdict.from_rules` (several rules, combined the same way everywhere):
+Every verdict in the toolkit comes from a `Rule` (one quantity's 95% interval against its
+threshold, written once: the rule judges with it and states it in the sentence a report
+shows) and `Verdict.from_rules` (several rules, combined the same way everywhere):
 - a rule is *supported* when the whole interval lies on the claimed side of its threshold,
   *not supported* when it lies wholly on the other side of its refutation threshold (the same
   threshold unless a dead zone is stated), and *inconclusive* otherwise;
@@ -52,6 +53,64 @@ class Verdict:
             status = "inconclusive"
         note = f" ({why})" if why and status != "supported" else ""
         return cls(claim, status, evidence + note)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """ "The quantity lies above (or below) a threshold", or "within +-`within` of a centre",
+    judged from its interval. `refute_at` moves the refutation threshold (a dead zone between
+    it and the threshold); `unit` follows the numbers in the sentence. A rule whose threshold
+    scales with the data (a tolerance relative to the mean update size) is judged with
+    `scale`; one whose centre is computed (a reference learner's exponent) with `centre`."""
+
+    quantity: str
+    above: float | None = None
+    below: float | None = None
+    within: float | None = None
+    refute_at: float | None = None
+    unit: str = ""
+    centre: str = "0"  # what `within` is measured from, in words
+
+    def __post_init__(self) -> None:
+        if sum(x is not None for x in (self.above, self.below, self.within)) != 1:
+            raise ValueError("give exactly one of above=, below= or within=")
+
+    @property
+    def threshold(self) -> float:
+        """The threshold the claimed side starts at (the half-width for `within`)."""
+        return next(x for x in (self.above, self.below, self.within) if x is not None)
+
+    def status(
+        self, lo: float, hi: float, scale: float = 1.0, centre: float = 0.0
+    ) -> Status | None:
+        """The status of an interval [lo, hi] (None when it could not be computed)."""
+        refute = None if self.refute_at is None else self.refute_at * scale
+        if self.within is not None:
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                return None
+            half = self.within * scale
+            if centre - half < lo and hi < centre + half:
+                return "supported"
+            outside = hi < centre - half or lo > centre + half
+            return "not supported" if outside else "inconclusive"
+        if self.above is not None:
+            return rule(lo, hi, above=self.above * scale, refute_at=refute)
+        return rule(lo, hi, below=self.below * scale, refute_at=refute)  # type: ignore[operator]
+
+    def sentence(self) -> str:
+        """The rule in words, with its thresholds."""
+        u = self.unit
+        if self.within is not None:
+            return (
+                f"supported when the 95% interval of {self.quantity} lies within "
+                f"+-{self.within:g}{u} of {self.centre}, not supported when wholly outside"
+            )
+        side, other = ("above", "below") if self.above is not None else ("below", "above")
+        refute = self.threshold if self.refute_at is None else self.refute_at
+        return (
+            f"supported when the 95% interval of {self.quantity} lies {side} "
+            f"{self.threshold:g}{u}, not supported when it lies {other} {refute:g}{u}"
+        )
 
 
 def rule(

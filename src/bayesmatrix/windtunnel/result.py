@@ -15,7 +15,7 @@ import scipy.stats
 from bayesmatrix.bayes.stats import bootstrap_mean_ci
 from bayesmatrix.executor import Executor, Job, LocalExecutor
 from bayesmatrix.results.frame import FrameResult, Schema
-from bayesmatrix.results.verdicts import Verdict, rule
+from bayesmatrix.results.verdicts import Rule, Verdict
 
 TARGET_BITS = 0.01  # the transformer must match the posterior to this, per position
 MLP_FACTOR = 10  # and a parameter-matched MLP be at least this many times further
@@ -26,6 +26,12 @@ PEER_TARGETS = {
     "hmm-incontext": (7.5e-4, "10x the authors' published 7.5e-5 bits on their in-context HMM"),
 }
 PEER_METRICS = ("authors_bits", "ours_bits", "kl_scored_bits")
+MATCHES = Rule("the transformer's mean KL(exact || model)", below=TARGET_BITS, unit=" bits")
+MLP_FURTHER = Rule("the MLP/transformer KL ratio", above=MLP_FACTOR)
+REACHES = {  # on each of the authors' protocols, their statistic against their figure
+    task: Rule("the authors' statistic", below=target, unit=" bits")
+    for task, (target, _) in PEER_TARGETS.items()
+}
 
 
 @dataclass
@@ -78,7 +84,7 @@ class WindTunnelResult(FrameResult):
                 f"transformer ({int(t['params'])} parameters, {int(t['steps'])} steps, "
                 f"{t['seconds']:.0f} s): mean KL(exact || model) {t['kl']:.4f} [{t['kl_lo']:.4f}, "
                 f"{t['kl_hi']:.4f}] bits per position{self._spread(t)}",
-                [rule(t["kl_lo"], t["kl_hi"], below=TARGET_BITS)],
+                [MATCHES.status(t["kl_lo"], t["kl_hi"])],
             )
         ]
         if "mlp" in set(self.summary["arch"]):
@@ -90,7 +96,7 @@ class WindTunnelResult(FrameResult):
                     f"MLP ({int(m['params'])} parameters): {m['kl']:.4f} [{m['kl_lo']:.4f}, "
                     f"{m['kl_hi']:.4f}] bits, {m['kl'] / t['kl']:.1f}x the transformer's"
                     f"{self._spread(m)}",
-                    [rule(m["kl_lo"] / t["kl_hi"], m["kl_hi"] / t["kl_lo"], above=MLP_FACTOR)],
+                    [MLP_FURTHER.status(m["kl_lo"] / t["kl_hi"], m["kl_hi"] / t["kl_lo"])],
                 )
             )
         return out
@@ -107,13 +113,17 @@ class WindTunnelResult(FrameResult):
         """On the authors' protocol: their entropy statistic against their published figure,
         and the MLP at least MLP_FACTOR times further on it."""
         t = self._arch("transformer")
-        target, what = PEER_TARGETS.get(self.task, PEER_TARGETS["bijection-peer"])
+        what = PEER_TARGETS.get(self.task, PEER_TARGETS["bijection-peer"])[1]
         out = [
             Verdict.from_rules(
                 f"A small transformer trained for {self._budget(t)} reaches {what}",
                 f"transformer ({int(t['params'])} parameters, {int(t['steps'])} steps, "
                 f"{t['seconds']:.0f} s): {self._peer_line(t)}{self._spread(t, 'authors_bits')}",
-                [rule(t["authors_bits_lo"], t["authors_bits_hi"], below=target)],
+                [
+                    REACHES.get(self.task, REACHES["bijection-peer"]).status(
+                        t["authors_bits_lo"], t["authors_bits_hi"]
+                    )
+                ],
             )
         ]
         if "mlp" in set(self.summary["arch"]):
@@ -128,7 +138,7 @@ class WindTunnelResult(FrameResult):
                     "statistic",
                     f"MLP ({int(m['params'])} parameters): {self._peer_line(m)}, "
                     f"{m['authors_bits'] / t['authors_bits']:.1f}x the transformer's",
-                    [rule(lo, hi, above=MLP_FACTOR)],
+                    [MLP_FURTHER.status(lo, hi)],
                 )
             )
         return out

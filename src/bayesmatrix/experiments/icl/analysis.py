@@ -22,21 +22,24 @@ import pandas as pd
 from bayesmatrix.bayes import BetaBernoulliLearner, HypothesisMixtureLearner, RecencyLearner
 from bayesmatrix.bayes.information import binary_cross_entropy
 from bayesmatrix.bayes.stats import bootstrap_mean_ci
-from bayesmatrix.experiments.icl.scaling import (
-    MIN_FIT_SHOTS,
-    TIE_RMSE,
-    scaling_fits,
-    scaling_frame,
-)
+from bayesmatrix.experiments.icl.scaling import LAW, MIN_FIT_SHOTS, scaling_fits, scaling_frame
 from bayesmatrix.results.frame import FrameResult, Schema
 from bayesmatrix.results.store import cached, fingerprint
-from bayesmatrix.results.verdicts import Status, Verdict, rule
+from bayesmatrix.results.verdicts import Rule, Status, Verdict
 
 KEYS = ["model", "task", "condition"]
 # a kappa interval reaching this means the curve cannot be told apart from the zero-shot prior
 NO_UPDATE_KAPPA = 1e4
 # held-out cross-entropy differences smaller than this (nats per demonstration) are ties
 TIE_NATS = 1e-3
+FORGETTING = Rule(
+    "the held-out cross-entropy of the best Bayesian learner minus the forgetting learner's",
+    above=TIE_NATS,
+    refute_at=-TIE_NATS,
+    unit=" nats/demo",
+)
+UPDATES = Rule("kappa", below=NO_UPDATE_KAPPA)
+FASTER = Rule("the larger model's kappa minus the smaller's", below=0)
 # a recency decay this close to 1 is the Beta-Bernoulli learner itself
 DECAY_IS_BAYES = 1e-3
 # label words carrying less raw probability than this before any demonstration get a warning
@@ -201,7 +204,7 @@ class IclAnalysis(FrameResult):
                 f"[{b['K_lo']:.3f}, {b['K_hi']:.3f}], P1 {b['p1']:.3f}, P2 {b['p2']:.3f}; "
                 f"R^2 on the fitted shots: Bayesian {b['r2']:.2f}, power {p['r2']:.2f}"
             )
-            statuses = [rule(b["rmse_gap_lo"], b["rmse_gap_hi"], below=TIE_RMSE)]
+            statuses = [LAW.status(b["rmse_gap_lo"], b["rmse_gap_hi"])]
             out.append(Verdict.from_rules(claim, text, statuses))
         return out
 
@@ -277,8 +280,8 @@ class IclAnalysis(FrameResult):
                     "is manufactured"
                 )
             is_bayes = rec["decay"] >= 1 - DECAY_IS_BAYES
-            forgetting = rule(lo, hi, above=TIE_NATS, refute_at=-TIE_NATS)
-            updates = rule(bb["kappa_lo"], bb["kappa_hi"], below=NO_UPDATE_KAPPA)
+            forgetting = FORGETTING.status(lo, hi)
+            updates = UPDATES.status(bb["kappa_lo"], bb["kappa_hi"])
             refuted = forgetting == "supported" and not is_bayes
             carried = carrier is not None and bool(rows.loc[carrier, "r2"] > 0)
             reasons = []
@@ -322,10 +325,8 @@ class IclAnalysis(FrameResult):
             # the larger model's whole interval below the smaller's: it updates faster (the
             # difference's interval from the two intervals' ends; no interval: inconclusive)
             status = (
-                rule(
-                    large["kappa_lo"] - small["kappa_hi"],
-                    large["kappa_hi"] - small["kappa_lo"],
-                    below=0,
+                FASTER.status(
+                    large["kappa_lo"] - small["kappa_hi"], large["kappa_hi"] - small["kappa_lo"]
                 )
                 or "inconclusive"
             )

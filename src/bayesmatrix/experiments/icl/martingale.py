@@ -22,7 +22,7 @@ from bayesmatrix.bayes.stats import bootstrap_mean_ci
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.experiments.icl.sweep import Condition, prequential_label_probs
 from bayesmatrix.results.frame import FrameResult, Schema
-from bayesmatrix.results.verdicts import Verdict, rule
+from bayesmatrix.results.verdicts import Rule, Verdict
 
 if TYPE_CHECKING:
     from bayesmatrix.experiments.icl.tasks import Task
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 CLAIM = "ICL predictives of {model} on {task} are martingales (a_k = E[a_k+1])"
 RELATIVE_TOLERANCE = 0.25  # |gap| at most a quarter of the typical update size
+MARTINGALE = Rule("the mean |gap|", below=RELATIVE_TOLERANCE, unit=" of the mean update size")
 
 
 def martingale_gaps(
@@ -125,4 +126,4 @@ def martingale_verdict(gaps: pd.DataFrame) -> Verdict:
         f"of {scale:.4f} (tolerance {limit:.4f}); signed gap {signed:+.4f} "
         f"[{s_lo:+.4f}, {s_hi:+.4f}] over {len(gaps)} (seed, k) pairs"
     )
-    return Verdict.from_rules(claim, text, [rule(lo, hi, below=limit)])
+    return Verdict.from_rules(claim, text, [MARTINGALE.status(lo, hi, scale=scale)])

@@ -24,7 +24,7 @@ from bayesmatrix.bayes.stats import bootstrap_mean_ci, log_slope
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.experiments.icl.sweep import Condition, check_cell, prequential_label_probs
 from bayesmatrix.results.frame import FrameResult, Schema
-from bayesmatrix.results.verdicts import Verdict, rule
+from bayesmatrix.results.verdicts import Rule, Verdict
 
 if TYPE_CHECKING:
     from bayesmatrix.experiments.icl.tasks import Task
@@ -36,6 +36,8 @@ KEYS = ["model", "task", "condition"]
 # after averaging K orderings, the query predictive's remaining order spread (sd / sqrt(K))
 # must lie below this (probability units) for "exchangeable after averaging"
 AVERAGED_SPREAD = 0.01
+GAP_FALLS = Rule("the exponent of the expectation-realisation gap against n", below=0)
+AVERAGED = Rule("the spread left after averaging K orderings", below=AVERAGED_SPREAD)
 EXACT = 1e-12  # gaps below this are float noise: the learner has no order effect at all
 
 # demos (input, shown label) in order -> [len, L] label distributions before each label
@@ -306,5 +308,5 @@ def order_verdict(
         f"(limit {AVERAGED_SPREAD})"
     )
     return Verdict.from_rules(
-        claim, text, [rule(s_lo, s_hi, below=0.0), rule(r_lo, r_hi, below=AVERAGED_SPREAD)]
+        claim, text, [GAP_FALLS.status(s_lo, s_hi), AVERAGED.status(r_lo, r_hi)]
     )

@@ -38,7 +38,7 @@ from bayesmatrix.bayes.stats import binomial_p, bootstrap_mean_ci, holm, log_slo
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.results.cells import Cell, Cells
 from bayesmatrix.results.frame import FrameResult, Schema
-from bayesmatrix.results.verdicts import Status, Verdict, rule
+from bayesmatrix.results.verdicts import Rule, Status, Verdict
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
@@ -48,6 +48,12 @@ SYMBOLS = ("0", "1")
 ALPHA = 0.05
 DRIFT_TOLERANCE = 0.05  # RMS over cells of E[p_n+m] - p_n must lie below this (probability)
 RATE_BAND = 0.25  # the exponent of var(p_n+m) against n within this of the Bayesian learner's
+DRIFT = Rule("the RMS drift E[p_n+m] - p_n over cells", below=DRIFT_TOLERANCE)
+RATE = Rule(
+    "the exponent of var(p_n+m) against n",
+    within=RATE_BAND,
+    centre="the uniform-prior Beta-Bernoulli learner's on the same flips",
+)
 LOW_MASS = 0.5  # a warning when the digits carry less raw probability than this on a path
 
 
@@ -383,7 +389,7 @@ def paths_verdicts(paths: pd.DataFrame, bootstrap: int = 200) -> list[Verdict]:
     first = Verdict.from_rules(
         claim,
         text + " (Falck et al.'s test on sampled paths, not the one-step ICL check)",
-        [holm_status, rule(lo, hi, below=DRIFT_TOLERANCE)],
+        [holm_status, DRIFT.status(lo, hi)],
     )
     return [first, _rate_verdict(paths, tests, model, bootstrap)]
 
@@ -400,5 +406,5 @@ def _rate_verdict(paths: pd.DataFrame, tests: pd.DataFrame, model: str, bootstra
         f"var(p_n+m) over paths ~ n^{exp:.2f} [{e_lo:.2f}, {e_hi:.2f}] against the uniform-prior "
         f"Beta-Bernoulli learner's n^{ref:.2f} on the same flips (band {RATE_BAND}); variance "
         f"by n, model vs Bayesian learner: {ratios}",
-        [rule(e_lo, e_hi, above=ref - RATE_BAND), rule(e_lo, e_hi, below=ref + RATE_BAND)],
+        [RATE.status(e_lo, e_hi, centre=ref)],
     )

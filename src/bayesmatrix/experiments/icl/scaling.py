@@ -21,11 +21,14 @@ import pandas as pd
 from scipy.optimize import least_squares
 from scipy.special import expit
 
+from bayesmatrix.results.verdicts import Rule
+
 FIT_SHARE = 0.75
 # the law has 4 parameters: it is fitted only to more shots than that, and judged on at least one
 MIN_FIT_SHOTS = 5
 # held-out RMSE differences below this (probability units) count as ties
 TIE_RMSE = 0.005
+LAW = Rule("the held-out RMSE of the Bayesian law minus the power law's", below=TIE_RMSE)
 EPS = 1e-6
 
 
