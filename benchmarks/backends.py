@@ -27,7 +27,7 @@ from bayesmatrix.experiments.icl.sweep import prequential_label_probs
 from bayesmatrix.experiments.icl.tasks import get_task
 from bayesmatrix.models import remote
 from bayesmatrix.models.paths import gguf_cache_dir, resolve
-from bayesmatrix.models.remote import Capabilities, RemoteLanguageModel
+from bayesmatrix.models.vllm_server import ServerLanguageModel, ServerLimits
 
 VLLM_PYTHON = Path(__file__).parents[1] / ".venv-vllm" / "bin" / "python"
 
@@ -56,8 +56,8 @@ def start_server(weights: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit("vLLM did not start")
 
 
-def counting(lm: RemoteLanguageModel) -> list[int]:
-    """Count the HTTP requests a RemoteLanguageModel sends."""
+def counting(lm: ServerLanguageModel) -> list[int]:
+    """Count the HTTP requests a ServerLanguageModel sends."""
     calls = [0]
     post = lm._post
 
@@ -74,9 +74,9 @@ def main() -> None:
     proc, url = start_server(gguf_cache_dir(resolve("smollm2-135m")[1]))
     try:
         served = bayesmatrix.load(url + "?model=smollm2")
-        top_k = RemoteLanguageModel(
+        top_k = ServerLanguageModel(
             served.base, "smollm2", served.tokenizer, 4096, served.vocab_size,
-            Capabilities(full_rows=False, max_logprobs=-1),
+            ServerLimits(full_rows=False, max_logprobs=-1),
         )  # fmt: skip
         cells = sweep_cells()
         labels = get_task("sentiment").labels

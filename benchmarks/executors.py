@@ -23,7 +23,7 @@ import pandas as pd
 from bayesmatrix.executor import LocalExecutor, RayExecutor
 from bayesmatrix.experiments.icl.sweep import Condition, run_cell, run_sweep
 from bayesmatrix.experiments.icl.tasks import get_task
-from bayesmatrix.models.lm import Loader
+from bayesmatrix.models.loading import Loader
 
 MODELS = ["smollm2-135m", "gemma3-270m"]
 

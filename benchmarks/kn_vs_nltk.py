@@ -47,7 +47,7 @@ def perplexities(tokenizer: object, vocab_size: int, workdir: Path) -> tuple[dic
 
 
 def main() -> None:
-    from bayesmatrix.models.hf import load_tokenizer
+    from bayesmatrix.models.hf_load import load_tokenizer
 
     tokenizer, _ = load_tokenizer("smollm2-135m")
     with tempfile.TemporaryDirectory() as work:

@@ -202,7 +202,7 @@ def parallel_build(files: list[Path], out: Path, shard_tokens: int) -> None:
 TOKENISE = """
 import time
 from bayesmatrix.matrix.corpus import python_docs, tokenized_documents
-from bayesmatrix.models.hf import load_tokenizer
+from bayesmatrix.models.hf_load import load_tokenizer
 tokenizer, _ = load_tokenizer("smollm2-135m")
 start = time.perf_counter()
 sum(len(ids) for ids, _ in tokenized_documents(python_docs(), tokenizer))

@@ -18,7 +18,7 @@ import torch
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 import bayesmatrix  # noqa: E402
-from bayesmatrix.models.lm import LanguageModel  # noqa: E402
+from bayesmatrix.models.hf import HFLanguageModel as LanguageModel  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ import pytest
 from bayesmatrix.executor import LocalExecutor, RayExecutor
 from bayesmatrix.experiments.icl.sweep import Condition, run_cell, run_sweep
 from bayesmatrix.experiments.icl.tasks import get_task
-from bayesmatrix.models.lm import Loader
+from bayesmatrix.models.loading import Loader
 
 pytestmark = pytest.mark.slow
 

@@ -1,9 +1,10 @@
 """bayesmatrix: test the Bayesian theory of language models on real models.
 
 Front door: `load(name)` -> LanguageModel; `LanguageModel.trace(text)` -> Trace;
-`Dirichlet`, `DirichletMixture` and the learners for the Bayesian reading;
-`IdealMatrix` for the corpus matrix (`bayesmatrix.matrix.build` makes one).
-Model names resolve lazily, so `import bayesmatrix.bayes` never imports torch.
+`list_claims()`, `get_claim(name)`, `run_claim(...)` and `run_validation(...)` for the claims
+and their verdicts; `Dirichlet`, `DirichletMixture` and the learners for the Bayesian
+reading; `IdealMatrix` for the corpus matrix (`bayesmatrix.matrix.build` makes one).
+Names resolve lazily, so `import bayesmatrix.bayes` never imports torch.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from bayesmatrix.bayes import (
 from bayesmatrix.errors import BayesmatrixError, ModelNotFoundError
 
 if TYPE_CHECKING:
+    from bayesmatrix.claims import get_claim, list_claims, run_claim
     from bayesmatrix.matrix import IdealMatrix
     from bayesmatrix.models import DEFAULT_MODEL, LanguageModel, Trace, list_models, load
+    from bayesmatrix.report import run_validation
 
-__version__ = "0.3.0"
+from bayesmatrix._version import __version__
 
 _LAZY = {
     "DEFAULT_MODEL": "models",
@@ -33,6 +36,10 @@ _LAZY = {
     "list_models": "models",
     "load": "models",
     "IdealMatrix": "matrix",
+    "get_claim": "claims",
+    "list_claims": "claims",
+    "run_claim": "claims",
+    "run_validation": "report",
 }
 
 __all__ = [
@@ -49,8 +56,12 @@ __all__ = [
     "RecencyLearner",
     "Trace",
     "__version__",
+    "get_claim",
+    "list_claims",
     "list_models",
     "load",
+    "run_claim",
+    "run_validation",
 ]
 
 

@@ -16,7 +16,6 @@ import signal
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from bayesmatrix.errors import BayesmatrixError
@@ -261,30 +260,13 @@ class KeptLoader:
     def __call__(self, name: str) -> Any:
         return worker_model(self.load, name)
 
-    def identity(self, name: str) -> str:
-        from bayesmatrix.models.paths import model_identity
-
-        return getattr(self.load, "identity", model_identity)(name)
+    def __getattr__(self, name: str) -> Any:
+        """The wrapped loader's `identity` (what a result depends on), when it has one."""
+        if name == "identity":
+            return self.load.identity
+        raise AttributeError(name)
 
 
 def release_models() -> None:
     """Forget the kept model (the local executor calls this when its run ends)."""
     _MODEL.clear()
-
-
-def model_resources(model: str, device: str = "auto") -> Resources:
-    """A job's request for a model: one CPU; one GPU when the device is CUDA; memory about
-    three times the weight files (float32 conversion of quantised files, activations).
-    A vLLM server does the work itself: a quarter CPU and no memory request."""
-    from bayesmatrix.models.paths import resolve
-
-    kind, where, _ = resolve(model)
-    if kind == "remote" and not model.startswith("vllm:"):
-        return Resources(num_cpus=0.25)
-    gpus = 1.0 if device.startswith("cuda") else 0.0
-    size = GIB
-    if isinstance(where, Path) and where.is_file():
-        size = where.stat().st_size
-    elif isinstance(where, Path):
-        size = sum(f.stat().st_size for f in where.glob("*.safetensors")) or GIB
-    return Resources(num_cpus=1.0, num_gpus=gpus, memory=max(GIB, 3 * size))

@@ -14,7 +14,7 @@ from sklearn.metrics import roc_auc_score
 
 from bayesmatrix import BayesmatrixError
 from bayesmatrix.bayes.stats import auroc, wilson_interval
-from bayesmatrix.data.questions import load_facts, load_problems
+from bayesmatrix.data.qa import load_facts, load_problems
 from bayesmatrix.experiments.cot import CotResult
 from bayesmatrix.experiments.entropy import entropy_bits, majorizes
 from bayesmatrix.experiments.hallucination import HallucinationResult

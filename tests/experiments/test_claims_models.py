@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from bayesmatrix import BayesmatrixError
-from bayesmatrix.data.questions import load_facts, load_problems, qa_prompt
+from bayesmatrix.data.qa import load_facts, load_problems, qa_prompt
 from bayesmatrix.experiments.continuity import interpolation, neighbours, perturbation
 from bayesmatrix.experiments.cot import run_cot
 from bayesmatrix.experiments.hallucination import run_hallucination

@@ -12,6 +12,7 @@ from bayesmatrix.experiments.geometry import (
     SULA_ALPHA,
     GeometryResult,
     analyse_geometry,
+    constructed_states,
     entropy_axis,
     lm_readout,
     probe_r2,
@@ -23,30 +24,8 @@ from bayesmatrix.experiments.geometry import (
 )
 
 
-def constructed(read_axis: int, big_axis: int, n: int = 400, seed: int = 0):
-    """States in R^6 where t in [0, 4] is written along e_big with a large spread; the head
-    reads p1 = sigmoid(factor * state . e_read). With read_axis == big_axis the head reads the
-    big axis itself; otherwise e_read carries +2t and -2t for each t (uncorrelated with e_big
-    in the sample, so PC1 stays e_big), and the entropy, a function of |state . e_read| = 2t,
-    still falls with t."""
-    rng = np.random.default_rng(seed)
-    t = np.repeat(rng.uniform(0, 4, n // 2), 2)  # each t twice: once with each sign below
-    h = rng.normal(0, 0.01, (len(t), 6))
-    h[:, big_axis] += 20 * t
-    if read_axis != big_axis:
-        h[:, read_axis] += 2 * t * np.tile([1.0, -1.0], n // 2)
-    e = np.eye(6)[read_axis]
-    factor = 1.0 if read_axis != big_axis else 0.05
-
-    def readout(states: np.ndarray) -> np.ndarray:
-        p1 = 1 / (1 + np.exp(-factor * (states @ e)))
-        return np.column_stack([1 - p1, p1])
-
-    return h, readout, t
-
-
 def test_pc1_recovers_the_entropy_direction_and_ablating_it_is_a_bottleneck():
-    h, readout, _ = constructed(read_axis=0, big_axis=0)
+    h, readout, _ = constructed_states(read_axis=0, big_axis=0)
     _, axes, ratio = entropy_axis(h)
     assert abs(axes[0] @ np.eye(6)[0]) > 0.999 and ratio[0] > 0.99
     p = readout(h)
@@ -62,7 +41,7 @@ def test_pc1_recovers_the_entropy_direction_and_ablating_it_is_a_bottleneck():
 
 
 def test_a_direction_that_carries_no_information_changes_nothing():
-    h, readout, _ = constructed(read_axis=0, big_axis=0)
+    h, readout, _ = constructed_states(read_axis=0, big_axis=0)
     untouched = project_out(h, h.mean(0), np.eye(6)[3])
     np.testing.assert_allclose(readout(untouched), readout(h), atol=1e-15)
     p = readout(h)
@@ -73,7 +52,7 @@ def test_a_direction_that_carries_no_information_changes_nothing():
 def test_a_decodable_axis_the_head_does_not_read_is_a_readout():
     """The largest-variance axis (e1) tracks entropy, but the head reads e0 only: PC1 is
     decodable and projecting it out leaves the distributions (and the Bayesian error) alone."""
-    h, readout, _ = constructed(read_axis=0, big_axis=1)
+    h, readout, _ = constructed_states(read_axis=0, big_axis=1)
     p = readout(h)
     numbers, _, _ = analyse_geometry(h, readout, -(p * np.log2(p)).sum(1), bootstrap=200)
     assert numbers["rho_model"] > 0.99
@@ -128,13 +107,13 @@ def test_lm_states_and_readout_against_a_separate_trace(smollm2):
 
 @pytest.mark.slow
 def test_claim_runs_and_reloads(smollm2, tmp_path):
-    from bayesmatrix.claims.registry import get_claim, run_claim, verdicts_of
+    from bayesmatrix.claims import get_claim, run_claim, verdicts_of
 
     claim = get_claim("geometry")
-    settings = claim.settings("full", per_k=8, bootstrap=50)
+    settings = claim.configure("full", per_k=8, bootstrap=50)
     (result,) = run_claim(claim, ["smollm2-135m"], settings, tmp_path, lambda _: smollm2)
     assert len(result.frame) == 5 * 8 and len(verdicts_of([result])) == 2
     again = GeometryResult.load(tmp_path / "smollm2-135m")
     assert [str(v) for v in again.verdicts()] == [str(v) for v in result.verdicts()]
-    (figure,) = claim.figures([again], ["smollm2-135m"], settings)
-    assert "--claims geometry" in figure.command
+    (figure,) = claim.draw([again], ["smollm2-135m"], "full", settings)
+    assert figure.command.startswith("bayesmatrix run geometry --model smollm2-135m -s ")

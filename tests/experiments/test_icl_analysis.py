@@ -7,58 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayesmatrix.bayes import BetaBernoulliLearner, RecencyLearner
 from bayesmatrix.experiments.icl.analysis import IclAnalysis, analyse, sustained_crossing
-
-
-def synthetic(
-    learner: str,
-    model: str = "m",
-    params: int = 1,
-    kappa: float = 6.0,
-    decay: float = 0.4,
-    condition: str = "flip-half",
-    seeds: int = 8,
-    t: int = 24,
-    noise: float = 0.02,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """Cells whose P(true label) curve is a learner's prediction plus a little noise."""
-    rng = np.random.default_rng(seed)
-    prior = rng.uniform(0.55, 0.85, size=(seeds, t))
-    agree = np.ones((seeds, t))
-    if condition == "flip-half":
-        agree[:, t // 2 :] = 0
-    elif condition == "flipped":
-        agree[:] = 0
-    if learner == "recency":
-        q = RecencyLearner(prior, kappa, decay).predict(agree)
-    else:
-        q = BetaBernoulliLearner(prior, kappa).predict(agree)
-    q = np.clip(q + rng.normal(0, noise, q.shape), 0.01, 0.99)
-    true_idx = rng.integers(0, 2, size=(seeds, t))
-    shown_idx = np.where(agree == 1, true_idx, 1 - true_idx)
-    probs = np.where(true_idx[..., None] == np.arange(2), q[..., None], 1 - q[..., None])
-    rows = []
-    for s in range(seeds):
-        for k in range(t):
-            rows.append(
-                {
-                    "model": model,
-                    "model_params": params,
-                    "task": "synthetic",
-                    "condition": condition,
-                    "seed": s,
-                    "k": k,
-                    "p_true": q[s, k],
-                    "probs": probs[s, k],
-                    "agree": bool(agree[s, k]),
-                    "zero_shot_p_true": prior[s, k],
-                    "true_index": true_idx[s, k],
-                    "shown_index": shown_idx[s, k],
-                }
-            )
-    return pd.DataFrame(rows)
+from bayesmatrix.experiments.icl.synthetic import synthetic_cells as synthetic
 
 
 def test_bayesian_curves_recover_kappa_and_are_supported(tmp_path):

@@ -18,37 +18,12 @@ from bayesmatrix.experiments.icl.order import (
     ordering_readings,
 )
 from bayesmatrix.experiments.icl.sweep import Condition, render_context
+from bayesmatrix.experiments.icl.synthetic import count_learner
+from bayesmatrix.experiments.icl.synthetic import synthetic_orderings as synthetic
 from bayesmatrix.experiments.icl.tasks import get_task
 
 LABELS = ("a", "b")
 SENTIMENT = get_task("sentiment")
-
-
-def count_learner(decay: float, prior: float = 1.0):
-    """Predictive of labels[0] from (exponentially forgotten) counts of the shown labels;
-    decay 1 is the exact Beta(prior, prior)-Bernoulli learner."""
-
-    def predict(demos):
-        out, a, w = [], 0.0, 0.0
-        for _, y in demos:
-            p = (prior + a) / (2 * prior + w)
-            out.append([p, 1 - p])
-            a, w = decay * a + (y == "a"), decay * w + 1
-        return np.array(out)
-
-    return predict
-
-
-def synthetic(decay: float, seeds: int = 6, orderings: int = 8) -> pd.DataFrame:
-    frames = []
-    for seed in range(seeds):
-        rng = np.random.default_rng(seed)
-        demos = [(f"x{i}", "a" if rng.random() < 0.7 else "b") for i in range(32)]
-        frame = ordering_readings(
-            count_learner(decay), LABELS, demos, ("q", "a"), (4, 8, 16, 32), orderings, seed
-        )
-        frames.append(frame.assign(model="m", task="t", condition="regular", seed=seed))
-    return pd.concat(frames, ignore_index=True)
 
 
 def test_exact_learner_has_no_order_effect():
@@ -135,11 +110,11 @@ def test_lm_readings_equal_separate_prompts(smollm2):
 
 @pytest.mark.slow
 def test_claim_runs_saves_reloads_and_resumes(smollm2, tmp_path):
-    from bayesmatrix.claims.registry import get_claim, run_claim, verdicts_of
+    from bayesmatrix.claims import get_claim, run_claim, verdicts_of
     from bayesmatrix.results.store import MARKER
 
     claim = get_claim("icl-order")
-    settings = claim.settings(
+    settings = claim.configure(
         "full", conditions=["regular"], seeds=2, ns=[2, 4], orderings=2, bootstrap=20
     )
     (result,) = run_claim(claim, ["smollm2-135m"], settings, tmp_path, lambda _: smollm2)
@@ -155,5 +130,5 @@ def test_claim_runs_saves_reloads_and_resumes(smollm2, tmp_path):
     assert cells[0].is_file() and cells[1].stat().st_mtime_ns == stamps[1]
     reloaded = OrderResult.load(tmp_path)
     assert [str(v) for v in reloaded.verdicts()] == [str(verdict)]
-    (figure,) = claim.figures([again], ["smollm2-135m"], settings)
-    assert "--claims icl-order" in figure.command
+    (figure,) = claim.draw([again], ["smollm2-135m"], "full", settings)
+    assert figure.command.startswith("bayesmatrix run icl-order --model smollm2-135m -s ")

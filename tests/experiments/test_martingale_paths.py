@@ -86,11 +86,11 @@ def test_lm_stream_equals_separate_forward_passes(embedded):
 
 @pytest.mark.slow
 def test_claim_resumes_by_cell_and_draws(smollm2, tmp_path):
-    from bayesmatrix.claims.registry import get_claim, run_claim, verdicts_of
+    from bayesmatrix.claims import get_claim, run_claim, verdicts_of
     from bayesmatrix.results.store import MARKER
 
     claim = get_claim("martingale-paths")
-    settings = claim.settings("full", thetas=[0.5], ns=[4, 8], paths=4, horizon=3, bootstrap=20)
+    settings = claim.configure("full", thetas=[0.5], ns=[4, 8], paths=4, horizon=3, bootstrap=20)
     (result,) = run_claim(claim, ["smollm2-135m"], settings, tmp_path, lambda _: smollm2)
     assert len(result.paths) == 2 * 4 and len(verdicts_of([result])) == 2
     where = tmp_path / "smollm2-135m"
@@ -102,5 +102,5 @@ def test_claim_resumes_by_cell_and_draws(smollm2, tmp_path):
     (again,) = run_claim(claim, ["smollm2-135m"], settings, tmp_path, lambda _: smollm2)
     assert cells[0].is_file() and cells[1].stat().st_mtime_ns == stamp
     np.testing.assert_allclose(again.paths["p_now"], result.paths["p_now"], atol=1e-6)
-    (figure,) = claim.figures([again], ["smollm2-135m"], settings)
-    assert "--claims martingale-paths" in figure.command
+    (figure,) = claim.draw([again], ["smollm2-135m"], "full", settings)
+    assert figure.command.startswith("bayesmatrix run martingale-paths --model smollm2-135m -s ")

@@ -10,7 +10,7 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from bayesmatrix.data.questions import load_facts, qa_prompt
+from bayesmatrix.data.qa import load_facts, qa_prompt
 from bayesmatrix.experiments.semantic_entropy import (
     SIGNALS,
     SemanticEntropyResult,

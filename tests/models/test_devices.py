@@ -13,7 +13,7 @@ import bayesmatrix
 from bayesmatrix import BayesmatrixError
 from bayesmatrix.bayes.information import kl
 from bayesmatrix.data import stdlib_docs
-from bayesmatrix.models.lm import Loader
+from bayesmatrix.models.loading import Loader
 
 # bfloat16 keeps 8 significant bits: unit roundoff u = 2^-8. Every layer rounds its weights
 # and activations once, so a logit z carries an error of about u * sqrt(L) * |z| after L

@@ -142,7 +142,7 @@ def test_softcapping_matches_model_forward(gemma3):
     (a tiny random Gemma3 with the real Gemma tokenizer and a cap of 2)."""
     from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
-    from bayesmatrix.models.lm import LanguageModel
+    from bayesmatrix.models.hf import HFLanguageModel as LanguageModel
 
     torch.manual_seed(1)
     config = Gemma3TextConfig(

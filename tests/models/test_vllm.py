@@ -23,7 +23,7 @@ from bayesmatrix.errors import CapabilityError
 from bayesmatrix.experiments.icl.sweep import Condition, run_cell
 from bayesmatrix.experiments.icl.tasks import get_task
 from bayesmatrix.models.paths import gguf_cache_dir, resolve
-from bayesmatrix.models.remote import Capabilities, RemoteLanguageModel
+from bayesmatrix.models.vllm_server import ServerLanguageModel, ServerLimits
 from tests.cli_helpers import run_cli
 
 pytestmark = pytest.mark.slow
@@ -79,12 +79,12 @@ def server(smollm2) -> str:
 
 
 @pytest.fixture(scope="module")
-def remote(server) -> RemoteLanguageModel:
+def remote(server) -> ServerLanguageModel:
     return bayesmatrix.load(server + "?model=smollm2")
 
 
 def test_trace_with_full_rows_equals_the_hf_backend(remote, smollm2):
-    assert remote.capabilities.full_rows
+    assert remote.limits.full_rows
     a, b = remote.trace(TEXT, top_k=5, rows="float32"), smollm2.trace(TEXT, top_k=5, rows="float32")
     np.testing.assert_array_equal(a.token_ids, b.token_ids)
     np.testing.assert_allclose(a.logprob_next[:-1], b.logprob_next[:-1], atol=TOL)
@@ -114,9 +114,9 @@ def test_icl_cells_equal_the_hf_backend(remote, smollm2, condition):
 
 
 def test_top_k_only_rows_give_bounds_that_contain_the_exact_entropy(server, remote, smollm2):
-    capped = RemoteLanguageModel(
+    capped = ServerLanguageModel(
         remote.base, "smollm2", remote.tokenizer, 2048, remote.vocab_size,
-        Capabilities(full_rows=False, max_logprobs=20),
+        ServerLimits(full_rows=False, max_logprobs=20),
     )  # fmt: skip
     trace = capped.trace(TEXT, top_k=5)
     exact = smollm2.trace(TEXT, top_k=5).entropy
@@ -141,7 +141,7 @@ def test_validate_over_the_server_runs_what_it_can_and_lists_the_rest(server, tm
     """validate end to end on the vLLM backend: the rows claim (full rows against separate
     passes, all through the server) runs; continuity, which needs hidden states, is listed
     as not available with the reason."""
-    from bayesmatrix.models.lm import Loader
+    from bayesmatrix.models.loading import Loader
     from bayesmatrix.report import run_validation
 
     model = server + "?model=smollm2"
@@ -181,9 +181,9 @@ def test_a_malformed_reply_is_a_clear_error(remote):
     httpd = http.server.HTTPServer(("127.0.0.1", 0), Garbage)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        fake = RemoteLanguageModel(
+        fake = ServerLanguageModel(
             f"http://127.0.0.1:{httpd.server_port}/v1", "smollm2", remote.tokenizer, 2048,
-            remote.vocab_size, remote.capabilities,
+            remote.vocab_size, remote.limits,
         )  # fmt: skip
         with pytest.raises(BayesmatrixError, match="malformed reply"):
             fake.score("a", " b")
@@ -219,7 +219,7 @@ def test_a_capped_server_is_read_as_top_k_only():
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         lm = bayesmatrix.load(f"http://127.0.0.1:{httpd.server_port}/v1?model=m")
-        assert lm.capabilities == Capabilities(full_rows=False, max_logprobs=20)
+        assert lm.limits == ServerLimits(full_rows=False, max_logprobs=20)
     finally:
         httpd.shutdown()
 

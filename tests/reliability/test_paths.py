@@ -67,11 +67,11 @@ def test_no_task_name_writes_outside_out(tiny, data):
         out = root.joinpath(*[f"d{i}" for i in range(12)], "out")
         before = files_under(root)
         claim = get_claim("icl")
-        chosen = claim.settings(
+        chosen = claim.configure(
             "test", tasks=[str(task)], conditions=["regular"], shots=2, seeds=1, bootstrap=0
         )
         results = run_claim(claim, ["tiny"], chosen, out, Fixed(tiny))
-        for figure in claim.figures(results, ["tiny"], chosen):
+        for figure in claim.draw(results, ["tiny"], "test", chosen):
             figure.figure.savefig(out / f"{figure.stem}.png")
         created = files_under(root) - before
         assert created and all(p.is_relative_to(out) for p in created), sorted(created)

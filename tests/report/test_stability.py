@@ -103,7 +103,7 @@ def test_verdict_numbers_do_not_move_under_float_noise(test_profile_run, name):
     claim = get_claim(name)
     settings = profile_settings("test")[name]
     where = out / "test" / name
-    results = [claim.load(where / "smollm2-135m" if claim.scope == "model" else where)]
+    results = [claim.read(where / "smollm2-135m" if claim.scope == "model" else where)]
     base = [v for r in results for v in r.verdicts()]
     rng = np.random.default_rng(0)
     for _ in range(REPEATS):

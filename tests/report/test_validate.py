@@ -53,13 +53,15 @@ def test_validation_writes_a_self_contained_report_and_resumes(test_profile_run,
     run_cli("validate", "--profile", "test", "--out", str(out), check=True)
     assert {p: p.stat().st_mtime_ns for p in saved} == stamps  # nothing recomputed
     assert json.loads((out / "verdicts.json").read_text()) == verdicts
-    # results of other inputs (here: another toolkit version) are refused, never reused
+    # results of other inputs (here: an older version of the claim's computation) are
+    # refused, never reused
     marker = out / "test" / "cot" / "smollm2-135m" / "done.json"
     stale = json.loads(marker.read_text())
-    marker.write_text(json.dumps({**stale, "fingerprint": "0" * 16, "version": "0.0.1"}))
+    stale["inputs"]["version"] = 0
+    marker.write_text(json.dumps({**stale, "fingerprint": "0" * 16}))
     refused = run_cli("validate", "--profile", "test", "--out", str(out))
     assert refused.returncode == 2 and "holds results of other inputs" in refused.stderr
-    assert 'bayesmatrix: "0.0.1" ->' in refused.stderr and "--force" in refused.stderr
+    assert "version: 0 -> 1" in refused.stderr and "--force" in refused.stderr
 
 
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*(?:e[-+]?\d+)?|nan)", re.I)
@@ -93,7 +95,7 @@ def assert_numbers_unchanged(verdicts: list[dict]) -> None:
 
 
 def assert_results_round_trip(out: Path, verdicts: list[dict]) -> None:
-    """Every claim's saved results load back (claim.load) with the same verdicts, and carry a
+    """Every claim's saved results load back (claim.read) with the same verdicts, and carry a
     finished marker for exactly the inputs they were computed from."""
     from bayesmatrix.claims import list_claims
     from bayesmatrix.results import store
@@ -106,7 +108,7 @@ def assert_results_round_trip(out: Path, verdicts: list[dict]) -> None:
         dirs = [where] if claim.scope != "model" else [where / "smollm2-135m"]
         for d in dirs:
             assert store.read_marker(d) is not None, d
-            reloaded += [v.__dict__ for v in claim.load(d).verdicts()]
+            reloaded += [v.__dict__ for v in claim.read(d).verdicts()]
     assert reloaded == [{k: v[k] for k in ("claim", "status", "evidence")} for v in verdicts]
 
 

@@ -1,20 +1,15 @@
-"""The claims of the paper as one protocol, and the registry the interfaces loop over."""
+"""The claims bayesmatrix tests, each one module that declares it whole (see claims.claim),
+found automatically (see claims.registry): `list_claims()`, `get_claim(name)`, and
+`run_claim(...)` to compute one."""
 
-from bayesmatrix.claims.registry import (
-    Claim,
-    ClaimFigure,
-    Context,
-    get_claim,
-    list_claims,
-    register,
-    run_claim,
-    verdicts_of,
-)
+from bayesmatrix.claims.claim import Claim, ClaimFigure, Context, Setting, verdicts_of
+from bayesmatrix.claims.registry import get_claim, list_claims, register, run_claim
 
 __all__ = [
     "Claim",
     "ClaimFigure",
     "Context",
+    "Setting",
     "get_claim",
     "list_claims",
     "register",

@@ -6,9 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bayesmatrix.claims.registry import Claim, ClaimFigure, Context, register
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from bayesmatrix.claims.claim import Claim, Context, Setting
+from bayesmatrix.claims.registry import register
 from bayesmatrix.experiments.continuity import (
-    CONVEXITY_TOLERANCE,
+    CONVEX,
+    NEIGHBOURS,
+    SLOPE,
     ContinuityResult,
     run_continuity,
 )
@@ -23,27 +30,83 @@ def _data(_: Mapping[str, Any]) -> str:
 def _run(ctx: Context, text: str) -> ContinuityResult:
     s = ctx.settings
     return run_continuity(
-        ctx.load(ctx.model), text, s["layer"], n_prompts=s["prompts"], n_bank=s["bank"], k=s["k"]
+        ctx.load_model(ctx.model),
+        text,
+        s["layer"],
+        n_prompts=s["prompts"],
+        n_bank=s["bank"],
+        k=s["k"],
     )
 
 
-def _figures(
-    results: Sequence[Any], models: Sequence[str], s: Mapping[str, Any]
-) -> list[ClaimFigure]:
-    from bayesmatrix.viz import plot_continuity
-
-    flags = " ".join(f"--model {m}" for m in models)
-    return [
-        ClaimFigure(
-            "continuity",
-            plot_continuity(results),
-            f"bayesmatrix continuity {flags} --layers {s['layer']} --prompts {s['prompts']} "
-            f"--bank {s['bank']}" + (f" --k {s['k']}" if s["k"] != 8 else ""),
+def plot_continuity(results: Sequence[ContinuityResult]) -> Figure:
+    """Left: median TV between rows against the relative perturbation eps (log-log), with a
+    slope-1 guide. Right: TV(row at the mixed embedding, mixed row) / TV(p1, p2) by lambda."""
+    fig = Figure(figsize=(10, 3.6))
+    left, right = fig.subplots(1, 2)
+    for r in results:
+        label = f"{r.model}, layer {r.layer}"
+        med = r.perturbation.groupby("eps")["tv"].median()
+        left.loglog(med.index, med.values, "-o", ms=3, label=label)
+        rel = r.interpolation.groupby("lambda")["relative"].agg(["mean", "sem"])
+        right.errorbar(
+            rel.index,
+            rel["mean"],
+            yerr=2 * rel["sem"].fillna(0),
+            fmt="-o",
+            ms=3,
+            capsize=2,
+            label=label,
         )
-    ]
+    eps = np.logspace(-4, 0, 5)
+    left.loglog(eps, eps * 0.5, ":", color="grey", label="slope 1")
+    left.set_xlabel("relative perturbation eps")
+    left.set_ylabel("median TV(p(h), p(h + delta))")
+    left.set_title("Continuity (Theorem 1)", fontsize=9)
+    right.axhline(0, color="black", lw=0.5)
+    right.set_xlabel("lambda")
+    right.set_ylabel("TV to the mixed row / TV(p1, p2)")
+    right.set_title("Convexity preservation (assumption)", fontsize=9)
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, frameon=False)
+    fig.tight_layout()
+    return fig
 
 
-def _settings(prompts: int, bank: int) -> dict:
+def _examples() -> list[ContinuityResult]:
+    """Rows that move as eps (slope 1), mix convexly and are predicted by neighbours, and rows
+    that barely move, mix far from convexly and are not."""
+    rng = np.random.default_rng(1)
+    eps = np.array([1e-4, 3e-4, 1e-3, 3e-3, 1e-2])
+
+    def result(slope: float, gap: float, gain: float) -> ContinuityResult:
+        rows = [
+            {"prompt": p, "direction": d, "eps": e, "tv": e**slope * (1 + 0.01 * rng.random()),
+             "kl": e, "delta_norm": e}
+            for p in range(6) for d in range(2) for e in eps
+        ]  # fmt: skip
+        interpolation = pd.DataFrame(
+            {
+                "pair": np.arange(12) % 4,
+                "lambda": 0.5,
+                "relative": gap + 0.01 * rng.standard_normal(12),
+            }
+        )
+        neighbours = pd.DataFrame(
+            {
+                "position": np.arange(12),
+                "kl_knn": 1.0 - gain + 0.01 * rng.standard_normal(12),
+                "kl_random_k": np.ones(12),
+                "kl_unigram": np.full(12, 2.0),
+            }
+        )
+        return ContinuityResult("m", -1, pd.DataFrame(rows), interpolation, neighbours)
+
+    return [result(1.0, 0.02, 0.3), result(0.01, 0.5, -0.3)]
+
+
+def _settings(prompts: int, bank: int) -> dict[str, Any]:
     return {"layer": -1, "prompts": prompts, "bank": bank, "k": 8}
 
 
@@ -52,18 +115,29 @@ CLAIM = register(
         name="continuity",
         title="Theorem 1: continuity of the embedding-to-row map",
         description="rows move continuously with the embedding; neighbours predict rows",
-        rule="continuity: log-log slope of TV against eps above 0.5 (95% lower bound), not "
-        f"supported below 0.1; convexity: the mixed-embedding gap below {CONVEXITY_TOLERANCE}; "
-        "neighbours: the gain over random positions above 0",
+        rules=(
+            f"continuity: {SLOPE.sentence()}",
+            f"convexity: {CONVEX.sentence()}",
+            f"neighbours: {NEIGHBOURS.sentence()}",
+        ),
         scope="model",
+        settings={
+            "layer": Setting("hidden-state index (-1: the last; negative counts back)", "int"),
+            "prompts": Setting("positions perturbed and pairs interpolated", "int", min=2),
+            "bank": Setting("neighbour bank size", "int", min=2),
+            "k": Setting("neighbours averaged", "int", min=1),
+        },
         profiles={
             "test": _settings(8, 40),
             "quick": _settings(32, 300),
             "full": _settings(48, 400),
         },
         run=_run,
-        load=ContinuityResult.load,
-        figures=_figures,
+        result=ContinuityResult,
+        figures=lambda results, models, s: [("continuity", plot_continuity(results))],
+        examples=_examples,
         data=_data,
+        requires=frozenset({"hidden_states"}),
+        order=70,
     )
 )

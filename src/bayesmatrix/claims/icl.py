@@ -1,69 +1,26 @@
 """Claim: in-context learning is Bayesian updating (fitted prior strength kappa, learners
-compared on held-out seeds, and the model comparison of the Beta-Binomial argument)."""
+compared on held-out seeds, the model comparison of the Beta-Binomial argument, and the
+Bayesian scaling law of Arora et al.)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from bayesmatrix.claims.registry import Claim, ClaimFigure, Context, register
-from bayesmatrix.experiments.icl.analysis import NO_UPDATE_KAPPA, TIE_NATS, IclAnalysis, analyse
-from bayesmatrix.experiments.icl.scaling import TIE_RMSE
-from bayesmatrix.experiments.icl.sweep import (
-    SUL_WORDS,
-    Condition,
-    parse_condition,
-    run_cell,
-    run_sweep,
+from bayesmatrix.claims._icl import BOOTSTRAP, SWEEP_SETTINGS, sweep, sweep_settings, task_data
+from bayesmatrix.claims.claim import Claim, Context, Setting
+from bayesmatrix.claims.registry import register
+from bayesmatrix.experiments.icl.analysis import (
+    FASTER,
+    FORGETTING,
+    UPDATES,
+    IclAnalysis,
+    analyse,
 )
-from bayesmatrix.experiments.icl.tasks import Task, get_task
-
-
-def task_data(settings: Mapping[str, Any]) -> list[Task]:
-    """The ICL tasks the settings name (the data of every ICL claim)."""
-    return [get_task(t) for t in settings["tasks"]]
-
-
-def conditions(settings: Mapping[str, Any]) -> list[Condition]:
-    """The settings' conditions, parsed with their unrelated label words."""
-    return [parse_condition(c, settings["sul_words"]) for c in settings["conditions"]]
-
-
-def sweep_settings(seeds: int, **more: Any) -> dict[str, Any]:
-    """The sweep every ICL claim runs (sentiment; regular, flipped and unrelated labels) with
-    its seeds and the claim's own settings."""
-    return {
-        "tasks": ["sentiment"],
-        "conditions": ["regular", "flipped", "sul"],
-        "sul_words": list(SUL_WORDS),
-        "seeds": seeds,
-        **more,
-    }
-
-
-def sweep(
-    ctx: Context,
-    tasks: list[Task],
-    cell: Callable[..., Any],
-    kind: str,
-    usable: Sequence[Condition] | None = None,
-) -> Any:
-    """One ICL claim's cells (run_sweep): every model, task, condition (or `usable`) and seed,
-    each resumable under the claim's folder."""
-    return run_sweep(
-        ctx.models,
-        tasks,
-        conditions(ctx.settings) if usable is None else usable,
-        range(ctx.settings["seeds"]),
-        ctx.out,
-        ctx.load,
-        cell=cell,
-        kind=kind,
-        progress=ctx.progress,
-        executor=ctx.executor,
-        force=ctx.force,
-    )
+from bayesmatrix.experiments.icl.scaling import LAW
+from bayesmatrix.experiments.icl.sweep import run_cell
+from bayesmatrix.experiments.icl.tasks import Task
 
 
 def _run(ctx: Context, tasks: list[Task]) -> IclAnalysis:
@@ -74,29 +31,27 @@ def _run(ctx: Context, tasks: list[Task]) -> IclAnalysis:
     )
 
 
-def command(models: Sequence[str], s: Mapping[str, Any]) -> str:
-    """The `bayesmatrix icl` command line of these settings."""
-    flags = " ".join(f"--model {m}" for m in models)
-    tasks = " ".join(f"--task {t}" for t in s["tasks"])
-    words = "" if tuple(s["sul_words"]) == SUL_WORDS else f" --sul-words {','.join(s['sul_words'])}"
-    return (
-        f"bayesmatrix icl {flags} {tasks} --conditions {','.join(s['conditions'])}{words} "
-        f"--shots {s['shots']} --seeds {s['seeds']} --bootstrap {s['bootstrap']}"
-    )
-
-
 def _figures(
-    results: Sequence[Any], models: Sequence[str], s: Mapping[str, Any]
-) -> list[ClaimFigure]:
+    results: Sequence[IclAnalysis], models: Sequence[str], s: Mapping[str, Any]
+) -> list[tuple[str, Any]]:
     from bayesmatrix.viz import plot_kappa, plot_learning_curves
 
     (analysis,) = results
-    cmd = command(models, s)
-    figures = [
-        ClaimFigure(f"curves_{t}", plot_learning_curves(analysis, t), cmd)
-        for t in analysis.fits["task"].unique()
+    curves = [
+        (f"curves_{t}", plot_learning_curves(analysis, t)) for t in analysis.fits["task"].unique()
     ]
-    return [*figures, ClaimFigure("kappa", plot_kappa(analysis), cmd)]
+    return [*curves, ("kappa", plot_kappa(analysis))]
+
+
+def _examples() -> list[IclAnalysis]:
+    """A Beta-Bernoulli learner (Bayesian by construction) and a forgetting one, read as the
+    claim reads an LM."""
+    from bayesmatrix.experiments.icl.synthetic import synthetic_cells
+
+    return [
+        analyse(synthetic_cells(learner, kappa=k, seeds=6, t=16), bootstrap=10)
+        for learner, k in (("beta-bernoulli", 6.0), ("recency", 3.0))
+    ]
 
 
 CLAIM = register(
@@ -104,23 +59,34 @@ CLAIM = register(
         name="icl",
         title="In-context learning as Bayesian updating (sentiment)",
         description="label-word curves fit Bayesian learners at least as well as forgetting",
-        rule=f"not supported when a forgetting learner (not Beta-Bernoulli itself) predicts "
-        f"held-out seeds better by more than {TIE_NATS} nats/demo and kappa's interval stays "
-        f"below {NO_UPDATE_KAPPA:g}; inconclusive without measurable updating, when the "
-        "Beta-Bernoulli fit or the carrying learner is worse than a constant (R^2 <= 0), when "
-        "the rules disagree, or without intervals; the larger model updates faster when its "
-        "kappa interval lies wholly below the smaller model's and both Beta-Bernoulli fits beat "
-        "a constant; the Bayesian scaling law is "
-        f"supported when its held-out RMSE minus the power law's lies below {TIE_RMSE}",
+        rules=(
+            f"not supported when a forgetting learner (not Beta-Bernoulli itself) predicts "
+            f"held-out seeds better: {FORGETTING.sentence()}, and kappa updates measurably: "
+            f"{UPDATES.sentence()}",
+            "inconclusive without measurable updating, when the Beta-Bernoulli fit or the "
+            "carrying learner is worse than a constant (R^2 <= 0), when the rules disagree, or "
+            "without intervals",
+            f"the larger model updates faster when both Beta-Bernoulli fits beat a constant: "
+            f"{FASTER.sentence()}",
+            f"the Bayesian scaling law: {LAW.sentence()}",
+        ),
         scope="models",
+        settings={
+            **SWEEP_SETTINGS,
+            "shots": Setting("demonstrations per context", "int", min=1, max=1000),
+            "bootstrap": BOOTSTRAP,
+        },
         profiles={
             "test": sweep_settings(3, shots=8, bootstrap=20),
             "quick": sweep_settings(5, shots=24, bootstrap=50),
             "full": sweep_settings(10, shots=32, bootstrap=100),
         },
         run=_run,
-        load=IclAnalysis.load,
+        result=IclAnalysis,
         figures=_figures,
+        examples=_examples,
         data=task_data,
+        requires=frozenset({"logprobs"}),
+        order=30,
     )
 )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from bayesmatrix.claims.icl import conditions, sweep, sweep_settings, task_data
-from bayesmatrix.claims.registry import Claim, Context, register
-from bayesmatrix.experiments.icl.martingale import (
-    RELATIVE_TOLERANCE,
-    MartingaleResult,
-    martingale_gaps,
-)
+import numpy as np
+import pandas as pd
+
+from bayesmatrix.claims._icl import SWEEP_SETTINGS, conditions, sweep, sweep_settings, task_data
+from bayesmatrix.claims.claim import Claim, Context
+from bayesmatrix.claims.registry import register
+from bayesmatrix.experiments.icl.martingale import MARTINGALE, MartingaleResult, martingale_gaps
 from bayesmatrix.experiments.icl.tasks import Task
 
 KS = (0, 1, 2, 4, 8, 16)
@@ -26,18 +26,37 @@ def _run(ctx: Context, tasks: list[Task]) -> MartingaleResult:
     return MartingaleResult(gaps)
 
 
+def _examples() -> list[MartingaleResult]:
+    """Gaps far below the update size (a martingale) and as large as it (not one)."""
+    rng = np.random.default_rng(0)
+
+    def result(gap: float) -> MartingaleResult:
+        rows = [
+            {"model": "m", "task": "t", "condition": "regular", "seed": s, "k": k,
+             "a_k": 0.6, "expected_next": 0.6 - g, "gap": g, "update_size": 0.05}
+            for s in range(5) for k in KS
+            for g in [gap + 0.002 * rng.standard_normal()]
+        ]  # fmt: skip
+        return MartingaleResult(pd.DataFrame(rows))
+
+    return [result(0.0), result(0.05)]
+
+
 CLAIM = register(
     Claim(
         name="martingale",
         title="In-context predictives as martingales (one-step check)",
         description="a_k equals the expected next predictive under the LM's own predictive",
-        rule=f"supported when the mean |gap|'s 95% interval lies below {RELATIVE_TOLERANCE} of "
-        "the mean update size, not supported when above it",
+        rules=(MARTINGALE,),
         scope="models",
+        settings=SWEEP_SETTINGS,
         profiles={"full": sweep_settings(5)},
         run=_run,
-        load=MartingaleResult.load,
-        figures=lambda results, models, s: [],
+        result=MartingaleResult,
+        figures=lambda results, models, settings: [],
+        examples=_examples,
         data=task_data,
+        requires=frozenset({"logprobs"}),
+        order=40,
     )
 )

@@ -3,16 +3,22 @@ uncertainty shrinks at the Bayesian rate (Falck, Wang & Holmes 2024, on coin fli
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from bayesmatrix.claims.registry import Claim, ClaimFigure, Context, register, validate_figure
+import numpy as np
+from matplotlib.figure import Figure
+
+from bayesmatrix.claims._icl import BOOTSTRAP
+from bayesmatrix.claims.claim import Claim, Context, Setting
+from bayesmatrix.claims.registry import register
 from bayesmatrix.experiments.icl.paths import (
     ALPHA,
-    DRIFT_TOLERANCE,
-    RATE_BAND,
+    DRIFT,
+    RATE,
+    BetaBernoulliSampler,
     LMSampler,
     MartingalePathsResult,
+    WindowSampler,
     run_paths,
 )
 from bayesmatrix.results.store import fingerprint
@@ -20,32 +26,65 @@ from bayesmatrix.results.store import fingerprint
 
 def _run(ctx: Context, _: None) -> MartingalePathsResult:
     s = ctx.settings
-    identity = getattr(ctx.load, "identity", lambda m: m)(ctx.model)
-    key = fingerprint({"model": identity, "paths": s["paths"], "horizon": s["horizon"]})[:12]
-    cells = ctx.out / "cells" / f"paths-{key}"
+    identity = getattr(ctx.load_model, "identity", lambda m: m)(ctx.model)
+    key = fingerprint(
+        {"model": identity, "paths": s["paths"], "horizon": s["horizon"], "version": CLAIM.version}
+    )[:12]
     frame = run_paths(
-        LMSampler(ctx.load(ctx.model)),
+        LMSampler(ctx.load_model(ctx.model)),
         ctx.model,
         s["thetas"],
         s["ns"],
         range(s["seeds"]),
         s["paths"],
         s["horizon"],
-        out=cells,
+        out=ctx.out / "cells" / f"paths-{key}",
         progress=ctx.progress,
         force=ctx.force,
     )
     return MartingalePathsResult(frame, s["bootstrap"])
 
 
-def _figures(
-    results: Sequence[Any], models: Sequence[str], s: Mapping[str, Any]
-) -> list[ClaimFigure]:
-    from bayesmatrix.viz import plot_martingale_paths
+def plot_martingale_paths(results: Sequence[MartingalePathsResult]) -> Figure:
+    """Left: the mean predictive along the sampled paths minus p_n, per (bias, n) (a
+    martingale stays on 0). Right: var(p_n+m) over paths against n, beside the Bayesian
+    learner's, per model (log-log)."""
+    from bayesmatrix.experiments.icl.paths import cell_tests
 
-    return validate_figure(
-        "martingale_paths", plot_martingale_paths(results), "martingale-paths", models
-    )
+    fig = Figure(figsize=(9, 3.8))
+    left, right = fig.subplots(1, 2)
+    for r in results:
+        for _, g in r.paths.groupby(["model", "theta", "n"], sort=False):
+            probs = np.stack(g["probs"].to_numpy())
+            left.plot(probs.mean(axis=0) - probs[:, 0].mean(), lw=0.8, alpha=0.7)
+        cells = cell_tests(r.paths)
+        tests = cells.groupby(["model", "n"])[["variance", "reference_variance"]].mean()
+        for model, t in tests.groupby(level="model"):
+            ns = t.index.get_level_values("n")
+            (line,) = right.plot(ns, t["variance"], marker="o", label=f"{model}")
+            right.plot(ns, t["reference_variance"], ls=":", color=line.get_color())
+    left.axhline(0, color="black", lw=0.8)
+    left.set_xlabel("sampled flips m")
+    left.set_ylabel("mean over paths of p_n+m - p_n", fontsize=8)
+    right.set_xscale("log", base=2)
+    right.set_yscale("log")
+    right.set_xlabel("observed flips n")
+    right.set_ylabel("var(p_n+m) over paths (dotted: Beta-Bernoulli)", fontsize=8)
+    right.legend(fontsize=7, frameon=False)
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def _examples() -> list[MartingalePathsResult]:
+    """The exact Beta-Bernoulli learner (passes both checks) and a windowed one (fails both),
+    sampled along their own paths as the claim samples an LM."""
+    grid = {"thetas": (0.2, 0.5, 0.8), "ns": (8, 16, 32, 64), "seeds": (0, 1), "paths": 48}
+    return [
+        MartingalePathsResult(run_paths(sampler, "learner", horizon=32, **grid), bootstrap=200)
+        for sampler in (BetaBernoulliSampler(), WindowSampler(8))
+    ]
 
 
 CLAIM = register(
@@ -54,12 +93,20 @@ CLAIM = register(
         title="Martingale test on sampled coin-flip paths (Falck et al.)",
         description="E[p_n+m] = p_n along the model's own sampled continuations, and its "
         "uncertainty shrinking like a Bayesian learner's",
-        rule=f"martingale: not supported when a cell's exact binomial test of the last sampled "
-        f"flips rejects E[z_n+m] = p_n at {ALPHA} after Holm or the drift's RMS interval lies "
-        f"above {DRIFT_TOLERANCE}; supported when none rejects and it lies below; rate: "
-        f"supported when the exponent of var(p_n+m) against n lies within {RATE_BAND} of the "
-        "uniform-prior Beta-Bernoulli learner's",
+        rules=(
+            f"martingale: not supported when a cell's exact binomial test of the last sampled "
+            f"flips rejects E[z_n+m] = p_n at {ALPHA} after Holm; {DRIFT.sentence()}",
+            f"rate: {RATE.sentence()}",
+        ),
         scope="model",
+        settings={
+            "thetas": Setting("true biases of the observed flips", "list[float]", min=0, max=1),
+            "ns": Setting("observed flips n", "list[int]", min=1, max=10_000),
+            "seeds": Setting("observed sequences per (bias, n)", "int", min=1, max=1000),
+            "paths": Setting("paths sampled per cell", "int", min=2, max=100_000),
+            "horizon": Setting("flips sampled along each path", "int", min=1, max=10_000),
+            "bootstrap": BOOTSTRAP,
+        },
         profiles={
             "full": {
                 "thetas": [0.2, 0.5, 0.8],
@@ -71,7 +118,10 @@ CLAIM = register(
             }
         },
         run=_run,
-        load=MartingalePathsResult.load,
-        figures=_figures,
+        result=MartingalePathsResult,
+        figures=lambda results, models, s: [("martingale_paths", plot_martingale_paths(results))],
+        examples=_examples,
+        requires=frozenset({"streams"}),
+        order=50,
     )
 )

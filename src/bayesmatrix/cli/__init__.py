@@ -20,7 +20,7 @@ from bayesmatrix.errors import BayesmatrixError
 
 if TYPE_CHECKING:
     from bayesmatrix.executor import Executor
-    from bayesmatrix.models.lm import Loader
+    from bayesmatrix.models.loading import Loader
 
 app = typer.Typer(
     help="Test the Bayesian theory of language models (Dalal & Misra, 'The Matrix') on real "
@@ -69,9 +69,25 @@ def executor(name: str, ray_address: str | None) -> Executor:
 def loader(device: str, dtype: str) -> Loader:
     """bayesmatrix.load with this placement; a device or dtype this machine cannot use fails
     now, with one line, before any work."""
-    from bayesmatrix.models.lm import Loader
+    from bayesmatrix.models.loading import Loader
 
     return Loader(device, dtype).check()
+
+
+def configure_options(claim_name: str, **given: object) -> dict:
+    """A claim's full-profile settings with the options a command was given (None: left
+    out); a bad value names the option as typed (`--seeds 0`), not the setting."""
+    import re
+
+    from bayesmatrix.claims import get_claim
+
+    try:
+        return get_claim(claim_name).configure(
+            "full", **{k: v for k, v in given.items() if v is not None}
+        )
+    except BayesmatrixError as exc:
+        text = re.sub(r"setting (\w+)=", lambda m: f"--{m.group(1).replace('_', '-')} ", str(exc))
+        raise BayesmatrixError(text) from None
 
 
 def output_dir(out: Path, option: str = "--out") -> Path:
@@ -200,6 +216,7 @@ from bayesmatrix.cli import (  # noqa: E402, F401 - registers commands
     icl,
     matrix,
     prior,
+    run,
     serve,
     validate,
     windtunnel,

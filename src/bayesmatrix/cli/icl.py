@@ -3,9 +3,8 @@ and with --martingale the `martingale` claim)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -17,19 +16,16 @@ from bayesmatrix.cli import (
     RayAddress,
     app,
     check_models,
+    configure_options,
     console,
     distinct,
     executor,
     loader,
-    output_dir,
-    print_verdicts,
 )
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.experiments.icl.sweep import SUL_WORDS
 from bayesmatrix.models.registry import DEFAULT_MODEL
 
 if TYPE_CHECKING:
-    from bayesmatrix.executor import Executor
     from bayesmatrix.experiments.icl.analysis import IclAnalysis
 
 # seconds one bootstrap resample of the learner fits takes per (model, task, condition) group
@@ -41,23 +37,28 @@ def icl_cmd(
     model: Annotated[list[str], typer.Option(help="model(s); repeat the option")] = [  # noqa: B006
         DEFAULT_MODEL
     ],
-    task: Annotated[list[str], typer.Option(help="shipped task name or a .jsonl file")] = [  # noqa: B006
-        "sentiment"
-    ],
+    task: Annotated[
+        list[str] | None,
+        typer.Option(help="shipped task name or a .jsonl file; repeat the option"),
+    ] = None,
     conditions: Annotated[
-        str, typer.Option(help="comma list: regular,flipped[:p],sul,random,flip-half")
-    ] = "regular,flipped,sul",
+        str | None,
+        typer.Option(
+            help="comma list: regular,flipped[:p],sul,random,flip-half (default: "
+            "regular,flipped,sul)"
+        ),
+    ] = None,
     sul_words: Annotated[
-        str, typer.Option(help="comma list of unrelated label words for the sul condition")
-    ] = ",".join(SUL_WORDS),
-    shots: Annotated[int, typer.Option(help="demonstrations per context")] = 32,
-    seeds: Annotated[int, typer.Option(help="seeded demonstration orders per cell")] = 10,
-    bootstrap: Annotated[int, typer.Option(help="bootstrap resamples for intervals")] = 100,
+        str | None, typer.Option(help="comma list of unrelated label words for the sul condition")
+    ] = None,
+    shots: Annotated[int | None, typer.Option(help="demonstrations per context")] = None,
+    seeds: Annotated[int | None, typer.Option(help="seeded demonstration orders per cell")] = None,
+    bootstrap: Annotated[int | None, typer.Option(help="bootstrap resamples for intervals")] = None,
     out: Annotated[Path, typer.Option(help="output directory (resumes if it exists)")] = Path(
         "runs/icl"
     ),
     martingale: Annotated[
-        bool, typer.Option(help="also run the martingale check (K+1 prompts per k and seed)")
+        bool, typer.Option(help="also run the martingale check into OUT/martingale")
     ] = False,
     force: Annotated[
         bool, typer.Option(help="recompute results saved there from other inputs")
@@ -69,97 +70,63 @@ def icl_cmd(
 ) -> None:
     """In-context learning as Bayesian updating: fitted prior strength, verdicts, models compared.
 
-    One forward pass per context; Beta-Bernoulli, hypothesis-mixture and recency learners are
-    fitted to the LM's curves; a sweep killed midway resumes from the finished cells."""
+    The `icl` claim: an option left out takes the full profile's value (`bayesmatrix claims
+    --profile full` lists them). One forward pass per context; Beta-Bernoulli,
+    hypothesis-mixture and recency learners are fitted to the LM's curves; a sweep killed
+    midway resumes from the finished cells."""
     from bayesmatrix.bayes.stats import check_bootstrap
     from bayesmatrix.claims import get_claim
-    from bayesmatrix.claims.icl import conditions as parse_conditions
+    from bayesmatrix.claims._icl import conditions as parse_conditions
+    from bayesmatrix.cli.run import run_and_report
     from bayesmatrix.experiments.icl.sweep import check_cell
-    from bayesmatrix.results.io import write_json, write_parquet
-    from bayesmatrix.viz import save_figure
+    from bayesmatrix.results.io import write_parquet
 
-    words = [w.strip() for w in sul_words.split(",") if w.strip()]
-    names = [c.strip() for c in conditions.split(",") if c.strip()]
-    if not names:
-        raise BayesmatrixError("--conditions is empty; e.g. --conditions regular,flipped,sul")
-    if seeds < 1:
-        raise BayesmatrixError("--seeds must be at least 1")
-    check_bootstrap(bootstrap, SECONDS_PER_RESAMPLE * len(model) * len(names) * len(task))
+    def listed(text: str | None, option: str) -> list[str] | None:
+        if text is None:
+            return None
+        values = [x.strip() for x in text.split(",") if x.strip()]
+        if not values and option == "--conditions":
+            raise BayesmatrixError("--conditions is empty; e.g. --conditions regular,flipped,sul")
+        return values
+
+    claim = get_claim("icl")
+    given = {
+        "tasks": task or None,
+        "conditions": listed(conditions, "--conditions"),
+        "sul_words": listed(sul_words, "--sul-words"),
+        "shots": shots,
+        "seeds": seeds,
+    }
+    if bootstrap is not None:
+        given["bootstrap"] = check_bootstrap(
+            bootstrap, SECONDS_PER_RESAMPLE * len(model) * len(given["conditions"] or "xyz")
+        )
+    settings = configure_options("icl", **given)
     check_models(model)  # fail on a bad name before any work, not after the first model's cells
     load = loader(device, dtype)
     distinct(model, "--model", key=load.identity)
-    claim = get_claim("icl")
-    settings = claim.settings(
-        "full",
-        tasks=list(task),
-        conditions=names,
-        sul_words=words,
-        shots=shots,
-        seeds=seeds,
-        bootstrap=bootstrap,
-    )
     conds = distinct(parse_conditions(settings), "--conditions")
     tasks = distinct(claim.data(settings), "--task", key=lambda t: t.digest)
     for t in tasks:
         for c in conds:
-            check_cell(t, c, shots)
+            check_cell(t, c, settings["shots"])
     runner = executor(executor_name, ray_address)
-    output_dir(out)
-    total = len(model) * len(task) * len(conds) * seeds
-    (analysis,) = _run_with_progress(claim, model, settings, out, load, force, total, runner)
-    figures = [
-        save_figure(f.figure, out / f"{f.stem}.png")
-        for f in claim.figures([analysis], model, settings)
-    ]
+    total = len(model) * len(tasks) * len(conds) * settings["seeds"]
+    (analysis,) = run_and_report(claim, model, settings, out, force, load, "full", runner, total)
     console.print(_fits_table(analysis))
-    verdicts = analysis.verdicts()
-    print_verdicts(verdicts)
     comparison = analysis.compare_models()
     if len(comparison):
         console.print(comparison.to_string(index=False), markup=False, soft_wrap=True)
         write_parquet(comparison, out / "comparison.parquet")
     if martingale:
         check = get_claim("martingale")
-        chosen = check.settings(
-            "full", tasks=list(task), conditions=names, sul_words=words, seeds=min(seeds, 5)
-        )
+        chosen = check.configure(
+            "full", **{k: settings[k] for k in ("tasks", "conditions", "sul_words")},
+            seeds=min(settings["seeds"], 5),
+        )  # fmt: skip
         usable = len([c for c in conds if c.name != "random"])
-        (gaps,) = _run_with_progress(
-            check,
-            model,
-            chosen,
-            out / "martingale",
-            load,
-            force,
-            len(model) * len(task) * usable * chosen["seeds"],
-            runner,
-        )
-        print_verdicts(gaps.verdicts())
-        verdicts += gaps.verdicts()
-    write_json(out / "verdicts.json", [v.__dict__ for v in verdicts])
-    console.print(
-        f"results: {out}/cells.parquet, {out}/fits.parquet, {out}/curves.parquet\nfigures: "
-        + ", ".join(map(str, figures))
-    )
-
-
-def _run_with_progress(
-    claim: Any,
-    models: Sequence[str],
-    settings: dict,
-    out: Path,
-    load: Any,
-    force: bool,
-    total: int,
-    runner: Executor,
-) -> list[Any]:
-    """run_claim with progress over the sweep's cells (a bar on a terminal, plain lines in a
-    log), then over the analysis of each (model, task, condition)."""
-    from bayesmatrix.claims import run_claim
-    from bayesmatrix.cli.progress import progress
-
-    with progress(f"{claim.name} cells ({runner.name})", total) as update:
-        return run_claim(claim, models, settings, out, load, update, force, runner)
+        total = len(model) * len(tasks) * usable * chosen["seeds"]
+        run_and_report(check, model, chosen, out / "martingale", force, load, "full", runner, total)
 
 
 def _fits_table(analysis: IclAnalysis) -> Table:

@@ -42,6 +42,10 @@ def validate_cmd(
     claims: Annotated[
         str | None, typer.Option(help="comma list of claims (default: all of the profile)")
     ] = None,
+    setting: Annotated[
+        list[str],
+        typer.Option("--set", "-s", help="a claim's setting, claim.key=value (repeatable)"),
+    ] = [],  # noqa: B006
     executor_name: ExecutorName = "local",
     ray_address: RayAddress = None,
 ) -> None:
@@ -53,6 +57,7 @@ def validate_cmd(
 
     if profile not in PROFILES:
         raise BayesmatrixError(f"unknown --profile '{profile}'; choose from {', '.join(PROFILES)}")
+    settings_by_claim = profile_settings(profile, setting)  # a bad -s fails before any work
     check_models(model)
     load = loader(device, dtype)
     distinct(model, "--model", key=load.identity)
@@ -71,6 +76,7 @@ def validate_cmd(
             force=force,
             executor=runner,
             claims=chosen,
+            assignments=setting,
         )
     verdicts = [v for s in sections for v in s.verdicts]
     print_verdicts(verdicts)
@@ -80,10 +86,11 @@ def validate_cmd(
         + (f" --profile {profile} --out {out}")
         + ("" if dtype == "float32" else f" --dtype {dtype}")
         + ("" if claims is None else f" --claims {claims}")
+        + "".join(f" -s {a}" for a in setting)
     )
     settings = {
         f"{claim}.{key}": value
-        for claim, values in profile_settings(profile).items()
+        for claim, values in settings_by_claim.items()
         for key, value in values.items()
     }
     report = render_report(

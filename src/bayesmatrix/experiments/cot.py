@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmatrix.bayes.stats import bootstrap_mean_ci
-from bayesmatrix.data.questions import Problem, cot_prompt
+from bayesmatrix.data.qa import Problem, cot_prompt
 from bayesmatrix.experiments.entropy import entropy_bits
 from bayesmatrix.results.frame import ModelFrame, Schema
 from bayesmatrix.results.verdicts import Rule, Verdict

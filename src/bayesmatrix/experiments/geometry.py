@@ -167,6 +167,30 @@ def analyse_geometry(
     return out, pc1, probs
 
 
+def constructed_states(
+    read_axis: int, big_axis: int, n: int = 400, seed: int = 0
+) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray], np.ndarray]:
+    """States in R^6 whose geometry is known (examples and tests): t in [0, 4] is written
+    along e_big with a large spread; the head reads p1 = sigmoid(factor * state . e_read).
+    With read_axis == big_axis the head reads the big axis itself (a bottleneck); otherwise
+    e_read carries +2t and -2t for each t (uncorrelated with e_big, so PC1 stays e_big: a
+    readout the head ignores). Returns the states, the readout and t."""
+    rng = np.random.default_rng(seed)
+    t = np.repeat(rng.uniform(0, 4, n // 2), 2)  # each t twice: once with each sign below
+    h = rng.normal(0, 0.01, (len(t), 6))
+    h[:, big_axis] += 20 * t
+    if read_axis != big_axis:
+        h[:, read_axis] += 2 * t * np.tile([1.0, -1.0], n // 2)
+    e = np.eye(6)[read_axis]
+    factor = 1.0 if read_axis != big_axis else 0.05
+
+    def readout(states: np.ndarray) -> np.ndarray:
+        p1 = 1 / (1 + np.exp(-factor * (states @ e)))
+        return np.column_stack([1 - p1, p1])
+
+    return h, readout, t
+
+
 # ---- readings from a model ---------------------------------------------------------------------
 @dataclass
 class GeometryReadings:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmatrix.bayes.stats import auroc_ci
-from bayesmatrix.data.questions import Fact, qa_prompt
+from bayesmatrix.data.qa import Fact, qa_prompt
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.experiments.entropy import entropy_bits
 from bayesmatrix.results.frame import ModelFrame, Schema

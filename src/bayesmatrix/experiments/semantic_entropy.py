@@ -25,7 +25,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from bayesmatrix.bayes.stats import auroc
-from bayesmatrix.data.questions import Fact, qa_prompt
+from bayesmatrix.data.qa import Fact, qa_prompt
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.results.frame import ModelFrame, Schema
 from bayesmatrix.results.verdicts import Rule, Verdict

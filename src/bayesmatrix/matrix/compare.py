@@ -22,6 +22,7 @@ from bayesmatrix.results.cells import Cell, Cells
 from bayesmatrix.results.frame import FrameResult, Schema
 
 LAMBDAS = np.round(np.linspace(0.0, 1.0, 21), 2)
+COMPARE_VERSION = 1  # of the per-window comparison: part of its cache key
 
 
 def _column(lam: float) -> str:
@@ -111,6 +112,7 @@ def comparison_inputs(
         "window": window,
         "prior": prior,
         "max_depth": max_depth,
+        "version": COMPARE_VERSION,
     }
 
 

@@ -151,7 +151,7 @@ def _worker_tokenizer(name: str) -> object:
     """The tokenizer, loaded once per worker. A job asks for one CPU, so the Rust tokenizer's
     thread pool gets one thread (set before its first use in this process); in the driver's
     serial build it uses every core."""
-    from bayesmatrix.models.hf import load_tokenizer
+    from bayesmatrix.models.hf_load import load_tokenizer
 
     os.environ.setdefault("RAYON_NUM_THREADS", "1")
     return load_tokenizer(name)[0]

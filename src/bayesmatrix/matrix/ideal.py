@@ -75,7 +75,7 @@ class Row:
 
 
 def _tokenizer_for(name: str) -> object:
-    from bayesmatrix.models.hf import load_tokenizer
+    from bayesmatrix.models.hf_load import load_tokenizer
 
     return load_tokenizer(name)[0]
 
@@ -221,7 +221,7 @@ def build(
             )
         heldout = files[heldout_every - 1 :: heldout_every]
         files = [f for i, f in enumerate(files) if (i + 1) % heldout_every]
-    from bayesmatrix.models.hf import load_tokenizer
+    from bayesmatrix.models.hf_load import load_tokenizer
 
     tokenizer, label = load_tokenizer(tokenizer_name)
     separator = tokenizer.eos_token_id  # type: ignore[attr-defined]

@@ -1,6 +1,7 @@
-"""Instrumented language models: prompt -> Trace (rows of the LM's next-token matrix).
-
-Names resolve lazily, so `bayesmatrix.models.paths` and `.registry` import without torch.
+"""Language models behind one interface (models.base.LanguageModel): transformers in this
+process (models.hf), a vLLM server (models.vllm_server), vLLM's engine (models.vllm_engine).
+`load(reference)` picks the backend by the reference (models.backends). Names resolve lazily,
+so `bayesmatrix.models`, `.base`, `.paths`, `.registry` and `.vllm_server` import without torch.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from typing import TYPE_CHECKING
 from bayesmatrix.models.registry import DEFAULT_MODEL, ModelSpec, list_models
 
 if TYPE_CHECKING:
-    from bayesmatrix.models.lm import LanguageModel, Loader, load
+    from bayesmatrix.models.base import LanguageModel
+    from bayesmatrix.models.loading import Loader, load
     from bayesmatrix.models.trace import Trace
 
-_LAZY = {"LanguageModel": "lm", "Loader": "lm", "load": "lm", "Trace": "trace"}
+_LAZY = {"LanguageModel": "base", "Loader": "loading", "load": "loading", "Trace": "trace"}
 
 __all__ = [
     "DEFAULT_MODEL",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bayesmatrix.claims import list_claims, run_claim, verdicts_of
-from bayesmatrix.claims.registry import PROFILE_NAMES
+from bayesmatrix.claims.claim import PROFILE_NAMES
 from bayesmatrix.errors import BayesmatrixError, CapabilityError
 from bayesmatrix.executor import (
     Executor,
@@ -22,8 +22,9 @@ from bayesmatrix.executor import (
     KeptLoader,
     LocalExecutor,
     Resources,
-    model_resources,
 )
+from bayesmatrix.models.backends import backend_for, missing_capabilities
+from bayesmatrix.models.loading import model_resources
 from bayesmatrix.models.paths import model_identity
 from bayesmatrix.results.verdicts import Verdict
 
@@ -41,11 +42,24 @@ class ClaimSection:
     rule: str = ""
 
 
-def profile_settings(profile: str) -> dict[str, dict[str, Any]]:
-    """Each claim's settings in a profile (claims without that profile are left out)."""
+def profile_settings(profile: str, assignments: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+    """Each claim's settings in a profile (claims without that profile are left out), with
+    `claim.key=value` assignments (`validate -s`) applied, each checked by its claim."""
     if profile not in PROFILES:
         raise BayesmatrixError(f"unknown profile '{profile}'; choose from {', '.join(PROFILES)}")
-    return {c.name: dict(c.profiles[profile]) for c in list_claims() if profile in c.profiles}
+    claims = {c.name: c for c in list_claims() if profile in c.profiles}
+    by_claim: dict[str, list[str]] = {}
+    for text in assignments:
+        name, dot, rest = text.partition(".")
+        if not dot or "=" not in rest:
+            raise BayesmatrixError(f"-s {text!r}: write claim.key=value, e.g. -s icl.seeds=3")
+        if name not in claims:
+            raise BayesmatrixError(
+                f"-s {text!r}: no claim '{name}' in profile '{profile}'; choose from "
+                f"{', '.join(claims)}"
+            )
+        by_claim.setdefault(name, []).append(rest)
+    return {n: c.parse(by_claim.get(n, []), profile) for n, c in claims.items()}
 
 
 def run_validation(
@@ -57,10 +71,14 @@ def run_validation(
     force: bool = False,
     executor: Executor | None = None,
     claims: Sequence[str] | None = None,
+    assignments: Sequence[str] = (),
 ) -> list[ClaimSection]:
     """Run every registered claim of the profile on every model (resumably) and return the
-    report's sections. A result is reused only when it was saved from exactly the same inputs
-    (see bayesmatrix.results.store); results of other inputs are refused unless `force`.
+    report's sections. `assignments`: `claim.key=value` settings over the profile's. A claim
+    that needs a capability the models' backend can never give is skipped before any model
+    loads, and its section says why. A result is reused only when it was saved from exactly
+    the same inputs (see bayesmatrix.results.store); results of other inputs are refused
+    unless `force`.
     With an executor other than the local one, every (claim, model) is first a job of its
     own, written by the worker into `out` (on a cluster: a filesystem all nodes share); the
     sections are then assembled here from the saved results."""
@@ -68,7 +86,7 @@ def run_validation(
 
     if not models:
         raise BayesmatrixError("pass at least one --model")
-    settings = profile_settings(profile)
+    settings = profile_settings(profile, assignments)
     if claims is not None:
         unknown = sorted(set(claims) - set(settings))
         if unknown or not claims:
@@ -88,8 +106,18 @@ def run_validation(
     load.identity = getattr(load_model, "identity", model_identity)  # type: ignore[attr-defined]
 
     unavailable: dict[str, str] = {}
+    for claim in list_claims():
+        if claim.name in settings and claim.scope != "none":
+            missing = {m: missing_capabilities(m, claim.requires) for m in models}
+            lacking = {m: caps for m, caps in missing.items() if caps}
+            if lacking:
+                unavailable[claim.name] = "; ".join(
+                    f"{m} ({backend_for(m).name}) cannot give {', '.join(caps)}"
+                    for m, caps in lacking.items()
+                )
+    runnable = {k: v for k, v in settings.items() if k not in unavailable}
     if executor is not None and not isinstance(executor, LocalExecutor):
-        jobs = claim_jobs(models, settings, out, load_model, force)
+        jobs = claim_jobs(models, runnable, out, load_model, force)
 
         def note(job: Job, missing: str | None) -> None:
             if missing:
@@ -114,7 +142,7 @@ def run_validation(
             continue
         figures = [
             (save_figure(f.figure, where / f"{f.stem}.png"), f.command)
-            for f in claim.figures(results, models, s)
+            for f in claim.draw(results, models, profile, s)
         ]
         sections.append(
             ClaimSection(

@@ -2,7 +2,8 @@
 
 A result directory is *finished* when it holds `done.json`, written atomically and last (after
 every part it vouches for). The marker records the result's inputs (model identity, file
-contents, settings, toolkit version) and their fingerprint, so a rerun reuses a folder only for
+contents, settings, the computation's version) and their fingerprint, and the toolkit version
+that wrote it (for the reader: not an input), so a rerun reuses a folder only for
 exactly the same inputs, recomputes an unfinished one, and refuses one that holds results of
 other inputs unless told to replace them. This module imports neither torch nor transformers.
 """
@@ -22,7 +23,7 @@ MARKER = "done.json"
 
 
 def _version() -> str:
-    from bayesmatrix import __version__
+    from bayesmatrix._version import __version__
 
     return __version__
 
@@ -59,8 +60,10 @@ def file_digest(path: str | Path) -> str:
 
 
 def fingerprint(inputs: Mapping[str, Any]) -> str:
-    """A stable hash of a result's inputs plus the toolkit version."""
-    return text_digest(_canonical({**inputs, "bayesmatrix": _version()}))
+    """A stable hash of a result's inputs. The toolkit's version is not one of them: a
+    computation that changes says so in its own inputs (a claim's `version`, a cell's), so a
+    release does not throw away every saved result."""
+    return text_digest(_canonical(inputs))
 
 
 class StaleResultError(BayesmatrixError):
@@ -104,8 +107,8 @@ def is_saved(directory: str | Path, inputs: Mapping[str, Any], force: bool = Fal
 
 def describe_difference(marker: Mapping[str, Any], inputs: Mapping[str, Any]) -> str:
     """Which inputs differ between a saved marker and new inputs, in a few words."""
-    old = _flat({**marker.get("inputs", {}), "bayesmatrix": marker.get("version")})
-    new = _flat({**json.loads(_canonical(inputs)), "bayesmatrix": _version()})
+    old = _flat(marker.get("inputs", {}))
+    new = _flat(json.loads(_canonical(inputs)))
     keys = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
     if not keys:
         return "saved by another layout"

@@ -70,6 +70,7 @@ class Rule:
     refute_at: float | None = None
     unit: str = ""
     centre: str = "0"  # what `within` is measured from, in words
+    interval: bool = True  # False: judged on one number (lo = hi), said so in the sentence
 
     def __post_init__(self) -> None:
         if sum(x is not None for x in (self.above, self.below, self.within)) != 1:
@@ -100,16 +101,17 @@ class Rule:
     def sentence(self) -> str:
         """The rule in words, with its thresholds."""
         u = self.unit
+        what = f"the 95% interval of {self.quantity}" if self.interval else self.quantity
         if self.within is not None:
             return (
-                f"supported when the 95% interval of {self.quantity} lies within "
-                f"+-{self.within:g}{u} of {self.centre}, not supported when wholly outside"
+                f"supported when {what} lies within +-{self.within:g}{u} of {self.centre}, "
+                "not supported when wholly outside"
             )
         side, other = ("above", "below") if self.above is not None else ("below", "above")
         refute = self.threshold if self.refute_at is None else self.refute_at
         return (
-            f"supported when the 95% interval of {self.quantity} lies {side} "
-            f"{self.threshold:g}{u}, not supported when it lies {other} {refute:g}{u}"
+            f"supported when {what} lies {side} {self.threshold:g}{u}, not supported when it "
+            f"lies {other} {refute:g}{u}"
         )
 
 

@@ -1,18 +1,14 @@
-"""ICL figures: learning curves with fitted Bayesian curves, kappa per model/condition, and
-order effects."""
+"""ICL figures: learning curves with fitted Bayesian curves, and kappa per model/condition."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
     from bayesmatrix.experiments.icl.analysis import IclAnalysis
-    from bayesmatrix.experiments.icl.order import OrderResult
 
 
 def plot_learning_curves(analysis: IclAnalysis, task: str) -> Figure:
@@ -80,42 +76,5 @@ def plot_kappa(analysis: IclAnalysis) -> Figure:
     ax.set_title("Smaller kappa = demonstrations override the prior faster", fontsize=9)
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
-    return fig
-
-
-def plot_order_effects(results: Sequence[OrderResult]) -> Figure:
-    """Left: the expectation-realisation gap of the query predictive against n (log-log, mean
-    over seeds with their range), per model and condition. Right: the spread of a k-ordering
-    average against k, beside what independent orderings give."""
-    from bayesmatrix.experiments.icl.order import KEYS, averaging_curve
-
-    fig = Figure(figsize=(9, 3.8))
-    left, right = fig.subplots(1, 2)
-    for r in results:
-        gaps, curve = r.gaps(), averaging_curve(r.readings)
-        for key, g in gaps.groupby(KEYS, sort=False):
-            label = f"{key[0]} {key[1]} ({key[2]})"
-            by_n = g.groupby("n")["gap_p"]
-            mean = by_n.mean()
-            (line,) = left.plot(mean.index, mean.to_numpy(), marker="o", label=label)
-            color = line.get_color()
-            left.fill_between(mean.index, by_n.min(), by_n.max(), color=color, alpha=0.15)
-            c = curve.loc[(curve[KEYS] == pd.Series(dict(zip(KEYS, key, strict=True)))).all(axis=1)]
-            right.plot(c["k"], c["spread"], marker="o", color=line.get_color(), label=label)
-            if len(c):
-                one = c["spread"].iloc[0] / c["expected"].iloc[0]
-                right.plot(c["k"], one * c["expected"], ls=":", color=line.get_color())
-    for ax, xlabel, ylabel in (
-        (left, "demonstrations n", "mean |P_ordering - P_average| (query)"),
-        (right, "orderings averaged k", "spread of the k-average (dotted: independent)"),
-    ):
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("symlog", linthresh=1e-4)  # a learner with no order effect sits at 0
-        ax.set_ylim(bottom=0)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel, fontsize=8)
-        ax.grid(alpha=0.3)
-    left.legend(fontsize=6, frameon=False)
     fig.tight_layout()
     return fig

@@ -36,6 +36,7 @@ def inputs_for(x: torch.Tensor, vocab: int) -> torch.Tensor:
 EVAL_SEQUENCES = 2000
 BATCH = 64
 CURVE_EVERY = 200  # steps per checkpoint and per point of the training curve
+TRAIN_VERSION = 1  # of the training loop: a checkpoint of another version is not resumed
 
 
 def _save_checkpoint(
@@ -157,7 +158,7 @@ def _train(
         )
     check_memory(task, batch)
     config = {"task": type(task).__name__, "spec": digest(task), "arch": arch}
-    config |= {"batch": batch, "lr": lr, "seed": seed}
+    config |= {"batch": batch, "lr": lr, "seed": seed, "version": TRAIN_VERSION}
     ckpt = out / "checkpoint.pt"
     if ckpt.is_file() and not is_saved(out, config, force):
         ckpt.unlink()  # a checkpoint without a marker is of unknown settings: start afresh

@@ -1,4 +1,5 @@
-"""A vLLM server (OpenAI-compatible `/v1/completions`) behind the LanguageModel interface.
+"""A vLLM server (OpenAI-compatible `/v1/completions`) behind the LanguageModel interface,
+without torch (HTTP with the standard library, the tokenizer read with `tokenizers`).
 
 Rows come from vLLM's `prompt_logprobs`: at every prompt position, the log-probabilities of the
 top k tokens and of the actual one; with the server started with `--max-logprobs -1`, of every
@@ -14,9 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from bayesmatrix.errors import BayesmatrixError, CapabilityError
-from bayesmatrix.models.lm import LanguageModel
+from bayesmatrix.models.base import LanguageModel
 from bayesmatrix.models.trace import Trace
 
 BATCH = 8  # prompts per request
@@ -37,14 +36,19 @@ RETRIES = 4  # on connection errors and 5xx, with exponential backoff
 
 
 @dataclass(frozen=True)
-class Capabilities:
-    """full_rows: every token's probability at every position; max_logprobs: the server's cap
-    (-1: none); scores chosen token ids; hidden states: never over HTTP."""
+class ServerLimits:
+    """What a server allows: full_rows, every token's probability at every position (the
+    server started with --max-logprobs -1, or a cap of at least the vocabulary); max_logprobs,
+    its cap (-1: none)."""
 
     full_rows: bool
     max_logprobs: int
-    scores_token_ids: bool = True
-    hidden_states: bool = False
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """The capabilities these limits give (hidden states never travel over HTTP)."""
+        rows = {"full_rows"} if self.full_rows else set()
+        return frozenset({"logprobs", "topk_rows", *rows})
 
 
 def is_remote(reference: object) -> bool:
@@ -61,15 +65,7 @@ def parse_reference(reference: str, model: str | None = None) -> tuple[str, str 
     return base, model or query.pop("model", None), query
 
 
-def _no_hidden() -> CapabilityError:
-    """The one-line error for anything that needs hidden states from a vLLM backend."""
-    return CapabilityError(
-        "hidden states are not available from a vLLM server; run this claim (continuity "
-        "needs them) on the HF backend: a model name, folder or .gguf file"
-    )
-
-
-class RemoteLanguageModel(LanguageModel):
+class ServerLanguageModel(LanguageModel):
     """LanguageModel whose rows are read from a vLLM server (see the module docstring)."""
 
     def __init__(
@@ -79,27 +75,19 @@ class RemoteLanguageModel(LanguageModel):
         tokenizer: object,
         max_len: int,
         vocab: int,
-        caps: Capabilities,
+        limits: ServerLimits,
     ) -> None:
-        self.base, self.served, self.capabilities = base, served, caps
-        self.model = None  # type: ignore[assignment]
+        self.base, self.served, self.limits = base, served, limits
+        self.capabilities = limits.capabilities
         self.tokenizer = tokenizer
         self.name = served
         self.identity = f"remote:{base}:{served}"
         self.vocab_size = vocab
         self.context_length = max_len
-        self.num_layers = 0
-        self.hidden_size = 0
-        self.softcap = None
-        self.device, self.dtype = "remote", "server"  # type: ignore[assignment]
         self._init_tokens(tokenizer)
 
     def __repr__(self) -> str:
-        return f"RemoteLanguageModel({self.served!r} at {self.base}, {self.capabilities})"
-
-    @property
-    def num_parameters(self) -> int:
-        return 0  # not reported over HTTP
+        return f"ServerLanguageModel({self.served!r} at {self.base}, {self.limits})"
 
     # ---- HTTP ---------------------------------------------------------------------------
     def _post(self, path: str, body: dict) -> dict:
@@ -108,10 +96,11 @@ class RemoteLanguageModel(LanguageModel):
     def _prompt_logprobs(self, prompts: list[list[int]], k: int) -> list[list[dict]]:
         """Per prompt, per position i >= 1: {token id: logprob} of the row that predicts token
         i (top k and the actual token; every token when k == -1)."""
-        if k != -1 and self.capabilities.max_logprobs != -1 and k > self.capabilities.max_logprobs:
+        cap = self.limits.max_logprobs
+        if k != -1 and cap != -1 and k > cap:
             raise CapabilityError(
-                f"{k} log-probabilities per position asked for, the server allows "
-                f"{self.capabilities.max_logprobs}; restart it with --max-logprobs {k} (or -1)"
+                f"{k} log-probabilities per position asked for, the server allows {cap}; "
+                f"restart it with --max-logprobs {k} (or -1)"
             )
         out: list[list[dict]] = []
         for start in range(0, len(prompts), BATCH):
@@ -128,33 +117,18 @@ class RemoteLanguageModel(LanguageModel):
                 )
         return out
 
-    # ---- the LanguageModel primitives -----------------------------------------------------
-    def forward_hidden(self, batch: list[list[int]], layers: Sequence[int] = ()) -> tuple:
-        raise _no_hidden()
-
-    def rows_from_hidden(self, hidden: object, layer: int) -> np.ndarray:
-        raise _no_hidden()
-
-    def sample(self, context: str, n: int, *args: object, **kwargs: object) -> list:
-        raise CapabilityError(
-            "sampling answers (semantic entropy) is not implemented on the vLLM backend; run "
-            "this claim on the HF backend: a model name, folder or .gguf file"
-        )
-
-    def stream(self, ids: Sequence[int], copies: int = 1) -> object:
-        raise CapabilityError(
-            "token-by-token streams (sampled paths for the martingale test) are not "
-            "implemented on the vLLM backend; run this claim on the HF backend"
-        )
-
-    def _need_full_rows(self, what: str) -> None:
-        if not self.capabilities.full_rows:
+    # ---- readings -------------------------------------------------------------------------
+    def require(self, capability: str) -> None:
+        """As LanguageModel.require, saying how to get full rows from a server."""
+        if capability == "full_rows" and not self.limits.full_rows:
             raise CapabilityError(
-                f"{what} needs full rows; start the vLLM server with --max-logprobs -1"
+                f"{self.name} gives no full rows (the server caps logprobs at "
+                f"{self.limits.max_logprobs}); start the vLLM server with --max-logprobs -1"
             )
+        super().require(capability)
 
     def next_rows(self, sources: Sequence[str | Sequence[int]], batch_size: int = 8) -> np.ndarray:
-        self._need_full_rows("next_rows")
+        self.require("full_rows")
         prepared = [self._prepare(s, None, None)[0] for s in sources]
         rows = self._prompt_logprobs([[*ids, self._filler()] for ids in prepared], -1)
         return np.stack([self._dense(r[-1]) for r in rows]).astype(np.float32)
@@ -182,13 +156,13 @@ class RemoteLanguageModel(LanguageModel):
         """Traces as the HF backend gives them; with top-k rows only, entropy is NaN and
         `entropy_bounds` [n, 2] holds what the top-k mass allows."""
         if hidden_layers:
-            self.forward_hidden([])
+            self.require("hidden_states")
         if rows is not False:
-            self._need_full_rows("a trace with full rows")
+            self.require("full_rows")
         if not 0 <= top_k <= self.vocab_size:
             raise BayesmatrixError(f"top_k must be in [0, {self.vocab_size}], not {top_k}")
         prepared = [self._prepare(s, add_bos, truncate) for s in sources]
-        k = -1 if self.capabilities.full_rows else max(top_k, 1)
+        k = -1 if self.limits.full_rows else max(top_k, 1)
         replies = self._prompt_logprobs([[*ids, self._filler()] for ids, _ in prepared], k)
         return [
             self._trace(ids, bos, reply, top_k, rows is not False)
@@ -210,7 +184,7 @@ class RemoteLanguageModel(LanguageModel):
             p_top = np.exp([row[t] for t in order])
             topk_ids[i] = order[:top_k]
             topk_probs[i] = p_top[:top_k]
-            if self.capabilities.full_rows:
+            if self.limits.full_rows:
                 entropy[i] = float(-(p_top * np.log(np.maximum(p_top, 1e-300))).sum())
                 if dense is not None:
                     dense[i] = self._dense(row)
@@ -228,7 +202,7 @@ class RemoteLanguageModel(LanguageModel):
             topk_probs=topk_probs,
             topk_tokens=[self.decode_tokens(r) for r in topk_ids],
             rows=dense,
-            entropy_bounds=None if self.capabilities.full_rows else bounds,
+            entropy_bounds=None if self.limits.full_rows else bounds,
         )
 
     def continuation_logprobs(
@@ -248,9 +222,7 @@ class RemoteLanguageModel(LanguageModel):
             ]
         )
 
-    def _score_split(
-        self, prepared: list[tuple[list[int], int]], batch_size: int = 8
-    ) -> np.ndarray:
+    def score_split(self, prepared: list[tuple[list[int], int]], batch_size: int = 8) -> np.ndarray:
         for ids, _ in prepared:
             self._fit_window(ids, False, None)
         replies = self._prompt_logprobs([ids for ids, _ in prepared], 0)
@@ -316,10 +288,10 @@ def request(url: str, body: dict | None = None, timeout: float = 300.0) -> dict:
 
 def connect(
     reference: str, model: str | None = None, tokenizer: str | None = None
-) -> RemoteLanguageModel:
+) -> ServerLanguageModel:
     """A RemoteLanguageModel for a vLLM server: checks the served model exists, reads the
     server's context length and logprobs cap, and loads the tokenizer locally."""
-    from bayesmatrix.models.hf import load_tokenizer
+    from bayesmatrix.models.tokenizer import load_tokenizer
 
     base, served, options = parse_reference(reference, model)
     tokenizer = tokenizer or options.get("tokenizer")
@@ -333,7 +305,7 @@ def connect(
         raise BayesmatrixError(f"{base} does not serve '{served}'; it serves {', '.join(names)}")
     info = listed[names.index(served)]
     root = tokenizer or info.get("root") or served
-    tok, _ = load_tokenizer(root)
+    tok = load_tokenizer(root)
     config = Path(str(root)) / "config.json"
     vocab = len(tok)  # type: ignore[arg-type]
     if config.is_file():
@@ -350,94 +322,7 @@ def connect(
                 raise
             found = re.search(r"max allowed: (\d+)", str(exc))
             cap = int(found.group(1)) if found else DEFAULT_SERVER_CAP
-    caps = Capabilities(full_rows=cap == -1 or cap >= vocab, max_logprobs=cap)
-    return RemoteLanguageModel(base, served, tok, int(info.get("max_model_len", 2048)), vocab, caps)
-
-
-class EngineLanguageModel(RemoteLanguageModel):
-    """vLLM's in-process engine (`vllm.LLM`), driven in a worker process of vLLM's own
-    environment (models/vllm_worker.py): the same readings as the server, without HTTP."""
-
-    def __init__(self, worker: subprocess.Popen, ref: str, tokenizer: object, max_len: int) -> None:
-        caps = Capabilities(full_rows=True, max_logprobs=-1)
-        config = Path(ref) / "config.json"
-        vocab = len(tokenizer)  # type: ignore[arg-type]
-        if config.is_file():
-            vocab = int(json.loads(config.read_text()).get("vocab_size", vocab))
-        super().__init__(f"vllm:{ref}", Path(ref).name, tokenizer, max_len, vocab, caps)
-        self.worker = worker
-        self.identity = f"vllm:{ref}"
-
-    def __repr__(self) -> str:
-        return f"EngineLanguageModel({self.base!r}, {self.capabilities})"
-
-    def _post(self, path: str, body: dict) -> dict:
-        self.worker.stdin.write(json.dumps(body) + "\n")  # type: ignore[union-attr]
-        self.worker.stdin.flush()  # type: ignore[union-attr]
-        reply = _read_reply(self.worker)
-        if "error" in reply:
-            raise BayesmatrixError(f"the vLLM engine refused the request: {reply['error']}")
-        return reply
-
-    def close(self) -> None:
-        """Stop the worker (also done when the object is collected)."""
-        if self.worker.poll() is None:
-            self.worker.stdin.close()  # type: ignore[union-attr]
-            try:
-                self.worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.worker.kill()
-
-    def __del__(self) -> None:
-        worker = getattr(self, "worker", None)
-        if worker is not None and worker.poll() is None:
-            worker.kill()
-
-
-def _read_reply(worker: subprocess.Popen) -> dict:
-    from bayesmatrix.models.vllm_worker import PREFIX
-
-    for line in worker.stdout:  # type: ignore[union-attr]
-        if line.startswith(PREFIX):
-            return json.loads(line[len(PREFIX) :])
-    raise BayesmatrixError(f"the vLLM engine worker exited (code {worker.wait()})")
-
-
-def vllm_python() -> str:
-    """The python of an environment with vllm installed: $BAYESMATRIX_VLLM_PYTHON, else
-    ./.venv-vllm/bin/python (what `make vllm` builds)."""
-    chosen = os.environ.get("BAYESMATRIX_VLLM_PYTHON") or str(Path(".venv-vllm/bin/python"))
-    if not Path(chosen).is_file():
-        raise BayesmatrixError(
-            f"no python with vllm at {chosen}; build one with `make vllm`, or set "
-            "BAYESMATRIX_VLLM_PYTHON to the python of an environment where vllm is installed"
-        )
-    return chosen
-
-
-def start_engine(reference: str) -> EngineLanguageModel:
-    """`vllm:<model folder>`: start the worker, wait for the engine, load the tokenizer."""
-    from bayesmatrix.models import vllm_worker
-    from bayesmatrix.models.hf import load_tokenizer
-
-    ref = reference.removeprefix("vllm:")
-    folder = Path(ref).expanduser()
-    if not (folder / "config.json").is_file():
-        raise BayesmatrixError(
-            f"vllm:{ref} must name a model folder with config.json (e.g. a converted GGUF: "
-            "~/.cache/bayesmatrix/converted/...)"
-        )
-    tokenizer, _ = load_tokenizer(folder)
-    options = json.dumps({"model": str(folder.resolve()), "dtype": "float32"})
-    worker = subprocess.Popen(
-        [vllm_python(), vllm_worker.__file__, options],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")},
-    )
-    ready = _read_reply(worker)
-    return EngineLanguageModel(
-        worker, str(folder.resolve()), tokenizer, int(ready["max_model_len"])
+    limits = ServerLimits(full_rows=cap == -1 or cap >= vocab, max_logprobs=cap)
+    return ServerLanguageModel(
+        base, served, tok, int(info.get("max_model_len", 2048)), vocab, limits
     )

@@ -1,0 +1,68 @@
+"""What the ICL claims share (icl, martingale, icl-order): their sweep's settings and data,
+and one sweep call whose cells resume under the claim's folder. Not a claim module."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from bayesmatrix.bayes.stats import MAX_BOOTSTRAP
+from bayesmatrix.claims.claim import Context, Setting
+from bayesmatrix.experiments.icl.sweep import SUL_WORDS, Condition, parse_condition, run_sweep
+from bayesmatrix.experiments.icl.tasks import Task, get_task
+
+SWEEP_SETTINGS: dict[str, Setting] = {
+    "tasks": Setting("shipped task names or .jsonl files", "list[str]"),
+    "conditions": Setting(
+        "regular, flipped[:fraction], sul, random, flip-half (comma list)", "list[str]"
+    ),
+    "sul_words": Setting("semantically unrelated label words for the sul condition", "list[str]"),
+    "seeds": Setting("seeded demonstration orders per cell", "int", min=1, max=1000),
+}
+BOOTSTRAP = Setting("bootstrap resamples for intervals", "int", min=0, max=MAX_BOOTSTRAP)
+
+
+def task_data(settings: Mapping[str, Any]) -> list[Task]:
+    """The ICL tasks the settings name (the data of every ICL claim)."""
+    return [get_task(t) for t in settings["tasks"]]
+
+
+def conditions(settings: Mapping[str, Any]) -> list[Condition]:
+    """The settings' conditions, parsed with their unrelated label words."""
+    return [parse_condition(c, settings["sul_words"]) for c in settings["conditions"]]
+
+
+def sweep_settings(seeds: int, **more: Any) -> dict[str, Any]:
+    """The sweep every ICL claim runs (sentiment; regular, flipped and unrelated labels) with
+    its seeds and the claim's own settings."""
+    return {
+        "tasks": ["sentiment"],
+        "conditions": ["regular", "flipped", "sul"],
+        "sul_words": list(SUL_WORDS),
+        "seeds": seeds,
+        **more,
+    }
+
+
+def sweep(
+    ctx: Context,
+    tasks: list[Task],
+    cell: Callable[..., Any],
+    kind: str,
+    usable: Sequence[Condition] | None = None,
+) -> Any:
+    """One ICL claim's cells (run_sweep): every model, task, condition (or `usable`) and seed,
+    each resumable under the claim's folder."""
+    return run_sweep(
+        ctx.models,
+        tasks,
+        conditions(ctx.settings) if usable is None else usable,
+        range(ctx.settings["seeds"]),
+        ctx.out,
+        ctx.load_model,
+        cell=cell,
+        kind=kind,
+        progress=ctx.progress,
+        executor=ctx.executor,
+        force=ctx.force,
+    )

@@ -1,0 +1,101 @@
+"""ICL readings made by learners whose nature is known: the Beta-Bernoulli learner (Bayesian
+by construction) and forgetting ones. The ICL claims' examples and tests run their analyses
+on these, so a verdict rule can be seen to come out either way."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from bayesmatrix.bayes import BetaBernoulliLearner, RecencyLearner
+
+
+def synthetic_cells(
+    learner: str,
+    model: str = "m",
+    params: int = 1,
+    kappa: float = 6.0,
+    decay: float = 0.4,
+    condition: str = "flip-half",
+    seeds: int = 8,
+    t: int = 24,
+    noise: float = 0.02,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Sweep cells whose P(true label) curve is a learner's prediction ('beta-bernoulli' or
+    'recency' with `decay`) plus a little noise: flip-half conditions show true labels for
+    the first half, flipped ones after; 'flipped' shows them all flipped."""
+    rng = np.random.default_rng(seed)
+    prior = rng.uniform(0.55, 0.85, size=(seeds, t))
+    agree = np.ones((seeds, t))
+    if condition == "flip-half":
+        agree[:, t // 2 :] = 0
+    elif condition == "flipped":
+        agree[:] = 0
+    if learner == "recency":
+        q = RecencyLearner(prior, kappa, decay).predict(agree)
+    else:
+        q = BetaBernoulliLearner(prior, kappa).predict(agree)
+    q = np.clip(q + rng.normal(0, noise, q.shape), 0.01, 0.99)
+    true_idx = rng.integers(0, 2, size=(seeds, t))
+    shown_idx = np.where(agree == 1, true_idx, 1 - true_idx)
+    probs = np.where(true_idx[..., None] == np.arange(2), q[..., None], 1 - q[..., None])
+    rows = [
+        {
+            "model": model,
+            "model_params": params,
+            "task": "synthetic",
+            "condition": condition,
+            "seed": s,
+            "k": k,
+            "p_true": q[s, k],
+            "probs": probs[s, k],
+            "agree": bool(agree[s, k]),
+            "zero_shot_p_true": prior[s, k],
+            "true_index": true_idx[s, k],
+            "shown_index": shown_idx[s, k],
+        }
+        for s in range(seeds)
+        for k in range(t)
+    ]
+    return pd.DataFrame(rows)
+
+
+def count_learner(
+    decay: float, prior: float = 1.0
+) -> Callable[[Sequence[tuple[str, str]]], np.ndarray]:
+    """Predictive of label 'a' from (exponentially forgotten) counts of the shown labels 'a'
+    and 'b'; decay 1 is the exact Beta(prior, prior)-Bernoulli learner."""
+
+    def predict(demos: Sequence[tuple[str, str]]) -> np.ndarray:
+        out, a, w = [], 0.0, 0.0
+        for _, y in demos:
+            p = (prior + a) / (2 * prior + w)
+            out.append([p, 1 - p])
+            a, w = decay * a + (y == "a"), decay * w + 1
+        return np.array(out)
+
+    return predict
+
+
+def synthetic_orderings(
+    decay: float,
+    seeds: int = 6,
+    orderings: int = 8,
+    ns: Sequence[int] = (4, 8, 16, 32),
+) -> pd.DataFrame:
+    """Order-effect readings of a count learner (see count_learner) on 32 demonstrations
+    with 70% 'a' labels per seed, as the icl-order claim reads an LM."""
+    from bayesmatrix.experiments.icl.order import ordering_readings
+
+    frames = []
+    for seed in range(seeds):
+        rng = np.random.default_rng(seed)
+        demos = [(f"x{i}", "a" if rng.random() < 0.7 else "b") for i in range(max(ns))]
+        frame = ordering_readings(
+            count_learner(decay), ("a", "b"), demos, ("q", "a"), ns, orderings, seed
+        )
+        frames.append(frame.assign(model="m", task="t", condition="regular", seed=seed))
+    return pd.concat(frames, ignore_index=True)
