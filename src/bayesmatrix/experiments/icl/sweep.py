@@ -17,7 +17,8 @@ import pandas as pd
 
 from bayesmatrix.bayes.information import entropy
 from bayesmatrix.errors import BayesmatrixError, ModelNotFoundError
-from bayesmatrix.executor import Executor, Resources, model_resources, worker_model
+from bayesmatrix.executor import Executor, Resources, worker_model
+from bayesmatrix.models.loading import model_resources
 from bayesmatrix.models.paths import model_identity
 from bayesmatrix.results.cells import Cell, Cells
 from bayesmatrix.results.store import fingerprint
