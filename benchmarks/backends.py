@@ -25,7 +25,7 @@ import bayesmatrix
 from bayesmatrix.data import stdlib_docs
 from bayesmatrix.experiments.icl.sweep import prequential_label_probs
 from bayesmatrix.experiments.icl.tasks import get_task
-from bayesmatrix.models import remote
+from bayesmatrix.models import vllm_server
 from bayesmatrix.models.paths import gguf_cache_dir, resolve
 from bayesmatrix.models.vllm_server import ServerLanguageModel, ServerLimits
 
@@ -109,7 +109,7 @@ def main() -> None:
     print(f"  HF   : {seconds['hf']:7.1f} s, one forward pass per context")
     print(
         f"  vLLM : {seconds['vllm']:7.1f} s, {requests['vllm']} requests "
-        f"({requests['vllm'] / seconds['vllm']:.1f}/s, up to {remote.BATCH} prompts each: one "
+        f"({requests['vllm'] / seconds['vllm']:.1f}/s, up to {vllm_server.BATCH} prompts each: one "
         "prompt per (demonstration, label word), the server's prefix cache shares the context)"
     )
     print(f"  max |difference| in label probabilities: {icl_diff:.1e}")
