@@ -13,17 +13,17 @@ from bayesmatrix.experiments.icl.martingale import (
     martingale_verdict,
     martingale_verdicts,
 )
-from bayesmatrix.experiments.icl.sweep import Condition, render_context
+from bayesmatrix.experiments.icl.sweep import Condition
 from bayesmatrix.experiments.icl.tasks import get_task
 from tests.cli_helpers import run_cli
+from tests.icl_prompts import prompt_before_last_label
 
 SENTIMENT = get_task("sentiment")
 
 
 def label_dist(lm, demos):
     """Renormalised label-word distribution at the last demo's label, from its own prompt."""
-    text, _, _ = render_context(demos, SENTIMENT.label_words)
-    head = text[: text.rindex("Output:") + len("Output:")]
+    head = prompt_before_last_label(SENTIMENT, demos)
     words = [" " + SENTIMENT.label_words[y] for y in SENTIMENT.labels]
     return lm.next_token_probs(head, words)["prob_renormalised"].to_numpy()
 

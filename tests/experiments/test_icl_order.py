@@ -17,10 +17,11 @@ from bayesmatrix.experiments.icl.order import (
     ordering_kappas,
     ordering_readings,
 )
-from bayesmatrix.experiments.icl.sweep import Condition, render_context
+from bayesmatrix.experiments.icl.sweep import Condition
 from bayesmatrix.experiments.icl.synthetic import count_learner
 from bayesmatrix.experiments.icl.synthetic import synthetic_orderings as synthetic
 from bayesmatrix.experiments.icl.tasks import get_task
+from tests.icl_prompts import prompt_before_last_label
 
 LABELS = ("a", "b")
 SENTIMENT = get_task("sentiment")
@@ -102,8 +103,7 @@ def test_lm_readings_equal_separate_prompts(smollm2):
     perm_rng = np.random.default_rng([2, 11])
     for o in range(3):
         perm = np.arange(3) if o == 0 else perm_rng.permutation(3)
-        text, _, _ = render_context([demos[i] for i in perm] + [demos[3]], SENTIMENT.label_words)
-        head = text[: text.rindex("Output:") + len("Output:")]
+        head = prompt_before_last_label(SENTIMENT, [demos[i] for i in perm] + [demos[3]])
         probs = smollm2.next_token_probs(head, words)["prob_renormalised"].to_numpy()
         assert frame.loc[o, "p_query"] == pytest.approx(probs[t], abs=1e-4)
 

@@ -13,11 +13,11 @@ from bayesmatrix.experiments.icl.sweep import (
     Condition,
     cell_path,
     parse_condition,
-    render_context,
     run_cell,
     run_sweep,
 )
 from bayesmatrix.experiments.icl.tasks import get_task
+from tests.icl_prompts import prompt_before_last_label
 
 SENTIMENT = get_task("sentiment")
 TOPIC = get_task("topic")
@@ -72,8 +72,7 @@ def test_cell_columns_agree_with_independent_prompts(smollm2):
     assert cell.loc[0, "p_true"] == pytest.approx(cell.loc[0, "zero_shot_p_true"], abs=1e-5)
     # demo 4 of the context against a separate 4-shot prompt
     demos = list(zip(cell["input"], cell["shown_label"], strict=True))
-    text, _, _ = render_context(demos[:5], SENTIMENT.label_words)
-    head = text[: text.rindex("Output:") + len("Output:")]
+    head = prompt_before_last_label(SENTIMENT, demos[:5])
     words = [" " + SENTIMENT.label_words[y] for y in SENTIMENT.labels]
     ref = smollm2.next_token_probs(head, words)["prob_renormalised"].to_numpy()
     np.testing.assert_allclose(probs[4], ref, atol=1e-4)

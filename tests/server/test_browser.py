@@ -74,16 +74,25 @@ def test_icl_panel_adds_demonstrations(page, server):
 
     task = json.load(urllib.request.urlopen(server + "/api/task/sentiment"))
     body = {"model": "smollm2-135m", "demos": task["examples"][:3]}
-    body["label_words"] = task["label_words"]
+    for key in ("label_words", "template", "instruction"):
+        body[key] = task[key]
     request = urllib.request.Request(
         server + "/api/icl", json.dumps(body).encode(), {"Content-Type": "application/json"}
     )
-    kappa = json.load(urllib.request.urlopen(request))["kappa"]
+    out = json.load(urllib.request.urlopen(request))
     shown = page.text_content("#kappa")
-    assert shown == (
-        "fitted kappa > 10^4: no measurable updating yet (the curve is the zero-shot prior)"
-        if kappa >= 1e4
-        else f"fitted kappa = {kappa:.2f} pseudo-counts"
+    mass = (
+        " (label words' share of the next-token mass before any demonstration: "
+        f"{100 * out['label_mass_k0']:.1f}%)"
+    )
+    assert (
+        shown
+        == (
+            "fitted kappa > 10^4: no measurable updating yet (the curve is the zero-shot prior)"
+            if out["kappa_at_bound"]
+            else f"fitted kappa = {out['kappa']:.2f} pseudo-counts"
+        )
+        + mass
     )
 
 

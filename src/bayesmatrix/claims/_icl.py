@@ -9,7 +9,7 @@ from typing import Any
 from bayesmatrix.bayes.stats import MAX_BOOTSTRAP
 from bayesmatrix.claims.claim import Context, Setting
 from bayesmatrix.experiments.icl.sweep import SUL_WORDS, Condition, parse_condition, run_sweep
-from bayesmatrix.experiments.icl.tasks import Task, get_task
+from bayesmatrix.experiments.icl.tasks import FORMATS, Task, get_task
 
 SWEEP_SETTINGS: dict[str, Setting] = {
     "tasks": Setting("shipped task names or .jsonl files", "list[str]"),
@@ -18,13 +18,23 @@ SWEEP_SETTINGS: dict[str, Setting] = {
     ),
     "sul_words": Setting("semantically unrelated label words for the sul condition", "list[str]"),
     "seeds": Setting("seeded demonstration orders per cell", "int", min=1, max=1000),
+    "first_seed": Setting(
+        "the first seed (seeds first_seed .. first_seed+seeds-1)", "int", min=0, max=10**6
+    ),
+    "format": Setting(
+        "how tasks are put to the model: instructed (the task's instruction naming the label "
+        "words, and its template) or plain (Input:/Output:, no instruction; bayesmatrix 0.3.0)",
+        "str",
+        choices=FORMATS,
+    ),
 }
 BOOTSTRAP = Setting("bootstrap resamples for intervals", "int", min=0, max=MAX_BOOTSTRAP)
 
 
 def task_data(settings: Mapping[str, Any]) -> list[Task]:
-    """The ICL tasks the settings name (the data of every ICL claim)."""
-    return [get_task(t) for t in settings["tasks"]]
+    """The ICL tasks the settings name, in the settings' format (the data of every ICL
+    claim)."""
+    return [get_task(t).formatted(settings["format"]) for t in settings["tasks"]]
 
 
 def conditions(settings: Mapping[str, Any]) -> list[Condition]:
@@ -40,6 +50,8 @@ def sweep_settings(seeds: int, **more: Any) -> dict[str, Any]:
         "conditions": ["regular", "flipped", "sul"],
         "sul_words": list(SUL_WORDS),
         "seeds": seeds,
+        "first_seed": 0,
+        "format": "instructed",
         **more,
     }
 
@@ -57,7 +69,7 @@ def sweep(
         ctx.models,
         tasks,
         conditions(ctx.settings) if usable is None else usable,
-        range(ctx.settings["seeds"]),
+        range(ctx.settings["first_seed"], ctx.settings["first_seed"] + ctx.settings["seeds"]),
         ctx.out,
         ctx.load_model,
         cell=cell,

@@ -51,6 +51,14 @@ def icl_cmd(
     sul_words: Annotated[
         str | None, typer.Option(help="comma list of unrelated label words for the sul condition")
     ] = None,
+    prompt_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="instructed (the task's instruction and template; default) or plain "
+            "(Input:/Output:, no instruction, as in 0.3.0)",
+        ),
+    ] = None,
     shots: Annotated[int | None, typer.Option(help="demonstrations per context")] = None,
     seeds: Annotated[int | None, typer.Option(help="seeded demonstration orders per cell")] = None,
     bootstrap: Annotated[int | None, typer.Option(help="bootstrap resamples for intervals")] = None,
@@ -94,6 +102,7 @@ def icl_cmd(
         "tasks": task or None,
         "conditions": listed(conditions, "--conditions"),
         "sul_words": listed(sul_words, "--sul-words"),
+        "format": prompt_format,
         "shots": shots,
         "seeds": seeds,
     }
@@ -121,7 +130,7 @@ def icl_cmd(
     if martingale:
         check = get_claim("martingale")
         chosen = check.configure(
-            "full", **{k: settings[k] for k in ("tasks", "conditions", "sul_words")},
+            "full", **{k: settings[k] for k in ("tasks", "conditions", "sul_words", "format")},
             seeds=min(settings["seeds"], 5),
         )  # fmt: skip
         usable = len([c for c in conds if c.name != "random"])

@@ -23,7 +23,7 @@ from bayesmatrix.results.frame import ModelFrame, Schema
 from bayesmatrix.results.verdicts import Rule, Verdict
 
 if TYPE_CHECKING:
-    from bayesmatrix.data.questions import Fact
+    from bayesmatrix.data.qa import Fact
     from bayesmatrix.experiments.icl.tasks import Task
     from bayesmatrix.models import LanguageModel
 
@@ -94,7 +94,7 @@ def icl_pairs(
     lm: LanguageModel, task: Task, n: int = 40, ks: Sequence[int] = (0, 2, 8), seed: int = 0
 ) -> list[dict]:
     """The answer row for the same query after k in-context examples, for growing k."""
-    from bayesmatrix.experiments.icl.sweep import render_context
+    from bayesmatrix.experiments.icl.sweep import render_task
 
     rng = np.random.default_rng(seed)
     rows: dict[int, list[np.ndarray]] = {k: [] for k in ks}
@@ -104,7 +104,7 @@ def icl_pairs(
         demos = [task.examples[i] for i in order]
         query = demos[-1]
         for k in ks:
-            text, _, _ = render_context([*demos[:k], query], task.label_words, task.template)
+            text, _, _ = render_task(task, [*demos[:k], query], task.label_words)
             rows[k].append(text[: text.rindex(task.label_words[query[1]])].rstrip())
         items.append(query[0])
     prompts = {k: lm.next_rows(v) for k, v in rows.items()}
@@ -117,7 +117,7 @@ def icl_pairs(
 def retrieval_pairs(lm: LanguageModel, facts: Sequence[Fact]) -> list[dict]:
     """The answer row (predicting the answer's first non-whitespace token) of each question
     without and with its fact prepended."""
-    from bayesmatrix.data.questions import qa_prompt
+    from bayesmatrix.data.qa import qa_prompt
 
     def answer_rows(with_fact: bool) -> np.ndarray:
         prompts = [qa_prompt(f.question, f.context if with_fact else None) for f in facts]

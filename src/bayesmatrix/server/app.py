@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.models.registry import MODELS
@@ -47,6 +48,25 @@ class IclRequest(BaseModel):
     model: str
     demos: list[tuple[str, str]] = Field(min_length=1, max_length=MAX_DEMOS)
     label_words: dict[str, str] = Field(min_length=2, max_length=MAX_LABELS)
+    # the task's format (GET /api/task gives the shipped one); defaults: the plain format
+    template: str = Field(default="Input: {input}\nOutput: {label}", max_length=500)
+    instruction: str = Field(default="", max_length=500)
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        from bayesmatrix.experiments.icl.tasks import check_template
+
+        check_template(value)
+        return value
+
+    @field_validator("instruction")
+    @classmethod
+    def _instruction(cls, value: str) -> str:
+        from bayesmatrix.experiments.icl.tasks import check_instruction
+
+        check_instruction(value)
+        return value
 
     @model_validator(mode="after")
     def _labels(self) -> IclRequest:
@@ -311,6 +331,8 @@ def create_app(
         return {
             "name": t.name,
             "label_words": t.label_words,
+            "template": t.template,
+            "instruction": t.instruction,
             "examples": [list(e) for e in t.examples],
         }
 
@@ -336,18 +358,25 @@ def create_app(
     @app.post("/api/icl")
     def icl(req: IclRequest) -> dict:
         from bayesmatrix.bayes import BetaBernoulliLearner
+        from bayesmatrix.experiments.icl.analysis import NO_UPDATE_KAPPA
         from bayesmatrix.experiments.icl.sweep import prequential_label_probs
+        from bayesmatrix.experiments.icl.tasks import label_list
 
         total = sum(len(x) for x, _ in req.demos)
         if total > max_prompt_chars:
             raise BayesmatrixError(f"demonstrations are over {max_prompt_chars} characters")
+        words = list(req.label_words.values())
+        instruction = req.instruction.format(labels=label_list(words))
         with model(req.model) as lm:
-            frame = prequential_label_probs(lm, req.demos, req.label_words)
+
+            def read(demos: list[tuple[str, str]]) -> pd.DataFrame:
+                return prequential_label_probs(
+                    lm, demos, req.label_words, req.template, instruction=instruction
+                )
+
+            frame = read(req.demos)
             first = next(iter(req.label_words))
-            zero = [
-                float(prequential_label_probs(lm, [(x, first)], req.label_words).loc[0, f"p_{y}"])
-                for x, y in req.demos
-            ]
+            zero = [float(read([(x, first)]).loc[0, f"p_{y}"]) for x, y in req.demos]
         p = np.clip(frame["p_true"].to_numpy(), 1e-4, 1 - 1e-4)
         prior = np.clip(np.asarray(zero), 1e-4, 1 - 1e-4)
         fitted = BetaBernoulliLearner(prior[None]).fit(p[None], np.ones((1, len(p))), bootstrap=0)
@@ -356,8 +385,11 @@ def create_app(
             "p_label": p.tolist(),
             "zero_shot": prior.tolist(),
             "bayes_fit": fitted.predict(np.ones((1, len(p))))[0].tolist(),
-            "kappa": fitted.kappa,
+            # a fit at its bound is no number: null, and said so (the page shows "> 10^4")
+            "kappa": None if fitted.kappa >= NO_UPDATE_KAPPA else fitted.kappa,
+            "kappa_at_bound": bool(fitted.kappa >= NO_UPDATE_KAPPA),
             "kl_bits": fitted.fit_.kl_bits,
+            "label_mass_k0": float(frame.loc[0, "label_mass"]),
         }
 
     return Guard(app, hosts, MAX_BODY_BYTES)

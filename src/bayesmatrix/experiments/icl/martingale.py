@@ -20,7 +20,7 @@ import pandas as pd
 
 from bayesmatrix.bayes.stats import bootstrap_mean_ci
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.experiments.icl.sweep import Condition, prequential_label_probs
+from bayesmatrix.experiments.icl.sweep import Condition, read_task
 from bayesmatrix.results.frame import FrameResult, Schema
 from bayesmatrix.results.verdicts import Rule, Verdict
 
@@ -57,13 +57,11 @@ def martingale_gaps(
     rows = []
     for k in ks:
         context = list(zip(inputs[:k], shown[:k], strict=True))
-        now = prequential_label_probs(lm, [*context, (query, query_true)], words, task.template)
+        now = read_task(lm, task, [*context, (query, query_true)], words)
         a = float(now.loc[k, f"p_{query_true}"])
         w, b = np.empty(len(labels)), np.empty(len(labels))
         for j, label in enumerate(labels):
-            nxt = prequential_label_probs(
-                lm, [*context, (inputs[k], label), (query, query_true)], words, task.template
-            )
+            nxt = read_task(lm, task, [*context, (inputs[k], label), (query, query_true)], words)
             w[j] = nxt.loc[k, f"p_{label}"]
             b[j] = nxt.loc[k + 1, f"p_{query_true}"]
         expected = float(w @ b)

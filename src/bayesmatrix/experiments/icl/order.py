@@ -22,7 +22,7 @@ import pandas as pd
 from bayesmatrix.bayes.learners import BetaBernoulliLearner
 from bayesmatrix.bayes.stats import bootstrap_mean_ci, log_slope
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.experiments.icl.sweep import Condition, check_cell, prequential_label_probs
+from bayesmatrix.experiments.icl.sweep import Condition, check_cell, read_task
 from bayesmatrix.results.frame import FrameResult, Schema
 from bayesmatrix.results.verdicts import Rule, Verdict
 
@@ -111,7 +111,7 @@ def order_cell(
     columns = [f"p_{name}" for name in task.labels]
 
     def predict(demos: Sequence[tuple[str, str]]) -> np.ndarray:
-        return prequential_label_probs(lm, demos, words, task.template)[columns].to_numpy()
+        return read_task(lm, task, demos, words)[columns].to_numpy()
 
     frame = ordering_readings(
         predict,

@@ -1,8 +1,9 @@
 """In-context learning read prequentially from one forward pass (Kossen et al. 2023 style).
 
-One context of N demonstrations "Input: x / Output: label-word"; at every demonstration's label
-position the LM's distribution over the task's label words is read from the same pass, so the
-whole learning curve costs one forward pass instead of N (lm-evaluation-harness style).
+One context of N demonstrations (the task's instruction, then "Review: x / Sentiment:
+label-word" per demonstration); at every demonstration's label position the LM's
+distribution over the task's label words is read from the same pass, so the whole learning
+curve costs one forward pass instead of N (lm-evaluation-harness style).
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ def render_context(
     label_words: Mapping[str, str],
     template: str = TEMPLATE,
     separator: str = SEPARATOR,
+    instruction: str = "",
 ) -> tuple[str, list[int], str]:
-    """The prompt text, the character offset where each demo's label slot starts, and the
-    whitespace that precedes label words there (it belongs to the label token)."""
+    """The prompt text (the instruction, when there is one, then the demonstrations), the
+    character offset where each demo's label slot starts, and the whitespace that precedes
+    label words there (it belongs to the label token)."""
     from bayesmatrix.experiments.icl.tasks import check_template
 
     try:
@@ -48,11 +51,11 @@ def render_context(
     head = template[: template.index("{label}")]
     lead = head[len(head.rstrip()) :]
     head = head.rstrip()
-    parts, cuts, pos = [], [], 0
+    parts, cuts, pos = [instruction], [], len(instruction)
     for i, (text, label) in enumerate(demos):
         if label not in label_words:
             raise BayesmatrixError(f"demo {i} has label {label!r} with no label word")
-        prefix = (separator if i else "") + head.format(input=text)
+        prefix = (separator if i or instruction else "") + head.format(input=text)
         cuts.append(pos + len(prefix))
         part = prefix + lead + label_words[label]
         parts.append(part)
@@ -66,6 +69,7 @@ def prequential_label_probs(
     label_words: Mapping[str, str],
     template: str = TEMPLATE,
     separator: str = SEPARATOR,
+    instruction: str = "",
 ) -> pd.DataFrame:
     """One forward pass; per demonstration k (0 = zero-shot) the probability of each label
     word before its label is seen, renormalised over the label set, the raw mass on the label
@@ -77,7 +81,7 @@ def prequential_label_probs(
     words = list(dict.fromkeys(label_words.values()))
     if len(words) != len(label_words):
         raise BayesmatrixError("two labels share one label word; label words must differ")
-    text, cuts, lead = render_context(demos, label_words, template, separator)
+    text, cuts, lead = render_context(demos, label_words, template, separator, instruction)
     ids, offsets = lm.encode_offsets(text)
     pieces = {name: lm.encode(lead + word) for name, word in label_words.items()}
     shift = 1 if lm.adds_bos else 0
@@ -110,6 +114,26 @@ def prequential_label_probs(
     frame["entropy_bits"] = entropy(renorm, base=2)
     frame["correct"] = renorm.argmax(axis=1) == np.array(truth)
     return frame
+
+
+def read_task(
+    lm: LanguageModel,
+    task: Task,
+    demos: Sequence[tuple[str, str]],
+    label_words: Mapping[str, str],
+) -> pd.DataFrame:
+    """prequential_label_probs in the task's format: its template, and its instruction naming
+    these label words."""
+    instruction = task.instruction_for(dict(label_words))
+    return prequential_label_probs(lm, demos, label_words, task.template, instruction=instruction)
+
+
+def render_task(
+    task: Task, demos: Sequence[tuple[str, str]], label_words: Mapping[str, str]
+) -> tuple[str, list[int], str]:
+    """render_context in the task's format (see read_task)."""
+    instruction = task.instruction_for(dict(label_words))
+    return render_context(demos, label_words, task.template, instruction=instruction)
 
 
 # ---- conditions -------------------------------------------------------------------------------
@@ -196,16 +220,29 @@ def zero_shot_probs(
     out = []
     first = task.labels[0]
     for x in inputs:
-        frame = prequential_label_probs(lm, [(x, first)], label_words, task.template)
+        frame = read_task(lm, task, [(x, first)], label_words)
         out.append([frame.loc[0, f"p_{name}"] for name in task.labels])
     return np.asarray(out)
+
+
+def zero_shot_mass(
+    lm: LanguageModel, task: Task, inputs: Sequence[str] | None = None
+) -> np.ndarray:
+    """[n] raw next-token probability the task's label words carry before any demonstration
+    (k = 0), one short prompt per input (default: every input of the task). Where this is
+    tiny, a zero-shot distribution renormalised over the label words is the prompt's artefact,
+    not the model's prior."""
+    words = task.label_words
+    first = task.labels[0]
+    chosen = [x for x, _ in task.examples] if inputs is None else list(inputs)
+    return np.array([read_task(lm, task, [(x, first)], words).loc[0, "label_mass"] for x in chosen])
 
 
 def max_shots(
     lm: LanguageModel, task: Task, demos: Sequence[tuple[str, str]], label_words: Mapping[str, str]
 ) -> int:
     """The largest number of these demonstrations whose context fits the model's window."""
-    text, cuts, lead = render_context(demos, label_words, task.template)
+    text, cuts, lead = render_task(task, demos, label_words)
     token_ends = [end for _, end in lm.encode_offsets(text)[1]]
     room = lm.context_length - (1 if lm.adds_bos else 0)
     demo_ends = [
@@ -246,7 +283,7 @@ def run_cell(
             f"{shots} demonstrations of {task.name} exceed {lm.name}'s window of "
             f"{lm.context_length} tokens; at most {fits} fit"
         )
-    frame = prequential_label_probs(lm, demos, words, task.template)
+    frame = read_task(lm, task, demos, words)
     probs = frame[[f"p_{name}" for name in task.labels]].to_numpy()
     zero = zero_shot_probs(lm, task, inputs, words)
     t_idx = np.array([task.labels.index(y) for y in true])
@@ -281,6 +318,11 @@ def run_cell(
 
 
 # ---- sweeps that resume -------------------------------------------------------------------------
+# the version of what a cell reads (prompt rendering, label scoring): part of every cell's key,
+# raised when a change would give other readings for the same inputs
+CELL_VERSION = 1
+
+
 def cell_key(
     kind: str,
     model: str,
@@ -296,6 +338,7 @@ def cell_key(
     key = fingerprint(
         {
             "kind": kind,
+            "cell": CELL_VERSION,
             "model": identity or _identity(model),
             "task": task.digest,
             "condition": asdict(condition),

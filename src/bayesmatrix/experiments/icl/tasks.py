@@ -2,18 +2,25 @@
 
 Line 1 is the header, every further line one example:
 
-    {"name": "sentiment", "description": "...", "template": "Input: {input}\\nOutput: {label}",
+    {"name": "sentiment", "description": "...",
+     "instruction": "Classify the sentiment of each review as {labels}.",
+     "template": "Review: {input}\\nSentiment: {label}",
      "labels": {"positive": "positive", "negative": "negative"}}
     {"input": "I loved this film", "label": "positive"}
 
 `labels` maps each label name to the word the model is asked to produce (its label word).
-The template must contain {input} and end with {label}. Errors cite the file and line.
+The template must contain {input} and end with {label}. `instruction` (optional) is a line
+before the demonstrations; its `{labels}` names the label words in use ("positive or
+negative"; under unrelated labels, those words). Without an instruction and with a bare
+template, the label words carry almost none of a small model's next-token mass before any
+demonstration, so a zero-shot "prior" renormalised over them is manufactured (see
+`FORMATS`). Errors cite the file and line.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.resources import files
 from pathlib import Path
 
@@ -24,22 +31,44 @@ from bayesmatrix.errors import BayesmatrixError
 
 DEFAULT_TEMPLATE = "Input: {input}\nOutput: {label}"
 MAX_LABELS = 50
+# how a task is put to the model: its own instruction and template, or the bare format of
+# bayesmatrix 0.3.0 and of Wei et al. (2023) (no instruction, "Input: ...\nOutput: ...")
+FORMATS = ("instructed", "plain")
+
+
+def label_list(words: list[str]) -> str:
+    """Label words as an instruction names them: 'a or b', 'a, b or c'."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _parsed(text: str, what: str) -> list[tuple[str, str | None, str | None, str | None]]:
+    """str.format's reading of a template or instruction; a malformed one is one clear error."""
+    import string
+
+    try:
+        return list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise ValueError(
+            f"{what} is malformed ({exc}); write a literal brace as {{{{ or }}}}"
+        ) from None
+
+
+def check_instruction(instruction: str) -> None:
+    """An instruction uses no field but {labels} (plain), so that it means what it says."""
+    for _, field, spec, conversion in _parsed(instruction, "instruction"):
+        if field is not None and (field != "labels" or spec or conversion):
+            raise ValueError(
+                "instruction may only use the field {labels} (the label words), as it is; "
+                "write a literal brace as {{ or }}"
+            )
 
 
 def check_template(template: str) -> None:
     """A template uses exactly the plain fields {input} (at least once) and {label} (once, at
     the end): no attributes, indices, conversions or format specs ('{input.__class__}',
     '{input[0]}', '{input!r}', '{input:>9}'), so it means what it says."""
-    import string
-
     fields = []
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        raise ValueError(
-            f"template is malformed ({exc}); write a literal brace as {{{{ or }}}}"
-        ) from None
-    for _, field, spec, conversion in parsed:
+    for _, field, spec, conversion in _parsed(template, "template"):
         if field is None:
             continue
         if field not in ("input", "label") or spec or conversion:
@@ -67,8 +96,15 @@ class _Header(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     description: str = ""
+    instruction: str = ""
     template: str = DEFAULT_TEMPLATE
     labels: dict[str, str]
+
+    @field_validator("instruction")
+    @classmethod
+    def _instruction(cls, value: str) -> str:
+        check_instruction(value)
+        return value
 
     @field_validator("template")
     @classmethod
@@ -109,6 +145,7 @@ class Task:
     label_words: dict[str, str]
     examples: tuple[tuple[str, str], ...]
     source: str
+    instruction: str = ""
 
     @property
     def labels(self) -> list[str]:
@@ -124,7 +161,22 @@ class Task:
         from bayesmatrix.results.store import text_digest
 
         content = [self.name, self.template, self.label_words, self.examples]
+        if self.instruction:  # a task without one keeps the digest it always had
+            content.append(self.instruction)
         return text_digest(json.dumps(content, ensure_ascii=False))
+
+    def formatted(self, fmt: str) -> Task:
+        """This task put to the model in a format: 'instructed' (its own instruction and
+        template) or 'plain' (no instruction, "Input: ...\nOutput: ...")."""
+        if fmt not in FORMATS:
+            raise BayesmatrixError(f"unknown format '{fmt}'; choose from {', '.join(FORMATS)}")
+        if fmt == "instructed":
+            return self
+        return replace(self, template=DEFAULT_TEMPLATE, instruction="")
+
+    def instruction_for(self, label_words: dict[str, str]) -> str:
+        """The instruction with {labels} naming these label words ('' when it has none)."""
+        return self.instruction.format(labels=label_list(list(label_words.values())))
 
 
 def _fail(path: Path | str, line: int, message: str) -> BayesmatrixError:
@@ -162,6 +214,7 @@ def load_task(path: str | Path) -> Task:
         dict(header.labels),
         tuple(examples),
         str(src),
+        header.instruction,
     )
 
 

@@ -89,11 +89,13 @@ async function addDemo() {
   let out;
   try {
     out = await api("/api/icl", {model: $("model").value, demos: task.examples.slice(0, demos),
-                                 label_words: labelWords()});
+                                 label_words: labelWords(), template: task.template,
+                                 instruction: task.instruction});
   } catch (e) { $("error").textContent = e.message; return; }
-  $("kappa").textContent = out.kappa >= 1e4
+  const mass = ` (label words' share of the next-token mass before any demonstration: ${(100 * out.label_mass_k0).toFixed(1)}%)`;
+  $("kappa").textContent = (out.kappa_at_bound
     ? "fitted kappa > 10^4: no measurable updating yet (the curve is the zero-shot prior)"
-    : `fitted kappa = ${out.kappa.toFixed(2)} pseudo-counts`;
+    : `fitted kappa = ${out.kappa.toFixed(2)} pseudo-counts`) + mass;
   Plotly.newPlot("icl-chart", [
     {x: out.k, y: out.p_label, mode: "lines+markers", name: "model: P(demo label)"},
     {x: out.k, y: out.bayes_fit, mode: "lines", line: {dash: "dash"}, name: "Beta-Bernoulli fit"},
