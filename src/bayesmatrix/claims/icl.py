@@ -64,8 +64,9 @@ CLAIM = register(
             f"held-out seeds better: {FORGETTING.sentence()}, and kappa updates measurably: "
             f"{UPDATES.sentence()}",
             "inconclusive without measurable updating, when the Beta-Bernoulli fit or the "
-            "carrying learner is worse than a constant (R^2 <= 0), when the rules disagree, or "
-            "without intervals",
+            "carrying learner is worse than a constant (R^2 <= 0), when a forgetting learner "
+            "(decay < 1) ties with the best Bayesian one on held-out seeds, when the rules "
+            "disagree, or without intervals",
             f"the larger model updates faster when both Beta-Bernoulli fits beat a constant: "
             f"{FASTER.sentence()}",
             f"the Bayesian scaling law: {LAW.sentence()}",

@@ -14,7 +14,7 @@ import pandas as pd
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.matrix.compare import Comparison, bootstrap_windows
 from bayesmatrix.results.frame import FrameResult
-from bayesmatrix.results.verdicts import Rule, Verdict
+from bayesmatrix.results.verdicts import Rule, Verdict, estimate
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
@@ -75,13 +75,13 @@ class MatrixResult(FrameResult):
             )
         )
         if "mix_gain_bits" in s:
+            gain = estimate(s["mix_gain_bits"], s["mix_gain_bits_lo"], s["mix_gain_bits_hi"])
             out.append(
                 Verdict.from_rules(
                     "The corpus matrix holds information the LM lacks (a mixture lowers held-out "
                     "loss)",
                     f"weight {s['mix_lambda_heldout']:.2f} on the matrix (chosen on even windows) "
-                    f"gains {s['mix_gain_bits']:.3f} [{s['mix_gain_bits_lo']:.3f}, "
-                    f"{s['mix_gain_bits_hi']:.3f}] bits per token on odd windows (perplexity "
+                    f"gains {gain} bits per token on odd windows (perplexity "
                     f"{s['ppl_lm_heldout']:.1f} -> {s['ppl_mix_heldout']:.1f})",
                     [MIXTURE.status(s["mix_gain_bits_lo"], s["mix_gain_bits_hi"])],
                 )

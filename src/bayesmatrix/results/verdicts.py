@@ -134,3 +134,27 @@ def rule(
         return "supported" if lo > above else "not supported" if hi < refute else "inconclusive"
     refute = below if refute_at is None else refute_at  # type: ignore[assignment]
     return "supported" if hi < below else "not supported" if lo > refute else "inconclusive"
+
+
+def estimate(
+    value: float, lo: float, hi: float, spec: str = ".3f", bound: float | None = None
+) -> str:
+    """A number with its interval, as evidence shows it: 'v [lo, hi]'. A value at or past
+    `bound` (a fit at its limit) is shown as '> bound', not as the optimiser's number; a
+    missing interval is said so ('no interval'), not printed as [nan, nan]; an estimate
+    outside its own percentile interval (a bootstrap of a non-smooth estimator on few
+    observations) is flagged."""
+
+    def show(x: float) -> str:
+        if bound is not None and math.isfinite(x) and x >= bound:
+            power = math.log10(bound)
+            return f"> 10^{power:.0f}" if power == round(power) else f"> {bound:g}"
+        return format(x, spec)
+
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"{show(value)} (no interval)"
+    text = f"{show(value)} [{show(lo)}, {show(hi)}]"
+    at_bound = bound is not None and value >= bound
+    if not at_bound and math.isfinite(value) and not lo <= value <= hi:
+        text += " (outside its bootstrap interval: the estimator is not smooth here)"
+    return text

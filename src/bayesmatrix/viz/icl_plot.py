@@ -52,7 +52,10 @@ def plot_learning_curves(analysis: IclAnalysis, task: str) -> Figure:
 
 def plot_kappa(analysis: IclAnalysis) -> Figure:
     """Fitted prior strength kappa (pseudo-counts, log scale) with 95% intervals, per
-    model and condition, one group per task."""
+    model and condition, one group per task. A fit at or beyond NO_UPDATE_KAPPA (no
+    measurable updating) is drawn as an upward triangle at that bound, not as its number."""
+    from bayesmatrix.experiments.icl.analysis import NO_UPDATE_KAPPA
+
     bb = analysis.fits[analysis.fits["learner"] == "beta-bernoulli"]
     groups = list(dict.fromkeys(zip(bb["task"], bb["condition"], strict=True)))
     models = list(dict.fromkeys(bb.sort_values("model_params")["model"]))
@@ -61,15 +64,28 @@ def plot_kappa(analysis: IclAnalysis) -> Figure:
     width = 0.8 / max(1, len(models))
     for m, model in enumerate(models):
         rows = bb[bb["model"] == model].set_index(["task", "condition"])
-        xs, ys, lo, hi = [], [], [], []
+        xs, ys, lo, hi, capped = [], [], [], [], []
         for i, key in enumerate(groups):
             if key in rows.index:
                 row = rows.loc[key]
-                xs.append(i + (m - (len(models) - 1) / 2) * width)
+                x = i + (m - (len(models) - 1) / 2) * width
+                if row["kappa"] >= NO_UPDATE_KAPPA:
+                    capped.append(x)
+                    continue
+                xs.append(x)
                 ys.append(row["kappa"])
-                lo.append(row["kappa"] - row["kappa_lo"])
-                hi.append(row["kappa_hi"] - row["kappa"])
-        ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o", capsize=3, label=model)
+                lo.append(row["kappa"] - min(row["kappa_lo"], row["kappa"]))
+                hi.append(min(max(row["kappa_hi"], row["kappa"]), NO_UPDATE_KAPPA) - row["kappa"])
+        bar = ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o", capsize=3, label=model)
+        if capped:
+            ax.scatter(
+                capped,
+                [NO_UPDATE_KAPPA] * len(capped),
+                marker="^",
+                color=bar[0].get_color(),
+                label=f"{model}: kappa > 10^4 (no update)",
+            )
+    ax.axhline(NO_UPDATE_KAPPA, color="0.6", lw=0.6, ls=":")
     ax.set_yscale("log")
     ax.set_xticks(range(len(groups)), [f"{t}\n{c}" for t, c in groups], fontsize=7)
     ax.set_ylabel("prior strength kappa (pseudo-counts)")
