@@ -97,7 +97,9 @@ def rerun(name: str, result: object, settings: dict, rng: np.random.Generator) -
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["icl", "prior", "continuity", "entropy", "cot", "hallucination"])
+@pytest.mark.parametrize(
+    "name", ["icl", "prior", "continuity", "entropy", "cot", "hallucination", "coin-flips"]
+)
 def test_verdict_numbers_do_not_move_under_float_noise(test_profile_run, name):
     out, _ = test_profile_run
     claim = get_claim(name)
