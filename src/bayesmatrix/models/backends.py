@@ -6,6 +6,7 @@ skipped before any model loads.
 | ---------------------------------- | ---------------------------- | --------------- |
 | `http://host:port/v1?model=NAME`   | a vLLM (OpenAI) server       | vllm_server     |
 | `vllm:<model folder>`              | vLLM's in-process engine     | vllm_engine     |
+| `learner:KIND?key=value`           | a learner by construction    | learners        |
 | anything else (name, .gguf, dir)   | transformers, in this process | hf             |
 
 A backend's instance may give less than its class can (a server started with a logprobs
@@ -58,6 +59,13 @@ BACKENDS = (
         "vllm_engine",
         "start_engine",
         frozenset({"logprobs", "full_rows", "topk_rows"}),
+    ),
+    Backend(
+        "learner",
+        ("learner:",),
+        "learners",
+        "load_learner",
+        frozenset({"logprobs", "streams"}),
     ),
     Backend(
         "hf",

@@ -77,6 +77,8 @@ def model_resources(model: str, device: str = "auto") -> Resources:
     kind, where, _ = resolve(model)
     if kind == "remote" and not model.startswith("vllm:"):
         return Resources(num_cpus=0.25)
+    if kind == "learner":
+        return Resources(num_cpus=1.0)
     gpus = 1.0 if device.startswith("cuda") else 0.0
     size = GIB
     if isinstance(where, Path) and where.is_file():

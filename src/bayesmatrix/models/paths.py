@@ -54,6 +54,11 @@ def resolve(name_or_path: str | os.PathLike[str]) -> tuple[str, Path | str, str]
         return "gguf", get_spec(ref).path(), ref
     if ref.startswith(("http://", "https://", "vllm:")):
         return "remote", ref, ref
+    if ref.startswith("learner:"):  # a learner by construction (models.learners), checked
+        from bayesmatrix.models.learners import LearnerSpec
+
+        LearnerSpec.parse(ref)
+        return "learner", ref, ref
     path = Path(ref).expanduser()
     if path.suffix == ".gguf" or path.is_file():
         if not path.is_file():
@@ -89,7 +94,7 @@ def model_identity(name_or_path: str | os.PathLike[str]) -> str:
     the file's path, size and mtime for GGUF; those of config and weight files for a
     directory; the id for a hub model (its cached snapshot is immutable)."""
     kind, where, label = resolve(name_or_path)
-    if kind in ("hub", "remote"):
+    if kind in ("hub", "remote", "learner"):
         return f"{kind}:{where}"
     path = Path(where)
     if kind == "gguf":

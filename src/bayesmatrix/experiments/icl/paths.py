@@ -173,7 +173,10 @@ class LMSampler:
         return self._p(self.stream.feed(tokens))
 
     def _p(self, logprobs: object) -> np.ndarray:
-        two = logprobs[:, self.digits].double().exp().cpu().numpy()  # type: ignore[index]
+        chosen = logprobs[:, self.digits]  # type: ignore[index]
+        if hasattr(chosen, "cpu"):  # a torch tensor (transformers); learners give numpy
+            chosen = chosen.double().cpu().numpy()
+        two = np.exp(np.asarray(chosen, dtype=float))
         self.mass.append(two.sum(axis=1))
         return two[:, 1] / two.sum(axis=1)
 

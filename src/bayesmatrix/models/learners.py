@@ -1,0 +1,232 @@
+"""Learners by construction behind the LanguageModel interface: the claims read them through
+the very prompts and code paths they use for an LM, so how often a verdict rule errs can be
+measured on learners whose nature is known (docs/guides/verdict-calibration.md).
+
+Reference: `learner:KIND[?key=value&...]`, KIND one of
+- `bayesian`: the exact Bayesian learner. On an ICL task it holds a Beta(kappa*prior,
+  kappa*(1 - prior)) belief that a shown label is the true one, and predicts the true label of
+  the next input with its posterior mean, the rest spread evenly over the other labels (the
+  Beta-Bernoulli learner the `icl` analysis fits); on coin flips (no known input) a
+  Dirichlet(kappa/K, ...) over the outcomes: Beta(1, 1) at kappa = 2.
+- `recency`: the same counts over the last `window` observations only (forgets).
+- `ignorer`: its prior, whatever the demonstrations (a fixed-prior ignorer).
+Keys: kappa (2), prior (0.7: the zero-shot probability of the true label), window (4),
+tokenizer (smollm2-135m: whose tokenizer reads the prompt).
+
+What is evidence: within one call of `continuation_logprobs`, the cuts requested are the
+label slots of one context (the ICL and coin-flip readers ask for every slot in one call),
+and the tokens requested at a cut are its candidates in label order. The observation at an
+earlier cut is the candidate found there in the prompt. The input of a slot is the shipped
+task input whose template (either format) ends the text since the previous slot
+(`learner:...?task=FILE.jsonl` adds a task); with none, the slot is a draw of a symbol
+(coin flips). For `stream` (sampled paths)
+the candidates are the tokens of " 0," and " 1," after the shared prefix, as LMSampler
+builds them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from urllib.parse import parse_qsl
+
+import numpy as np
+
+from bayesmatrix.errors import BayesmatrixError, ModelNotFoundError
+from bayesmatrix.models.base import LanguageModel
+
+PREFIX = "learner:"
+KINDS = ("bayesian", "recency", "ignorer")
+DEFAULTS = {"kappa": 2.0, "prior": 0.7, "window": 4, "tokenizer": "smollm2-135m", "task": ""}
+
+
+@dataclass(frozen=True)
+class LearnerSpec:
+    """A learner's kind and parameters, parsed from its reference."""
+
+    kind: str
+    kappa: float = 2.0
+    prior: float = 0.7
+    window: int = 4
+    tokenizer: str = "smollm2-135m"
+    task: str = ""
+
+    @classmethod
+    def parse(cls, reference: str) -> LearnerSpec:
+        """`learner:KIND?key=value&...` checked; a bad one says what is allowed."""
+        body = reference.removeprefix(PREFIX)
+        kind, _, query = body.partition("?")
+        if kind not in KINDS:
+            raise ModelNotFoundError(
+                f"unknown learner '{kind}'; write learner:KIND with KIND one of {', '.join(KINDS)}"
+            )
+        values: dict[str, object] = {}
+        for key, text in parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)):
+            if key not in DEFAULTS:
+                raise ModelNotFoundError(
+                    f"learner key '{key}' is unknown; keys are {', '.join(DEFAULTS)}"
+                )
+            kind_of = type(DEFAULTS[key])
+            try:
+                values[key] = kind_of(text)
+            except ValueError:
+                raise ModelNotFoundError(
+                    f"learner key {key}={text!r} is not a {kind_of.__name__}"
+                ) from None
+        spec = cls(kind, **values)  # type: ignore[arg-type]
+        if not (math.isfinite(spec.kappa) and spec.kappa > 0):
+            raise ModelNotFoundError("learner kappa must be a positive number")
+        if not 0 < spec.prior < 1:
+            raise ModelNotFoundError("learner prior must lie strictly between 0 and 1")
+        if spec.window < 1:
+            raise ModelNotFoundError("learner window must be at least 1")
+        return spec
+
+
+@cache
+def _task_inputs(extra: str) -> dict[str, tuple[int, tuple[str, ...]]]:
+    """Every shipped task's inputs (and an extra task file's): the index of the true label
+    in the task's label order, and the text that ends a slot asking for it in each format
+    (its template up to {label}). Inputs shared by tasks with different labels are dropped."""
+    from bayesmatrix.experiments.icl.tasks import FORMATS, builtin_tasks, get_task
+
+    found: dict[str, tuple[int, tuple[str, ...]]] = {}
+    clash: set[str] = set()
+    tasks = [get_task(t) for t in builtin_tasks()] + ([get_task(extra)] if extra else [])
+    for task in tasks:
+        templates = {task.formatted(f).template for f in FORMATS}
+        for text, label in task.examples:
+            index = task.labels.index(label)
+            heads = tuple(t[: t.index("{label}")].format(input=text).rstrip() for t in templates)
+            if text in found and found[text][0] != index:
+                clash.add(text)
+            found[text] = (index, heads + found.get(text, (0, ()))[1])
+    return {k: v for k, v in found.items() if k not in clash}
+
+
+class LearnerModel(LanguageModel):
+    """A learner by construction with a real tokenizer (see the module docstring)."""
+
+    capabilities = frozenset({"logprobs", "streams"})
+
+    def __init__(self, reference: str) -> None:
+        from bayesmatrix.models.tokenizer import load_tokenizer
+
+        self.spec = LearnerSpec.parse(reference)
+        self.name = reference
+        self.identity = f"learner:{self.spec}"
+        self.tokenizer = load_tokenizer(self.spec.tokenizer)
+        self.vocab_size = len(self.tokenizer)
+        self.context_length = 1 << 20
+        self._init_tokens(self.tokenizer)
+        self.inputs = _task_inputs(self.spec.task)
+
+    # ---- the learner's predictive --------------------------------------------------------
+    def predictive(self, seen: Sequence[int], k: int, truth: int | None) -> np.ndarray:
+        """[k] probabilities of the k candidates after the observations `seen` (candidate
+        indices for symbols; 1 = agreed, 0 = not, for task inputs). truth: the index of the
+        true label of the input asked about (None: a symbol)."""
+        s = self.spec
+        window = list(seen) if s.kind == "bayesian" else list(seen)[-s.window :]
+        if s.kind == "ignorer":
+            window = []
+        if truth is None:
+            counts = np.bincount(np.asarray(window, dtype=int), minlength=k)[:k].astype(float)
+            return (s.kappa / k + counts) / (s.kappa + len(window))
+        agreed = float(sum(window))
+        q = (s.kappa * s.prior + agreed) / (s.kappa + len(window))
+        out = np.full(k, (1 - q) / max(k - 1, 1))
+        out[truth] = q
+        return out
+
+    def _truth(self, text: str) -> int | None:
+        """The true label's index of the task input this slot asks about: one whose
+        template head ends the text (None: no task input, a symbol)."""
+        end = text.rstrip()
+        for candidate, (index, heads) in self.inputs.items():
+            if candidate in end and any(end.endswith(h) for h in heads):
+                return index
+        return None
+
+    def continuation_logprobs(
+        self, ids: Sequence[int], requests: Sequence[tuple[int, Sequence[int]]]
+    ) -> np.ndarray:
+        """log P(tokens | ids[:cut]) of each request under the learner (see the module
+        docstring for what it reads as evidence)."""
+        ids = [int(i) for i in ids]
+        if any(not 1 <= cut <= len(ids) or not toks for cut, toks in requests):
+            raise BayesmatrixError(f"each request needs 1 <= cut <= {len(ids)} and tokens")
+        slots: dict[int, list[tuple[int, ...]]] = {}
+        for cut, toks in requests:
+            group = slots.setdefault(cut, [])
+            if tuple(toks) not in group:
+                group.append(tuple(toks))
+        cuts = sorted(slots)
+        probs: dict[tuple[int, tuple[int, ...]], float] = {}
+        seen: list[int] = []
+        previous = 0
+        for cut in cuts:
+            candidates = slots[cut]
+            text = self.tokenizer.decode(ids[previous:cut])
+            truth = self._truth(text)
+            if truth is not None and truth >= len(candidates):
+                truth = None
+            p = self.predictive(seen, len(candidates), truth)
+            for j, toks in enumerate(candidates):
+                probs[(cut, toks)] = float(p[j])
+            shown = next(
+                (
+                    j
+                    for j, toks in enumerate(candidates)
+                    if tuple(ids[cut : cut + len(toks)]) == toks
+                ),
+                None,
+            )
+            if shown is not None:
+                seen.append(int(shown == truth) if truth is not None else shown)
+                previous = cut + len(candidates[shown])
+            else:
+                previous = cut
+        with np.errstate(divide="ignore"):
+            return np.log(np.array([probs[(cut, tuple(toks))] for cut, toks in requests]))
+
+    def stream(self, ids: Sequence[int], copies: int = 1) -> LearnerStream:
+        """Copies of a coin-flip context (digits ' 0,' ' 1,'), extended flip by flip."""
+        return LearnerStream(self, ids, copies)
+
+    def digit_tokens(self) -> list[int]:
+        """The tokens of '0' and '1' in ' 0,' and ' 1,' after their shared prefix."""
+        units = [self.encode(f" {s},") for s in ("0", "1")]
+        common = 0
+        while units[0][common] == units[1][common]:
+            common += 1
+        return [units[0][common], units[1][common]]
+
+
+class LearnerStream:
+    """The learner's predictive over the two digit tokens, per copy, as log-prob rows."""
+
+    def __init__(self, learner: LearnerModel, ids: Sequence[int], copies: int) -> None:
+        self.learner, self.digits = learner, learner.digit_tokens()
+        observed = [self.digits.index(t) for t in ids if t in self.digits]
+        self.seen = [list(observed) for _ in range(copies)]
+        self.logprobs = self._rows()
+
+    def feed(self, tokens: np.ndarray) -> np.ndarray:
+        for row, toks in zip(self.seen, np.asarray(tokens), strict=True):
+            row.extend(self.digits.index(int(t)) for t in toks if int(t) in self.digits)
+        self.logprobs = self._rows()
+        return self.logprobs
+
+    def _rows(self) -> np.ndarray:
+        rows = np.full((len(self.seen), self.learner.vocab_size), -np.inf)
+        for i, seen in enumerate(self.seen):
+            rows[i, self.digits] = np.log(self.learner.predictive(seen, 2, None))
+        return rows
+
+
+def load_learner(reference: str) -> LearnerModel:
+    """A learner by construction from its `learner:...` reference."""
+    return LearnerModel(reference)
