@@ -133,3 +133,14 @@ def test_icl_verdict_needs_a_carrier_better_than_a_constant():
 def test_icl_thresholds_are_stated():
     assert TIE_NATS == 1e-3 and NO_UPDATE_KAPPA == 1e4
     assert "TIE_NATS" in IclAnalysis.updating_verdicts.__doc__
+
+
+def test_estimates_show_bounds_missing_intervals_and_non_smooth_ones():
+    from bayesmatrix.results.verdicts import estimate
+
+    assert estimate(1e8, 52.0, 1e8, ".2f", bound=1e4) == "> 10^4 [52.00, > 10^4]"
+    assert estimate(3.448, float("nan"), float("nan")) == "3.448 (no interval)"
+    flagged = estimate(0.0268, 0.0270, 0.2021, ".4f")
+    assert flagged.startswith("0.0268 [0.0270, 0.2021]") and "outside its bootstrap" in flagged
+    # an estimate equal to an interval end up to rounding is inside it
+    assert estimate(8 / 10008, 8 / (10000.00000000001 + 8), 8 / 10008) == "0.001 [0.001, 0.001]"

@@ -155,6 +155,7 @@ def estimate(
         return f"{show(value)} (no interval)"
     text = f"{show(value)} [{show(lo)}, {show(hi)}]"
     at_bound = bound is not None and value >= bound
-    if not at_bound and math.isfinite(value) and not lo <= value <= hi:
+    slack = 1e-9 * max(1.0, abs(value)) if math.isfinite(value) else 0.0  # rounding only
+    if not at_bound and math.isfinite(value) and not lo - slack <= value <= hi + slack:
         text += " (outside its bootstrap interval: the estimator is not smooth here)"
     return text
