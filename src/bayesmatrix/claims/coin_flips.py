@@ -37,31 +37,44 @@ def _run(ctx: Context, _: None) -> CoinFlipResult:
 
 def plot_coin_flips(results: Sequence[CoinFlipResult]) -> Figure:
     """Left: mean KL (bits) of the model's predictive from the exact posterior predictive
-    against flips seen, with the uniform prior (dotted) and the fitted one (solid), per
-    model. Right: the model's P(heads) on one sequence per bias, with the fitted-prior
-    posterior predictive dashed."""
+    against flips seen, with the fitted prior (solid) and the uniform one (dotted), per
+    model, with intervals over sequences. Right: the first model's P(heads) averaged over the
+    sequences of each bias, with the fitted-prior posterior predictive dashed."""
+    from matplotlib import colormaps
+
     fig = Figure(figsize=(9, 3.8))
     left, right = fig.subplots(1, 2)
+    first = None
     for r in results:
         curve = r.kl_curve()
         if curve.empty:
             continue
-        ev = curve[curve["condition"] == "evidence"]
+        ev = curve[(curve["condition"] == "evidence") & (curve["n"] >= 1)]
         for model, g in ev.groupby("model", sort=False):
+            first = first or model
             for prior, style in (("fitted", "-"), ("uniform", ":")):
-                c = g[(g["prior"] == prior) & (g["n"] >= 1)]
-                left.plot(c["n"], c["kl_bits"], ls=style, label=f"{model} ({prior} prior)")
-                left.fill_between(c["n"], c["kl_lo"], c["kl_hi"], alpha=0.15)
+                c = g[g["prior"] == prior]
+                (line,) = left.plot(
+                    c["n"], c["kl_bits"], ls=style, label=f"{model} ({prior} prior)"
+                )
+                left.fill_between(
+                    c["n"], c["kl_lo"], c["kl_hi"], color=line.get_color(), alpha=0.12
+                )
         compared = r.compared()
-        ev_rows = compared[(compared["condition"] == "evidence") & (compared["seed"] == 0)]
-        for _, seq in ev_rows.groupby(["model", "bias"], sort=False):
-            (line,) = right.plot(seq["n"], seq["p"], lw=1)
-            right.plot(seq["n"], seq["fitted"], ls="--", lw=0.8, color=line.get_color())
+        rows = compared[(compared["condition"] == "evidence") & (compared["model"] == first)]
+        biases = sorted(rows["bias"].unique())
+        for i, (bias, seq) in enumerate(rows.groupby("bias")):
+            color = colormaps["coolwarm"](i / max(len(biases) - 1, 1))
+            mean = seq.groupby("n")[["p", "fitted"]].mean()
+            right.plot(mean.index, mean["p"], color=color, lw=1.2, label=f"{bias:g}")
+            right.plot(mean.index, mean["fitted"], color=color, lw=0.8, ls="--")
     left.set_xlabel("flips seen n")
     left.set_ylabel("KL(model || posterior predictive), bits")
     left.legend(fontsize=7, frameon=False)
     right.set_xlabel("flips seen n")
-    right.set_ylabel("P(heads) (dashed: Beta-Binomial, fitted prior)", fontsize=8)
+    right.set_ylabel("mean P(heads) over sequences", fontsize=8)
+    right.set_title(f"{first}: model (solid), Beta-Binomial (dashed)", fontsize=8)
+    right.legend(title="bias", fontsize=6, title_fontsize=7, frameon=False, ncol=2)
     for ax in (left, right):
         ax.grid(alpha=0.3)
     fig.tight_layout()
