@@ -11,6 +11,10 @@ from pathlib import Path
 
 from bayesmatrix.errors import BayesmatrixError
 
+# the ICL task format without an instruction (bayesmatrix 0.3.0's; a task file's default
+# template): its label words carry almost none of a model's mass before any demonstration
+PLAIN_TEMPLATE = "Input: {input}\nOutput: {label}"
+
 
 @functools.lru_cache(maxsize=8)
 def stdlib_docs(max_chars: int | None = None) -> str:

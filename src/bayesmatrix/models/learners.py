@@ -26,80 +26,41 @@ builds them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
-from urllib.parse import parse_qsl
+from importlib.resources import files
+from pathlib import Path
 
 import numpy as np
 
-from bayesmatrix.errors import BayesmatrixError, ModelNotFoundError
+from bayesmatrix.data import PLAIN_TEMPLATE, read_jsonl
+from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.models.base import LanguageModel
-
-PREFIX = "learner:"
-KINDS = ("bayesian", "recency", "ignorer")
-DEFAULTS = {"kappa": 2.0, "prior": 0.7, "window": 4, "tokenizer": "smollm2-135m", "task": ""}
-
-
-@dataclass(frozen=True)
-class LearnerSpec:
-    """A learner's kind and parameters, parsed from its reference."""
-
-    kind: str
-    kappa: float = 2.0
-    prior: float = 0.7
-    window: int = 4
-    tokenizer: str = "smollm2-135m"
-    task: str = ""
-
-    @classmethod
-    def parse(cls, reference: str) -> LearnerSpec:
-        """`learner:KIND?key=value&...` checked; a bad one says what is allowed."""
-        body = reference.removeprefix(PREFIX)
-        kind, _, query = body.partition("?")
-        if kind not in KINDS:
-            raise ModelNotFoundError(
-                f"unknown learner '{kind}'; write learner:KIND with KIND one of {', '.join(KINDS)}"
-            )
-        values: dict[str, object] = {}
-        for key, text in parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)):
-            if key not in DEFAULTS:
-                raise ModelNotFoundError(
-                    f"learner key '{key}' is unknown; keys are {', '.join(DEFAULTS)}"
-                )
-            kind_of = type(DEFAULTS[key])
-            try:
-                values[key] = kind_of(text)
-            except ValueError:
-                raise ModelNotFoundError(
-                    f"learner key {key}={text!r} is not a {kind_of.__name__}"
-                ) from None
-        spec = cls(kind, **values)  # type: ignore[arg-type]
-        if not (math.isfinite(spec.kappa) and spec.kappa > 0):
-            raise ModelNotFoundError("learner kappa must be a positive number")
-        if not 0 < spec.prior < 1:
-            raise ModelNotFoundError("learner prior must lie strictly between 0 and 1")
-        if spec.window < 1:
-            raise ModelNotFoundError("learner window must be at least 1")
-        return spec
+from bayesmatrix.models.learner_spec import LearnerSpec
 
 
 @cache
 def _task_inputs(extra: str) -> dict[str, tuple[int, tuple[str, ...]]]:
     """Every shipped task's inputs (and an extra task file's): the index of the true label
-    in the task's label order, and the text that ends a slot asking for it in each format
-    (its template up to {label}). Inputs shared by tasks with different labels are dropped."""
-    from bayesmatrix.experiments.icl.tasks import FORMATS, builtin_tasks, get_task
-
+    in the task's label order, and the text that ends a slot asking for it in either format
+    (the task's template, and the plain one, up to {label}). The task files are read as
+    records (the ICL code validates them when it loads them); inputs shared by tasks with
+    different labels are dropped."""
+    folder = files("bayesmatrix.data").joinpath("tasks")
+    paths = sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".jsonl"))
     found: dict[str, tuple[int, tuple[str, ...]]] = {}
     clash: set[str] = set()
-    tasks = [get_task(t) for t in builtin_tasks()] + ([get_task(extra)] if extra else [])
-    for task in tasks:
-        templates = {task.formatted(f).template for f in FORMATS}
-        for text, label in task.examples:
-            index = task.labels.index(label)
-            heads = tuple(t[: t.index("{label}")].format(input=text).rstrip() for t in templates)
+    for path in paths + ([Path(extra)] if extra else []):
+        records = [r for _, r in read_jsonl(path, "task file")]
+        header, examples = records[0], records[1:]
+        labels = list(header["labels"])  # type: ignore[index]
+        templates = {header.get("template", PLAIN_TEMPLATE), PLAIN_TEMPLATE}  # type: ignore[union-attr]
+        for example in examples:
+            text, label = example["input"], example["label"]  # type: ignore[index]
+            index = labels.index(label)
+            heads = tuple(
+                t[: t.index("{label}")].replace("{input}", text).rstrip() for t in templates
+            )
             if text in found and found[text][0] != index:
                 clash.add(text)
             found[text] = (index, heads + found.get(text, (0, ()))[1])

@@ -55,7 +55,7 @@ def resolve(name_or_path: str | os.PathLike[str]) -> tuple[str, Path | str, str]
     if ref.startswith(("http://", "https://", "vllm:")):
         return "remote", ref, ref
     if ref.startswith("learner:"):  # a learner by construction (models.learners), checked
-        from bayesmatrix.models.learners import LearnerSpec
+        from bayesmatrix.models.learner_spec import LearnerSpec
 
         LearnerSpec.parse(ref)
         return "learner", ref, ref

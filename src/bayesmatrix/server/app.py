@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from bayesmatrix.data import PLAIN_TEMPLATE
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.models.registry import MODELS
 
@@ -49,7 +50,7 @@ class IclRequest(BaseModel):
     demos: list[tuple[str, str]] = Field(min_length=1, max_length=MAX_DEMOS)
     label_words: dict[str, str] = Field(min_length=2, max_length=MAX_LABELS)
     # the task's format (GET /api/task gives the shipped one); defaults: the plain format
-    template: str = Field(default="Input: {input}\nOutput: {label}", max_length=500)
+    template: str = Field(default=PLAIN_TEMPLATE, max_length=500)
     instruction: str = Field(default="", max_length=500)
 
     @field_validator("template")

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmatrix.bayes.information import entropy
+from bayesmatrix.data import PLAIN_TEMPLATE
 from bayesmatrix.errors import BayesmatrixError, ModelNotFoundError
 from bayesmatrix.executor import Executor, Resources, worker_model
 from bayesmatrix.models.loading import model_resources
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from bayesmatrix.experiments.icl.tasks import Task
     from bayesmatrix.models import LanguageModel
 
-TEMPLATE = "Input: {input}\nOutput: {label}"
+TEMPLATE = PLAIN_TEMPLATE
 SEPARATOR = "\n\n"
 
 

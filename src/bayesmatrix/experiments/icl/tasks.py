@@ -26,10 +26,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from bayesmatrix.data import read_jsonl
+from bayesmatrix.data import PLAIN_TEMPLATE, read_jsonl
 from bayesmatrix.errors import BayesmatrixError
 
-DEFAULT_TEMPLATE = "Input: {input}\nOutput: {label}"
+DEFAULT_TEMPLATE = PLAIN_TEMPLATE
 MAX_LABELS = 50
 # how a task is put to the model: its own instruction and template, or the bare format of
 # bayesmatrix 0.3.0 and of Wei et al. (2023) (no instruction, "Input: ...\nOutput: ...")
