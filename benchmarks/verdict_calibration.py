@@ -12,7 +12,14 @@ import argparse
 import time
 from pathlib import Path
 
-from bayesmatrix.report.calibration import CLAIMS, calibration_runs, error_rates, markdown_table
+from bayesmatrix.report.calibration import (
+    CLAIMS,
+    calibration_runs,
+    error_rates,
+    markdown_table,
+    rates_file,
+    save_rates,
+)
 
 
 def main() -> None:
@@ -21,6 +28,11 @@ def main() -> None:
     parser.add_argument("--replicates", type=int, default=10)
     parser.add_argument("--claims", default=",".join(CLAIMS))
     parser.add_argument("--out", type=Path, default=Path("runs/calibration"))
+    parser.add_argument(
+        "--save",
+        action="store_true",
+        help="write the rates the report cites (data/calibration.json)",
+    )
     args = parser.parse_args()
     start = time.perf_counter()
     runs = calibration_runs(
@@ -32,7 +44,10 @@ def main() -> None:
     )
     runs.to_csv(args.out / f"{args.profile}.csv", index=False)
     print(f"\nprofile {args.profile}, {args.replicates} replicates per learner")
-    print(markdown_table(error_rates(runs)))
+    rates = error_rates(runs)
+    print(markdown_table(rates))
+    if args.save:
+        print(f"saved {save_rates(rates, args.profile, args.replicates, rates_file())}")
     print(f"({time.perf_counter() - start:.0f} s)")
 
 

@@ -58,3 +58,20 @@ def test_a_rule_saying_supported_of_everything_fails(runs):
 def test_constant_evidence_makes_any_learner_exchangeable():
     assert right_answer("icl-order", "exchangeable", "regular", "recency") == "supported"
     assert right_answer("icl-order", "exchangeable", "flipped-0.3", "recency") == "not supported"
+
+
+def test_the_report_cites_each_rules_measured_rates(runs, tmp_path):
+    from bayesmatrix.report.calibration import rule_summary, save_rates
+
+    path = save_rates(error_rates(runs), "quick", 2, tmp_path / "calibration.json")
+    line = rule_summary("coin-flips", path)
+    assert "quick profile, 2 replicates" in line
+    wrong = runs[(runs["claim"] == "coin-flips") & (runs["learner"] == "recency")]
+    wrong = wrong[wrong["rule"] == "like the Beta-Binomial posterior"]
+    count = int((wrong["status"] == "supported").sum())
+    assert (
+        "'like the Beta-Binomial posterior': bayesian learner wrongly 'not supported' 0/2" in line
+    )
+    assert f"recency learner wrongly 'supported' {count}/2" in line
+    assert rule_summary("rows", path) == ""
+    assert rule_summary("coin-flips", tmp_path / "missing.json") == ""

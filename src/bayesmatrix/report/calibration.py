@@ -12,8 +12,10 @@ Inconclusive is never counted as an error, and is reported as its own rate.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
+from importlib.resources import files
 from pathlib import Path
 
 import pandas as pd
@@ -159,3 +161,46 @@ def markdown_table(rates: pd.DataFrame) -> str:
             f"<= {r.target:.0%} | {r.meets} |"
         )
     return "\n".join(lines)
+
+
+def rates_file() -> Path:
+    """Where the measured rates ship (benchmarks/verdict_calibration.py --save writes it)."""
+    return Path(str(files("bayesmatrix.data").joinpath("calibration.json")))
+
+
+def save_rates(rates: pd.DataFrame, profile: str, replicates: int, path: Path) -> Path:
+    """The rates with how they were measured, as JSON the report reads."""
+    from bayesmatrix.results.io import write_text
+
+    body = {"profile": profile, "replicates": replicates, "rates": rates.to_dict("records")}
+    return write_text(path, json.dumps(body, indent=1, default=float) + "\n")
+
+
+def rule_summary(claim: str, path: Path | None = None) -> str:
+    """One line per calibrated rule of a claim: how often it gave each learner the wrong
+    verdict in the shipped calibration run ('' when the claim was not calibrated)."""
+    src = path or rates_file()
+    if not src.is_file():
+        return ""
+    body = json.loads(src.read_text(encoding="utf-8"))
+    rows = [r for r in body["rates"] if r["claim"] == claim]
+    lines = []
+    for rule in dict.fromkeys(r["rule"] for r in rows):
+        parts = []
+        for learner in LEARNERS:
+            mine = [r for r in rows if r["rule"] == rule and r["learner"] == learner]
+            if not mine:
+                continue
+            wrong = sum(round(r["wrong_rate"] * r["n"]) for r in mine)
+            n = sum(r["n"] for r in mine)
+            lo, hi = wilson_interval(wrong, n)
+            answer = "not supported" if mine[0]["right"] == _S else "supported"
+            parts.append(f"{learner} learner wrongly '{answer}' {wrong}/{n} [{lo:.0%}, {hi:.0%}]")
+        lines.append(f"'{rule}': " + "; ".join(parts))
+    profile, replicates = body["profile"], body["replicates"]
+    return (
+        f"Measured on learners by construction ({profile} profile, {replicates} replicates, "
+        "every condition pooled; docs/guides/verdict-calibration.md): " + " | ".join(lines)
+        if lines
+        else ""
+    )

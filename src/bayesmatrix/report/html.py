@@ -71,6 +71,8 @@ def render_report(
             parts.append(f"<p class='note'>{html.escape(s.note)}</p>")
         if s.rule:
             parts.append(f"<p class='rule'>Verdict rule: {html.escape(s.rule)}</p>")
+        if s.calibration:
+            parts.append(f"<p class='rule'>{html.escape(s.calibration)}</p>")
         if s.verdicts:
             parts.append("<table><tr><th>verdict</th><th>claim</th><th>evidence</th></tr>")
             for v in s.verdicts:

@@ -26,6 +26,7 @@ from bayesmatrix.executor import (
 from bayesmatrix.models.backends import backend_for, missing_capabilities
 from bayesmatrix.models.loading import model_resources
 from bayesmatrix.models.paths import model_identity
+from bayesmatrix.report.calibration import rule_summary
 from bayesmatrix.results.verdicts import Verdict
 
 PROFILES = PROFILE_NAMES
@@ -40,6 +41,7 @@ class ClaimSection:
     figures: list[tuple[Path, str]] = field(default_factory=list)  # (png, reproducing command)
     note: str = ""
     rule: str = ""
+    calibration: str = ""  # the rule's measured error rates (report.calibration)
 
 
 def profile_settings(profile: str, assignments: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
@@ -146,7 +148,12 @@ def run_validation(
         ]
         sections.append(
             ClaimSection(
-                claim.title, verdicts_of(results), figures, claim.note(results), claim.rule
+                claim.title,
+                verdicts_of(results),
+                figures,
+                claim.note(results),
+                claim.rule,
+                rule_summary(claim.name),
             )
         )
     return sections
