@@ -136,6 +136,15 @@ def rule(
     return "supported" if hi < below else "not supported" if lo > refute else "inconclusive"
 
 
+def bounded(value: float, spec: str = ".3f", bound: float | None = None) -> str:
+    """A number as evidence shows it alone: '> 10^4' at or past `bound` (a fit at its
+    limit), else formatted with `spec`."""
+    if bound is not None and math.isfinite(value) and value >= bound:
+        power = math.log10(bound)
+        return f"> 10^{power:.0f}" if power == round(power) else f"> {bound:g}"
+    return format(value, spec)
+
+
 def estimate(
     value: float, lo: float, hi: float, spec: str = ".3f", bound: float | None = None
 ) -> str:
@@ -146,10 +155,7 @@ def estimate(
     observations) is flagged."""
 
     def show(x: float) -> str:
-        if bound is not None and math.isfinite(x) and x >= bound:
-            power = math.log10(bound)
-            return f"> 10^{power:.0f}" if power == round(power) else f"> {bound:g}"
-        return format(x, spec)
+        return bounded(x, spec, bound)
 
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return f"{show(value)} (no interval)"

@@ -11,7 +11,6 @@ Learners are compared by leave-one-seed-out cross-entropy on q.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from bayesmatrix.bayes.stats import bootstrap_mean_ci
 from bayesmatrix.experiments.icl.scaling import LAW, MIN_FIT_SHOTS, scaling_fits, scaling_frame
 from bayesmatrix.results.frame import FrameResult, Schema
 from bayesmatrix.results.store import cached, fingerprint
-from bayesmatrix.results.verdicts import Rule, Status, Verdict, estimate
+from bayesmatrix.results.verdicts import Rule, Status, Verdict, bounded, estimate
 
 KEYS = ["model", "task", "condition"]
 # a kappa interval reaching this means the curve cannot be told apart from the zero-shot prior
@@ -195,11 +194,11 @@ class IclAnalysis(FrameResult):
             )
             if "beta-bernoulli" in rows.index:
                 text += f", Beta-Bernoulli {est(rows.loc['beta-bernoulli'], 'heldout_rmse')}"
-            kappa = estimate(bb_row["kappa"], 0, math.inf, ".2f", bound=NO_UPDATE_KAPPA)
             text += (
                 f"; difference Bayesian - power {est(b, 'rmse_gap', '+.4f')}; prior on the "
                 f"demonstrated task rho {est(b, 'rho', '.3f')} (kappa "
-                f"{kappa.split(' [')[0]}), efficiency K {est(b, 'K', '.3f')}, P1 "
+                f"{bounded(bb_row['kappa'], '.2f', NO_UPDATE_KAPPA)}), efficiency K "
+                f"{est(b, 'K', '.3f')}, P1 "
                 f"{b['p1']:.3f}, P2 {b['p2']:.3f}; R^2 on the fitted shots: Bayesian "
                 f"{b['r2']:.2f}, power {p['r2']:.2f}"
             )
