@@ -143,3 +143,26 @@ def test_matrix_build_force_replaces_only_an_index(cli, places, tmp_path):
     assert (out / "notes.txt").read_text() == "my notes"
     (out / "notes.txt").unlink()
     assert cli("matrix", "build", "{corpus}", "--out", str(out), "--force")[0] == 0
+
+
+def test_a_results_fingerprint_does_not_depend_on_where_its_data_lives(tmp_path):
+    """The same task file read from two places (another checkout, another venv) is the same
+    data: results computed from one are reused with the other, not refused as stale."""
+    import shutil
+
+    from bayesmatrix.claims import get_claim
+    from bayesmatrix.experiments.icl.tasks import get_task
+    from bayesmatrix.results.store import digest
+
+    shipped = get_task("sentiment")
+    copy = tmp_path / "elsewhere" / "sentiment.jsonl"
+    copy.parent.mkdir()
+    shutil.copy(shipped.source, copy)
+    moved = get_task(str(copy))
+    assert moved.source != shipped.source
+    assert digest([moved]) == digest([shipped])
+    claim = get_claim("icl")
+    data = claim.data(claim.configure("test"))
+    edited = copy.read_text(encoding="utf-8").replace("The worst meal", "The best meal", 1)
+    copy.write_text(edited, encoding="utf-8")
+    assert digest([get_task(str(copy))]) != digest(data)  # content still counts

@@ -39,12 +39,17 @@ def text_digest(text: str | bytes) -> str:
 
 
 def digest(obj: Any) -> str:
-    """A hash of a JSON-like object; dataclasses are hashed by their fields."""
+    """A hash of a JSON-like object; dataclasses are hashed by their fields, except those
+    marked `field(metadata={"digest": False})` (e.g. the path a task file was read from)."""
     import dataclasses
 
     def plain(o: Any) -> Any:
         if dataclasses.is_dataclass(o) and not isinstance(o, type):
-            return dataclasses.asdict(o)
+            return {
+                f.name: getattr(o, f.name)
+                for f in dataclasses.fields(o)
+                if f.metadata.get("digest", True)
+            }
         return str(o)
 
     return text_digest(json.dumps(obj, sort_keys=True, default=plain, ensure_ascii=False))

@@ -19,6 +19,7 @@ demonstration, so a zero-shot "prior" renormalised over them is manufactured (se
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, replace
 from importlib.resources import files
@@ -144,7 +145,9 @@ class Task:
     template: str
     label_words: dict[str, str]
     examples: tuple[tuple[str, str], ...]
-    source: str
+    # where the file was read from: not part of any result's fingerprint (a result does not
+    # depend on where the package is installed)
+    source: str = dataclasses.field(compare=False, metadata={"digest": False})
     instruction: str = ""
 
     @property
