@@ -132,7 +132,7 @@ def test_top_k_only_rows_give_bounds_that_contain_the_exact_entropy(server, remo
 
 def test_a_claim_that_needs_hidden_states_stops_with_one_line(server, tmp_path):
     proc = run_cli("continuity", "--model", server + "?model=smollm2", "--out", str(tmp_path))
-    assert proc.returncode == 2 and "hidden states are not available" in proc.stderr
+    assert proc.returncode == 2 and "cannot give hidden states" in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
     assert not list(tmp_path.rglob("*.parquet"))  # nothing half-written
 
@@ -149,7 +149,7 @@ def test_validate_over_the_server_runs_what_it_can_and_lists_the_rest(server, tm
         [model], "test", tmp_path, Loader(), claims=["rows", "continuity"]
     )
     assert [v.status for v in rows.verdicts] == ["supported"]
-    assert not continuity.verdicts and "hidden states are not available" in continuity.note
+    assert not continuity.verdicts and "cannot give hidden states" in continuity.note
     assert not list((tmp_path / "test" / "continuity").rglob("done.json"))
 
 

@@ -65,13 +65,17 @@ def test_the_report_cites_each_rules_measured_rates(runs, tmp_path):
 
     path = save_rates(error_rates(runs), "quick", 2, tmp_path / "calibration.json")
     line = rule_summary("coin-flips", path)
-    assert "quick profile, 2 replicates" in line
+    assert "(quick profile, 2 replicates)" in line
     wrong = runs[(runs["claim"] == "coin-flips") & (runs["learner"] == "recency")]
     wrong = wrong[wrong["rule"] == "like the Beta-Binomial posterior"]
     count = int((wrong["status"] == "supported").sum())
-    assert (
-        "'like the Beta-Binomial posterior': bayesian learner wrongly 'not supported' 0/2" in line
-    )
+    rule = "'like the Beta-Binomial posterior' (quick profile, 2 replicates): "
+    assert rule + "bayesian learner wrongly 'not supported' 0/2" in line
     assert f"recency learner wrongly 'supported' {count}/2" in line
     assert rule_summary("rows", path) == ""
     assert rule_summary("coin-flips", tmp_path / "missing.json") == ""
+    # a second measurement of one claim replaces that claim's rows and keeps the others'
+    rates = error_rates(runs)
+    save_rates(rates[rates["claim"] == "coin-flips"], "full", 9, path)
+    assert "(full profile, 9 replicates)" in rule_summary("coin-flips", path)
+    assert "(quick profile, 2 replicates)" in rule_summary("martingale-paths", path)

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bayesmatrix.claims.claim import Claim, Context
-from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.errors import BayesmatrixError, CapabilityError
+from bayesmatrix.models.backends import CAPABILITIES, backend_for, missing_capabilities
 from bayesmatrix.models.paths import model_identity
 from bayesmatrix.results.outdir import safe_name
 from bayesmatrix.results.store import cached, digest
@@ -101,6 +102,15 @@ def run_claim(
     results.store.cached). A model's identity comes from `load_model.identity` when the
     loader has one (models.Loader: the weights and their dtype), else from the weights."""
     out = Path(out)
+    for name in models if claim.scope != "none" else ():
+        lacking = missing_capabilities(name, claim.requires)
+        if lacking:  # before any model loads or anything is written
+            raise CapabilityError(
+                f"{name} ({backend_for(name).name}) cannot give "
+                + ", ".join(f"{CAPABILITIES[c]} (capability '{c}')" for c in lacking)
+                + f", which claim '{claim.name}' needs; run it on a backend that has it (a "
+                "model name, folder or .gguf file loads transformers in this process)"
+            )
     data = claim.data(settings)
     base = {
         "claim": claim.name,

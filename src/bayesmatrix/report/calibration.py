@@ -168,12 +168,20 @@ def rates_file() -> Path:
     return Path(str(files("bayesmatrix.data").joinpath("calibration.json")))
 
 
-def save_rates(rates: pd.DataFrame, profile: str, replicates: int, path: Path) -> Path:
-    """The rates with how they were measured, as JSON the report reads."""
+def save_rates(
+    rates: pd.DataFrame, profile: str, replicates: int, path: Path, merge: bool = True
+) -> Path:
+    """The rates, each row with the profile and replicates it was measured at, as JSON the
+    report reads; with `merge`, rows of other claims already in the file are kept (cheap
+    claims can be measured with more replicates than expensive ones)."""
     from bayesmatrix.results.io import write_text
 
-    body = {"profile": profile, "replicates": replicates, "rates": rates.to_dict("records")}
-    return write_text(path, json.dumps(body, indent=1, default=float) + "\n")
+    rows = rates.assign(profile=profile, replicates=replicates).to_dict("records")
+    if merge and path.is_file():
+        mine = {r["claim"] for r in rows}
+        kept = json.loads(path.read_text(encoding="utf-8"))["rates"]
+        rows = [r for r in kept if r["claim"] not in mine] + rows
+    return write_text(path, json.dumps({"rates": rows}, indent=1, default=float) + "\n")
 
 
 def rule_summary(claim: str, path: Path | None = None) -> str:
@@ -196,11 +204,14 @@ def rule_summary(claim: str, path: Path | None = None) -> str:
             lo, hi = wilson_interval(wrong, n)
             answer = "not supported" if mine[0]["right"] == _S else "supported"
             parts.append(f"{learner} learner wrongly '{answer}' {wrong}/{n} [{lo:.0%}, {hi:.0%}]")
-        lines.append(f"'{rule}': " + "; ".join(parts))
-    profile, replicates = body["profile"], body["replicates"]
+        first = next(r for r in rows if r["rule"] == rule)
+        lines.append(
+            f"'{rule}' ({first['profile']} profile, {first['replicates']} replicates): "
+            + "; ".join(parts)
+        )
     return (
-        f"Measured on learners by construction ({profile} profile, {replicates} replicates, "
-        "every condition pooled; docs/guides/verdict-calibration.md): " + " | ".join(lines)
+        "Measured on learners by construction (every condition pooled; "
+        "docs/guides/verdict-calibration.md): " + " | ".join(lines)
         if lines
         else ""
     )

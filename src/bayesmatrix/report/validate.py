@@ -23,7 +23,7 @@ from bayesmatrix.executor import (
     LocalExecutor,
     Resources,
 )
-from bayesmatrix.models.backends import backend_for, missing_capabilities
+from bayesmatrix.models.backends import CAPABILITIES, backend_for, missing_capabilities
 from bayesmatrix.models.loading import model_resources
 from bayesmatrix.models.paths import model_identity
 from bayesmatrix.report.calibration import rule_summary
@@ -114,7 +114,8 @@ def run_validation(
             lacking = {m: caps for m, caps in missing.items() if caps}
             if lacking:
                 unavailable[claim.name] = "; ".join(
-                    f"{m} ({backend_for(m).name}) cannot give {', '.join(caps)}"
+                    f"{m} ({backend_for(m).name}) cannot give "
+                    + ", ".join(f"{CAPABILITIES[c]} (capability '{c}')" for c in caps)
                     for m, caps in lacking.items()
                 )
     runnable = {k: v for k, v in settings.items() if k not in unavailable}
