@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -222,7 +223,7 @@ def test_progress_reaches_a_log(tmp_path):
     done = run_cli("icl", "--conditions", "regular,flipped", "--shots", "2", "--seeds", "2",
                    "--bootstrap", "0", "--out", str(tmp_path / "o"))  # fmt: skip
     assert done.returncode == 0, done.stderr
-    lines = [line for line in done.stderr.splitlines() if line.startswith("icl cells")]
+    lines = [line for line in done.stderr.splitlines() if re.match(r"icl: .* \[\d+/4", line)]
     assert lines and "[1/4, 25%]" in lines[0] and "[4/4, 100%]" in lines[-1], done.stderr
     assert len(lines) <= 4
 
