@@ -96,7 +96,7 @@ def rerun(name: str, result: object, settings: dict, rng: np.random.Generator) -
     frames = {
         f.name: perturb(getattr(result, f.name), rng)
         for f in dataclasses.fields(result)
-        if isinstance(getattr(result, f.name), pd.DataFrame)
+        if f.init and isinstance(getattr(result, f.name), pd.DataFrame)
     }
     return dataclasses.replace(result, **frames).verdicts()
 

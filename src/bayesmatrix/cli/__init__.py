@@ -40,6 +40,7 @@ def read_text(path: Path) -> str:
     return read_utf8(path)
 
 
+Force = Annotated[bool, typer.Option(help="recompute results saved there from other inputs")]
 Device = Annotated[
     str, typer.Option(help="cpu, cuda, cuda:N, mps, or auto (CUDA, then MPS, then CPU)")
 ]

@@ -10,14 +10,13 @@ from typing import Annotated, Any
 
 import typer
 
-from bayesmatrix.cli import Device, Dtype, app, configure_options, distinct, loader
+from bayesmatrix.cli import Device, Dtype, Force, app, configure_options, distinct, loader
 from bayesmatrix.cli.run import run_and_report
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.models.registry import DEFAULT_MODEL
 
 Models = Annotated[list[str], typer.Option("--model", help="model(s); repeat the option")]
 Out = Annotated[Path, typer.Option(help="output directory (finished models are reused)")]
-Force = Annotated[bool, typer.Option(help="recompute results saved there from other inputs")]
 
 
 def run_named(

@@ -13,6 +13,7 @@ from bayesmatrix.cli import (
     Device,
     Dtype,
     ExecutorName,
+    Force,
     RayAddress,
     app,
     check_models,
@@ -68,9 +69,7 @@ def icl_cmd(
     martingale: Annotated[
         bool, typer.Option(help="also run the martingale check into OUT/martingale")
     ] = False,
-    force: Annotated[
-        bool, typer.Option(help="recompute results saved there from other inputs")
-    ] = False,
+    force: Force = False,
     device: Device = "auto",
     dtype: Dtype = "float32",
     executor_name: ExecutorName = "local",

@@ -15,6 +15,7 @@ from bayesmatrix.cli import (
     Device,
     Dtype,
     ExecutorName,
+    Force,
     RayAddress,
     app,
     check_models,
@@ -91,9 +92,7 @@ def run_cmd(
     out: Annotated[
         Path | None, typer.Option(help="output directory (default runs/CLAIM; resumes)")
     ] = None,
-    force: Annotated[
-        bool, typer.Option(help="recompute results saved there from other inputs")
-    ] = False,
+    force: Force = False,
     device: Device = "auto",
     dtype: Dtype = "float32",
     executor_name: ExecutorName = "local",

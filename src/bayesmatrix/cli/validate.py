@@ -11,6 +11,7 @@ from bayesmatrix.cli import (
     Device,
     Dtype,
     ExecutorName,
+    Force,
     RayAddress,
     app,
     check_models,
@@ -34,9 +35,7 @@ def validate_cmd(
     out: Annotated[Path, typer.Option(help="output directory (a rerun resumes)")] = Path(
         "runs/validate"
     ),
-    force: Annotated[
-        bool, typer.Option(help="recompute results saved there from other inputs")
-    ] = False,
+    force: Force = False,
     device: Device = "auto",
     dtype: Dtype = "float32",
     claims: Annotated[

@@ -22,7 +22,7 @@ computed from it (`coin_flip_verdicts`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -319,6 +319,10 @@ class CoinFlipResult(FrameResult):
 
     readings: pd.DataFrame
     bootstrap: int = 1000
+    # comparison(readings), computed once: verdicts, the KL curve and the figure share it
+    _compared: pd.DataFrame | None = field(
+        default=None, init=False, repr=False, compare=False, metadata={"saved": False}
+    )
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -326,7 +330,9 @@ class CoinFlipResult(FrameResult):
 
     def compared(self) -> pd.DataFrame:
         """Readings with the exact posterior predictives and the KL bits from each."""
-        return comparison(self.readings)
+        if self._compared is None:
+            self._compared = comparison(self.readings)
+        return self._compared
 
     def kl_curve(self) -> pd.DataFrame:
         """Mean KL bits per flip against n, with intervals over sequences."""
