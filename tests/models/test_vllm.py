@@ -11,6 +11,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pytest
 import bayesmatrix
 from bayesmatrix import BayesmatrixError
 from bayesmatrix.errors import CapabilityError
+from bayesmatrix.experiments.icl.paths import LMSampler, sample_paths
 from bayesmatrix.experiments.icl.sweep import Condition, run_cell
 from bayesmatrix.experiments.icl.tasks import get_task
 from bayesmatrix.models.paths import gguf_cache_dir, resolve
@@ -111,6 +113,179 @@ def test_icl_cells_equal_the_hf_backend(remote, smollm2, condition):
     b = run_cell(smollm2, task, Condition(condition), 0, 8)
     for column in ("p_true", "label_mass", "zero_shot_p_true", "entropy_bits"):
         np.testing.assert_allclose(a[column], b[column], atol=TOL)
+
+
+@pytest.mark.parametrize("condition", ["flipped", "sul"])
+def test_every_rung_the_server_answers_reads_what_the_hf_backend_reads(remote, smollm2, condition):
+    """vLLM 0.32's server has no prompt_logprob_token_ids: it answers the generated-ids,
+    top-k and per-prompt rungs (sul's label words take several tokens: the mixed path)."""
+    assert remote.limits.rungs == ("generated-ids", "top-k", "per-prompt")
+    task = get_task("sentiment")
+    b = run_cell(smollm2, task, Condition(condition), 2, 6)
+    try:
+        for rung in remote.limits.rungs:
+            remote.rung = rung
+            a = run_cell(remote, task, Condition(condition), 2, 6)
+            for column in ("p_true", "label_mass", "zero_shot_p_true"):
+                np.testing.assert_allclose(a[column], b[column], atol=TOL, err_msg=rung)
+    finally:
+        remote.rung = "generated-ids"
+    with pytest.raises(BayesmatrixError, match="does not answer the 'prompt-ids' rung"):
+        remote.rung = "prompt-ids"
+
+
+class Proxy:
+    """A stand-in for another vLLM: forwards to the real server, but refuses (HTTP 400, as
+    vLLM refuses a field it validates) or drops (as an older server ignores an unknown field)
+    chosen request fields, or caps logprobs as `--max-logprobs cap` would; `stop` closes it
+    (a server killed mid-sweep). Counts the requests it forwards."""
+
+    def __init__(self, upstream: str, refuse=(), drop=(), cap=None, port=0):
+        self.upstream, self.count = upstream.removesuffix("/v1"), 0
+        self.refuse, self.drop, self.cap = set(refuse), set(drop), cap
+        self.stopped = False
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _send(self, code: int, payload: bytes) -> None:
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _forward(self, body: bytes | None) -> None:
+                request = urllib.request.Request(
+                    proxy.upstream + self.path, data=body,
+                    headers={"Content-Type": "application/json"},
+                )  # fmt: skip
+                try:
+                    with urllib.request.urlopen(request, timeout=300) as response:
+                        self._send(response.status, response.read())
+                except urllib.error.HTTPError as exc:
+                    self._send(exc.code, exc.read())
+
+            def do_GET(self):
+                self._forward(None)
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                proxy.count += 1
+                refused = sorted(proxy.refuse & set(body))
+                asked = [body.get(k) for k in ("prompt_logprobs", "logprobs")]
+                if proxy.cap is not None and any(a is not None and (a == -1 or a > proxy.cap)
+                                                 for a in asked):  # fmt: skip
+                    big = next(a for a in asked if a is not None and (a == -1 or a > proxy.cap))
+                    message = (f"Requested prompt logprobs of {big}, which is greater than max "
+                               f"allowed: {proxy.cap}")  # fmt: skip
+                    self._send(400, json.dumps({"error": {"message": message}}).encode())
+                elif refused:
+                    message = f"{refused[0]} is not supported by this server"
+                    self._send(400, json.dumps({"error": {"message": message}}).encode())
+                else:
+                    for key in proxy.drop:
+                        body.pop(key, None)
+                    self._forward(json.dumps(body).encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self.httpd.server_port
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> Proxy:
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the port (connections are refused from now on)."""
+        if not self.stopped:
+            self.stopped = True
+            self.httpd.shutdown()
+            self.httpd.server_close()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+@pytest.mark.parametrize(
+    ("options", "rung"),
+    [
+        ({"refuse": ["logprob_token_ids"]}, "top-k"),
+        ({"drop": ["logprob_token_ids"]}, "top-k"),
+        ({"cap": 0}, "per-prompt"),
+    ],
+)
+def test_a_server_without_a_rung_falls_to_the_next_and_reads_the_same(
+    server, smollm2, options, rung
+):
+    with Proxy(server, **options) as proxy:
+        lm = bayesmatrix.load(proxy.url + "?model=smollm2")
+        assert lm.rung == rung
+        task = get_task("sentiment")
+        a = run_cell(lm, task, Condition("regular"), 1, 5)
+        b = run_cell(smollm2, task, Condition("regular"), 1, 5)
+        np.testing.assert_allclose(a["p_true"], b["p_true"], atol=TOL)
+        proc = run_cli("models", "--probe", proxy.url + "?model=smollm2")
+        assert proc.returncode == 0, proc.stderr
+        lines = [" ".join(line.split()) for line in proc.stdout.splitlines()]
+        assert any(line.startswith(f"│ rung │ {rung} ") for line in lines), proc.stdout
+
+
+def test_a_server_killed_mid_sweep_is_one_line_and_the_rerun_resumes(server, tmp_path):
+    """The server goes away as soon as the first cell is saved (a watcher stops it)."""
+    port = free_port()
+    args = ("icl", "--task", "sentiment", "--conditions", "regular", "--shots", "5",
+            "--seeds", "4", "--bootstrap", "50", "--out", str(tmp_path))  # fmt: skip
+    with Proxy(server, port=port) as proxy:
+
+        def watch() -> None:
+            while not list(tmp_path.rglob("*.parquet")):
+                time.sleep(0.02)
+            proxy.stop()
+
+        threading.Thread(target=watch, daemon=True).start()
+        first = run_cli(*args, "--model", proxy.url + "?model=smollm2")
+    assert first.returncode != 0
+    assert f"cannot reach the model server at http://127.0.0.1:{port}" in first.stderr
+    assert first.stderr.strip().count("\n") == 0, first.stderr
+    kept = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.parquet")}
+    assert kept, "no finished cell was kept"
+    with Proxy(server, port=port) as proxy:
+        second = run_cli(*args, "--model", proxy.url + "?model=smollm2")
+    assert second.returncode == 0, second.stderr
+    assert all(p.stat().st_mtime_ns == t for p, t in kept.items())  # reused, not redone
+    assert len(list(tmp_path.rglob("*.parquet"))) > len(kept)
+
+
+def test_sampling_over_the_server_gives_what_the_hf_backend_gives(remote, smollm2):
+    prompt = "Question: What is the capital of France?\nAnswer:"
+    (a,), (b,) = remote.sample(prompt, 1, 8, 0.0), smollm2.sample(prompt, 1, 8, 0.0)
+    assert a.tokens == b.tokens and a.text == b.text
+    np.testing.assert_allclose(a.logprobs, b.logprobs, atol=TOL)
+    assert a.content_row_entropy == pytest.approx(b.content_row_entropy, abs=TOL)
+    assert a.content_row_top1 == pytest.approx(b.content_row_top1, abs=TOL)
+    drawn = remote.sample(prompt, 6, 8, 1.0, seed=5)
+    assert [d.tokens for d in drawn] == [d.tokens for d in remote.sample(prompt, 6, 8, 1.0, 5)]
+    assert len({tuple(d.tokens) for d in drawn}) > 1  # sampled, not greedy
+    ids, _ = smollm2._prepare(prompt, None, "left")
+    for d in drawn:  # after the first token (EOS masking aside) each log-prob is the model's
+        if len(d.tokens) > 1:
+            context = ids + d.tokens
+            cuts = [(len(ids) + m, [t]) for m, t in enumerate(d.tokens) if m > 0]
+            exact = smollm2.continuation_logprobs(context, cuts)
+            np.testing.assert_allclose(d.logprobs[1:], exact, atol=TOL)
+
+
+def test_streams_and_sampled_paths_over_the_server_equal_the_hf_backend(remote, smollm2):
+    with pytest.raises(BayesmatrixError, match="pass tokens"):
+        remote.stream([1, 2, 3], 2)
+    runs = []
+    for lm in (remote, smollm2):
+        sampler = LMSampler(lm)
+        runs.append(sample_paths(sampler, [1, 0, 1, 1], paths=4, horizon=3, seed=2))
+    np.testing.assert_allclose(runs[0][0], runs[1][0], atol=TOL)
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
 
 
 def test_top_k_only_rows_give_bounds_that_contain_the_exact_entropy(server, remote, smollm2):

@@ -32,10 +32,26 @@ DEMO_TEXT = (
 
 
 @app.command("models")
-def models_cmd() -> None:
-    """List the named models, whether they are installed, and where they live."""
+def models_cmd(
+    probe: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="a model reference to connect to and describe (backend, rows, the rung that "
+            "reads chosen tokens, concurrency); repeat the option"
+        ),
+    ] = None,
+) -> None:
+    """List the named models, whether they are installed, and where they live; with --probe,
+    how a served model is read."""
     from bayesmatrix.models.registry import DEFAULT_MODEL, list_models
 
+    if probe:
+        for reference in probe:
+            table = Table("", str(reference))
+            for key, value in loader("auto", "float32")(reference).describe().items():
+                table.add_row(key, str(value))
+            console.print(table)
+        return
     table = Table("name", "installed", "location / install command", "description")
     for spec in list_models():
         installed = spec.installed()

@@ -51,14 +51,14 @@ BACKENDS = (
         ("http://", "https://"),
         "vllm_server",
         "connect",
-        frozenset({"logprobs", "full_rows", "topk_rows"}),
+        frozenset({"logprobs", "full_rows", "topk_rows", "sampling", "streams"}),
     ),
     Backend(
         "vllm-engine",
         ("vllm:",),
         "vllm_engine",
         "start_engine",
-        frozenset({"logprobs", "full_rows", "topk_rows"}),
+        frozenset({"logprobs", "full_rows", "topk_rows", "sampling", "streams"}),
     ),
     Backend(
         "learner",

@@ -65,6 +65,14 @@ class LanguageModel:
         """Parameters of the model (0 when the backend cannot tell, e.g. over HTTP)."""
         return 0
 
+    def describe(self) -> dict[str, object]:
+        """What this backend is and what it can give (`bayesmatrix models --probe`)."""
+        return {
+            "backend": type(self).__name__,
+            "model": self.name,
+            "capabilities": ", ".join(sorted(self.capabilities)),
+        }
+
     def require(self, capability: str) -> None:
         """Raise CapabilityError unless this model has the capability."""
         if capability not in self.capabilities:
@@ -269,8 +277,11 @@ class LanguageModel:
         self.require("sampling")
         raise NotImplementedError
 
-    def stream(self, ids: Sequence[int], copies: int = 1) -> Any:
-        """Copies of a context, to be extended token by token."""
+    def stream(
+        self, ids: Sequence[int], copies: int = 1, tokens: Sequence[int] | None = None
+    ) -> Any:
+        """Copies of a context, to be extended token by token; `tokens`: the ids whose
+        log-probabilities the caller reads (a served model reads only those)."""
         self.require("streams")
         raise NotImplementedError
 

@@ -309,9 +309,12 @@ class HFLanguageModel(LanguageModel):
                 out[i] = float(stats.logprob_next.sum())
         return out
 
-    def stream(self, ids: Sequence[int], copies: int = 1) -> Stream:
+    def stream(
+        self, ids: Sequence[int], copies: int = 1, tokens: Sequence[int] | None = None
+    ) -> Stream:
         """`copies` copies of the context `ids` (BOS included if wanted), to be extended token
-        by token (Stream.feed); sampling loops that choose their own next tokens use it."""
+        by token (Stream.feed); sampling loops that choose their own next tokens use it.
+        Whole rows are read in process, so `tokens` changes nothing here."""
         return Stream(self, [int(i) for i in ids], copies)
 
     @torch.inference_mode()

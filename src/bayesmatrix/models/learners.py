@@ -153,8 +153,11 @@ class LearnerModel(LanguageModel):
         with np.errstate(divide="ignore"):
             return np.log(np.array([probs[(cut, tuple(toks))] for cut, toks in requests]))
 
-    def stream(self, ids: Sequence[int], copies: int = 1) -> LearnerStream:
-        """Copies of a coin-flip context (digits ' 0,' ' 1,'), extended flip by flip."""
+    def stream(
+        self, ids: Sequence[int], copies: int = 1, tokens: Sequence[int] | None = None
+    ) -> LearnerStream:
+        """Copies of a coin-flip context (digits ' 0,' ' 1,'), extended flip by flip (the
+        learner gives the digits' columns whatever `tokens` says)."""
         return LearnerStream(self, ids, copies)
 
     def digit_tokens(self) -> list[int]:

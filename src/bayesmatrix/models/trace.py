@@ -18,7 +18,7 @@ from bayesmatrix.errors import BayesmatrixError
 LN2 = float(np.log(2.0))
 
 
-@dataclass
+@dataclass(repr=False)
 class Trace:
     """Rows of a model's next-token matrix along one token sequence.
 
@@ -65,6 +65,37 @@ class Trace:
 
     def __len__(self) -> int:
         return len(self.token_ids)
+
+    def __repr__(self) -> str:
+        extra = (["rows"] if self.rows is not None else []) + [
+            f"hidden{sorted(self.hidden)}"
+        ] * bool(self.hidden)
+        return (f"Trace({self.model}, {len(self)} tokens, top_k={self.top_k}"
+                + "".join(f", {e}" for e in extra) + ")")  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        """A table in Jupyter: one row per token (user text escaped); the figure is
+        `bayesmatrix.viz.plot_trace(trace)`."""
+        from html import escape
+
+        frame = self.to_frame()
+        head = ("<tr><th>pos</th><th>token</th><th>next</th><th>p(next)</th><th>H bits</th>"
+                f"<th>top-{self.top_k}</th></tr>")  # fmt: skip
+        body = []
+        for row in frame.itertuples():
+            alts = ", ".join(
+                f"{escape(repr(t))} {p:.2f}"
+                for t, p in zip(row.topk_tokens, row.topk_probs, strict=True)
+            )
+            last = row.next_token is None
+            body.append(
+                f"<tr><td>{row.position}</td><td>{escape(repr(row.token))}</td>"
+                f"<td>{'' if last else escape(repr(row.next_token))}</td>"
+                f"<td>{'' if last else f'{row.p_next:.3f}'}</td>"
+                f"<td>{row.entropy_bits:.2f}</td><td>{alts}</td></tr>"
+            )
+        caption = f"<caption>{escape(repr(self))}</caption>"
+        return f"<table class='bayesmatrix-trace'>{caption}{head}{''.join(body)}</table>"
 
     @property
     def entropy_bits(self) -> np.ndarray:

@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.models.vllm_server import ServerLanguageModel, ServerLimits
+from bayesmatrix.models.vllm_server import ServerLanguageModel, ServerLimits, probe_rungs
+
+ENGINE_BATCH = 64  # prompts per call: the engine batches them itself (one pipe, no concurrency)
 
 
 class EngineLanguageModel(ServerLanguageModel):
@@ -18,7 +21,7 @@ class EngineLanguageModel(ServerLanguageModel):
     environment (models/vllm_worker.py): the same readings as the server, without HTTP."""
 
     def __init__(self, worker: subprocess.Popen, ref: str, tokenizer: object, max_len: int) -> None:
-        limits = ServerLimits(full_rows=True, max_logprobs=-1)
+        limits = ServerLimits(full_rows=True, max_logprobs=-1, concurrency=1, batch=ENGINE_BATCH)
         config = Path(ref) / "config.json"
         vocab = len(tokenizer)  # type: ignore[arg-type]
         if config.is_file():
@@ -97,6 +100,6 @@ def start_engine(reference: str) -> EngineLanguageModel:
         env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")},
     )
     ready = _read_reply(worker)
-    return EngineLanguageModel(
-        worker, str(folder.resolve()), tokenizer, int(ready["max_model_len"])
-    )
+    lm = EngineLanguageModel(worker, str(folder.resolve()), tokenizer, int(ready["max_model_len"]))
+    lm.limits = replace(lm.limits, rungs=probe_rungs(lm))
+    return lm

@@ -7,6 +7,12 @@ token (full rows, exact entropy). With top-k rows only, a trace reports the top-
 entropy bounds instead of an entropy. Hidden states are not available: a claim that needs them
 stops with one line naming the missing capability.
 
+Log-probabilities of chosen tokens (ICL label words, coin-flip digits) are read on the highest
+rung of RUNGS that the server answers correctly, probed at connect against the per-prompt
+reading; requests go out `concurrency` at a time (vLLM batches them) and are reassembled in
+order. Sampling uses vLLM's own seeded sampler (`n` per request); streams (token-by-token
+extension of many copies) read only the tokens they are asked for.
+
 Reference: `bayesmatrix.load("http://127.0.0.1:8000/v1?model=NAME")` (or model=... as an
 argument); the tokenizer is read locally (the served model's folder, or `tokenizer=`).
 """
@@ -21,34 +27,58 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from bayesmatrix.errors import BayesmatrixError, CapabilityError
-from bayesmatrix.models.base import LanguageModel
+from bayesmatrix.models.base import LanguageModel, Sample
 from bayesmatrix.models.trace import Trace
 
 BATCH = 8  # prompts per request
 DEFAULT_SERVER_CAP = 20  # vLLM's --max-logprobs when not set; ?max_logprobs=K overrides
 RETRIES = 4  # on connection errors and 5xx, with exponential backoff
+CONCURRENCY = 8  # requests in flight to one server (?concurrency=N overrides)
+TOP_K = 20  # prompt log-probabilities per position on the top-k rung (at most the server's cap)
+MAX_TOKEN_IDS = 128  # vLLM's limit on logprob_token_ids per request
+
+# how log-probabilities of chosen tokens are read, best first (see ServerLanguageModel)
+RUNGS = {
+    "prompt-ids": "chosen ids scored at every prompt row, one pass per context "
+    "(prompt_logprob_token_ids: vLLM's engine with the V2 model runner)",
+    "generated-ids": "chosen ids scored at a generated position, one request per prefix "
+    "(logprob_token_ids, max_tokens=1; prefixes share the server's prefix cache)",
+    "top-k": f"the top {TOP_K} prompt log-probabilities, one pass per context; a token outside "
+    "them is read with a prompt of its own",
+    "per-prompt": "one prompt per (prefix, token), prompt_logprobs of the actual tokens",
+}
 
 
 @dataclass(frozen=True)
 class ServerLimits:
     """What a server allows: full_rows, every token's probability at every position (the
     server started with --max-logprobs -1, or a cap of at least the vocabulary); max_logprobs,
-    its cap (-1: none)."""
+    its cap (-1: none); rungs, the RUNGS it answers correctly, best first (the first is used);
+    concurrency, requests in flight; batch, prompts per request."""
 
     full_rows: bool
     max_logprobs: int
+    rungs: tuple[str, ...] = ("per-prompt",)
+    concurrency: int = CONCURRENCY
+    batch: int = BATCH
+
+    @property
+    def rung(self) -> str:
+        """The rung in use."""
+        return self.rungs[0]
 
     @property
     def capabilities(self) -> frozenset[str]:
         """The capabilities these limits give (hidden states never travel over HTTP)."""
         rows = {"full_rows"} if self.full_rows else set()
-        return frozenset({"logprobs", "topk_rows", *rows})
+        return frozenset({"logprobs", "topk_rows", "sampling", "streams", *rows})
 
 
 def is_remote(reference: object) -> bool:
@@ -89,9 +119,61 @@ class ServerLanguageModel(LanguageModel):
     def __repr__(self) -> str:
         return f"ServerLanguageModel({self.served!r} at {self.base}, {self.limits})"
 
+    @property
+    def rung(self) -> str:
+        """How log-probabilities of chosen tokens are read (a key of RUNGS)."""
+        return self.limits.rung
+
+    @rung.setter
+    def rung(self, name: str) -> None:
+        if name not in self.limits.rungs:
+            raise BayesmatrixError(
+                f"{self.base} does not answer the '{name}' rung; it answers "
+                f"{', '.join(self.limits.rungs)}"
+            )
+        rest = tuple(r for r in RUNGS if r in self.limits.rungs and r != name)
+        self.limits = replace(self.limits, rungs=(name, *rest))
+
+    def describe(self) -> dict[str, object]:
+        """What this backend is and how it reads (shown by `bayesmatrix models --probe`)."""
+        return {
+            "backend": type(self).__name__,
+            "where": self.base,
+            "model": self.served,
+            "rows": "full" if self.limits.full_rows else f"top {self.limits.max_logprobs}",
+            "rung": self.rung,
+            "how": RUNGS[self.rung],
+            "rungs answered": ", ".join(self.limits.rungs),
+            "concurrency": self.limits.concurrency,
+            "capabilities": ", ".join(sorted(self.capabilities)),
+        }
+
     # ---- HTTP ---------------------------------------------------------------------------
     def _post(self, path: str, body: dict) -> dict:
         return request(self.base + path, body)
+
+    def _send_all(self, bodies: list[dict]) -> list[dict]:
+        """POST each body to /completions, `concurrency` at a time; the replies in order. The
+        first failure stops the rest (queued requests are dropped)."""
+        bodies = [{"model": self.served, "temperature": 0.0, "max_tokens": 1, **b} for b in bodies]
+        if self.limits.concurrency <= 1 or len(bodies) <= 1:
+            return [self._post("/completions", b) for b in bodies]
+        pool = ThreadPoolExecutor(min(self.limits.concurrency, len(bodies)))
+        try:
+            futures = [pool.submit(self._post, "/completions", b) for b in bodies]
+            return [f.result() for f in futures]
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _choices(self, reply: dict, count: int, key: str) -> list[dict]:
+        choices = sorted(reply.get("choices", []), key=lambda c: c.get("index", 0))
+        if len(choices) != count or any(c.get(key) is None for c in choices):
+            raise BayesmatrixError(f"malformed reply from {self.base}: no {key}")
+        return choices
+
+    def _chunks(self, items: list) -> list[list]:
+        size = max(1, self.limits.batch)
+        return [items[i : i + size] for i in range(0, len(items), size)]
 
     def _prompt_logprobs(self, prompts: list[list[int]], k: int) -> list[list[dict]]:
         """Per prompt, per position i >= 1: {token id: logprob} of the row that predicts token
@@ -102,19 +184,74 @@ class ServerLanguageModel(LanguageModel):
                 f"{k} log-probabilities per position asked for, the server allows {cap}; "
                 f"restart it with --max-logprobs {k} (or -1)"
             )
+        chunks = self._chunks(prompts)
+        replies = self._send_all([{"prompt": c, "prompt_logprobs": k} for c in chunks])
         out: list[list[dict]] = []
-        for start in range(0, len(prompts), BATCH):
-            chunk = prompts[start : start + BATCH]
-            body = {"model": self.served, "prompt": chunk, "max_tokens": 1, "temperature": 0.0}
-            reply = self._post("/completions", {**body, "prompt_logprobs": k})
-            choices = sorted(reply.get("choices", []), key=lambda c: c.get("index", 0))
-            if len(choices) != len(chunk) or any("prompt_logprobs" not in c for c in choices):
-                raise BayesmatrixError(f"malformed reply from {self.base}: no prompt_logprobs")
-            for choice in choices:
+        for chunk, reply in zip(chunks, replies, strict=True):
+            for choice in self._choices(reply, len(chunk), "prompt_logprobs"):
                 rows = choice["prompt_logprobs"][1:]
                 out.append(
                     [{int(t): float(v["logprob"]) for t, v in (row or {}).items()} for row in rows]
                 )
+        return out
+
+    def _generated(self, contexts: list[list[int]], tokens: list[int]) -> np.ndarray:
+        """[contexts, tokens] log P(token | context), read at the first generated position
+        (logprob_token_ids; the generated token itself is discarded)."""
+        out = np.empty((len(contexts), len(tokens)))
+        limit = MAX_TOKEN_IDS if self.limits.max_logprobs == -1 else self.limits.max_logprobs
+        groups = [tokens[i : i + max(1, limit)] for i in range(0, len(tokens), max(1, limit))]
+        chunks = self._chunks(list(range(len(contexts))))
+        jobs = [(c, g) for g in groups for c in chunks]
+        bodies = [
+            {
+                "prompt": [contexts[i] for i in c], "logprobs": len(g), "logprob_token_ids": g,
+                "return_tokens_as_token_ids": True,
+            }
+            for c, g in jobs
+        ]  # fmt: skip
+        for (chunk, group), reply in zip(jobs, self._send_all(bodies), strict=True):
+            for i, choice in zip(chunk, self._choices(reply, len(chunk), "logprobs"), strict=True):
+                row = (choice["logprobs"].get("top_logprobs") or [None])[0] or {}
+                read = {_token_id(t): float(v) for t, v in row.items()}
+                if any(t not in read for t in group):
+                    raise BayesmatrixError(
+                        f"malformed reply from {self.base}: logprob_token_ids not answered"
+                    )
+                out[i, [tokens.index(t) for t in group]] = [read[t] for t in group]
+        return out
+
+    def _last_rows(self, contexts: list[list[int]], k: int) -> list[dict[int, float]]:
+        """Per context, {token id: logprob} of its next-token row (top k; all when k == -1),
+        read at the generated position: one row per context, not one per prompt position."""
+        chunks = self._chunks(contexts)
+        bodies = [{"prompt": c, "logprobs": k, "return_tokens_as_token_ids": True} for c in chunks]
+        out = []
+        for chunk, reply in zip(chunks, self._send_all(bodies), strict=True):
+            for choice in self._choices(reply, len(chunk), "logprobs"):
+                row = (choice["logprobs"].get("top_logprobs") or [None])[0]
+                if not row:
+                    raise BayesmatrixError(f"malformed reply from {self.base}: no top_logprobs")
+                out.append({_token_id(t): float(v) for t, v in row.items()})
+        return out
+
+    def _scored(self, prompts: list[list[int]], tokens: list[int]) -> list[np.ndarray]:
+        """Per prompt, [len - 1, tokens]: row i scores the tokens as predictions of token i + 1
+        (prompt_logprob_token_ids)."""
+        chunks = self._chunks(prompts)
+        bodies = [{"prompt": c, "prompt_logprob_token_ids": tokens} for c in chunks]
+        out = []
+        for chunk, reply in zip(chunks, self._send_all(bodies), strict=True):
+            for ids, choice in zip(
+                chunk, self._choices(reply, len(chunk), "prompt_token_id_logprobs"), strict=True
+            ):
+                rows = np.asarray(choice["prompt_token_id_logprobs"], dtype=float)
+                if rows.shape != (len(ids) - 1, len(tokens)):
+                    raise BayesmatrixError(
+                        f"malformed reply from {self.base}: prompt_token_id_logprobs of shape "
+                        f"{rows.shape}"
+                    )
+                out.append(rows)
         return out
 
     # ---- readings -------------------------------------------------------------------------
@@ -130,8 +267,8 @@ class ServerLanguageModel(LanguageModel):
     def next_rows(self, sources: Sequence[str | Sequence[int]], batch_size: int = 8) -> np.ndarray:
         self.require("full_rows")
         prepared = [self._prepare(s, None, None)[0] for s in sources]
-        rows = self._prompt_logprobs([[*ids, self._filler()] for ids in prepared], -1)
-        return np.stack([self._dense(r[-1]) for r in rows]).astype(np.float32)
+        rows = self._last_rows(prepared, -1)
+        return np.stack([self._dense(r) for r in rows]).astype(np.float32)
 
     def _filler(self) -> int:
         """Any token: appended so that the row after the whole prompt is a prompt row."""
@@ -208,19 +345,135 @@ class ServerLanguageModel(LanguageModel):
     def continuation_logprobs(
         self, ids: Sequence[int], requests: Sequence[tuple[int, Sequence[int]]]
     ) -> np.ndarray:
-        """log P(tokens | ids[:cut]) for each (cut, tokens): one prompt per request (the server's
-        prefix cache shares the common context)."""
+        """log P(tokens | ids[:cut]) for each (cut, tokens), single tokens read on the rung in
+        use (RUNGS) and multi-token requests with one prompt each."""
         ids = self._fit_window([int(i) for i in ids], False, None)
         if any(not 1 <= cut <= len(ids) or not toks for cut, toks in requests):
             raise BayesmatrixError(f"each request needs 1 <= cut <= {len(ids)} and tokens")
-        prompts = [ids[:cut] + [int(t) for t in toks] for cut, toks in requests]
-        replies = self._prompt_logprobs(prompts, 0)
-        return np.array(
-            [
-                sum(reply[cut - 1 + j][int(t)] for j, t in enumerate(toks))
-                for (cut, toks), reply in zip(requests, replies, strict=True)
-            ]
+        return self._read(ids, [(int(c), [int(t) for t in toks]) for c, toks in requests])
+
+    def _read(
+        self, ids: list[int], requests: list[tuple[int, list[int]]], rung: str = ""
+    ) -> np.ndarray:
+        rung = rung or self.rung
+        result = np.full(len(requests), np.nan)
+        single = [i for i, (_, toks) in enumerate(requests) if len(toks) == 1]
+        rest = [i for i in range(len(requests)) if i not in set(single)]
+        firsts = sorted({requests[i][1][0] for i in single})
+        if rung == "per-prompt" or not single:
+            rest = list(range(len(requests)))
+        elif rung == "generated-ids":
+            cuts = sorted({requests[i][0] for i in single})
+            table = self._generated([ids[:cut] for cut in cuts], firsts)
+            for i in single:
+                cut, (tok,) = requests[i]
+                result[i] = table[cuts.index(cut), firsts.index(tok)]
+        elif rung == "prompt-ids":
+            (table,) = self._scored([[*ids, self._filler()]], firsts)
+            for i in single:
+                cut, (tok,) = requests[i]
+                result[i] = table[cut - 1, firsts.index(tok)]
+        elif rung == "top-k":
+            (rows,) = self._prompt_logprobs([[*ids, self._filler()]], self._top_k())
+            for i in single:
+                cut, (tok,) = requests[i]
+                if tok in rows[cut - 1]:
+                    result[i] = rows[cut - 1][tok]
+                else:
+                    rest.append(i)
+        else:
+            raise BayesmatrixError(f"unknown rung '{rung}'; rungs: {', '.join(RUNGS)}")
+        if rest:
+            prompts = [ids[: requests[i][0]] + requests[i][1] for i in rest]
+            for i, reply in zip(rest, self._prompt_logprobs(prompts, 0), strict=True):
+                cut, toks = requests[i]
+                result[i] = sum(reply[cut - 1 + j][t] for j, t in enumerate(toks))
+        return result
+
+    def _top_k(self) -> int:
+        cap = self.limits.max_logprobs
+        return TOP_K if cap == -1 else min(TOP_K, cap)
+
+    def _next_logprobs(self, contexts: list[list[int]], tokens: list[int]) -> np.ndarray:
+        """[contexts, tokens] log P(token | context): at a generated position when the server
+        answers that rung, else with one prompt per (context, token)."""
+        if "generated-ids" in self.limits.rungs:
+            return self._generated(contexts, tokens)
+        prompts = [[*c, t] for c in contexts for t in tokens]
+        rows = self._prompt_logprobs(prompts, 0)
+        values = [row[-1][t] for row, t in zip(rows, tokens * len(contexts), strict=True)]
+        return np.array(values).reshape(len(contexts), len(tokens))
+
+    def stream(
+        self, ids: Sequence[int], copies: int = 1, tokens: Sequence[int] | None = None
+    ) -> ServerStream:
+        """Copies of a context extended token by token; a served model reads only `tokens`
+        of each next-token row (the others are NaN), so `tokens` is required here."""
+        if not tokens:
+            raise BayesmatrixError(
+                f"{self.name} is served: a stream reads only chosen tokens; pass tokens=[ids]"
+            )
+        return ServerStream(self, [int(i) for i in ids], copies, [int(t) for t in tokens])
+
+    def sample(
+        self,
+        context: str,
+        n: int,
+        max_new_tokens: int = 16,
+        temperature: float = 1.0,
+        seed: int = 0,
+    ) -> list[Sample]:
+        """n continuations sampled by the server (seeded, one request), cut as the HF backend
+        cuts them (models.hf: a token containing a newline ends an answer once it has content;
+        EOS ends it). The rows up to each first content token are read with one more request
+        per distinct prefix, to give what the HF backend gives: log-probabilities and the
+        content row with EOS masked and renormalised, the row's entropy (full rows only; NaN
+        on a capped server) and top-1 probability. One difference: vLLM masks EOS while
+        sampling the first token only, the HF backend until content, so an answer of
+        whitespace then EOS is possible here (rare)."""
+        if n < 1 or max_new_tokens < 1 or temperature < 0:
+            raise BayesmatrixError("sample needs n >= 1, max_new_tokens >= 1, temperature >= 0")
+        ids, _ = self._prepare(context, None, "left")
+        body = {
+            "prompt": [ids], "n": n, "max_tokens": max_new_tokens, "temperature": temperature,
+            "seed": seed, "min_tokens": 1, "logprobs": 0, "return_tokens_as_token_ids": True,
+        }  # fmt: skip
+        (reply,) = self._send_all([body])
+        eos = getattr(self.tokenizer, "eos_token_id", None)
+        drawn = []
+        for choice in self._choices(reply, n, "logprobs"):
+            tokens = [_token_id(t) for t in choice["logprobs"]["tokens"]]
+            logps = [float(x) for x in choice["logprobs"]["token_logprobs"]]
+            kept, first = 0, None
+            for token in tokens:
+                text = self.tokenizer.decode([token])  # type: ignore[attr-defined]
+                if token == eos or (first is not None and "\n" in text):
+                    break
+                if first is None and text.strip():
+                    first = kept
+                kept += 1
+            drawn.append((tokens[:kept], logps[:kept], first))
+        # the rows up to each first content token, EOS masked as the HF backend masks it
+        wanted = sorted(
+            {tuple(t[:m]) for t, _, f in drawn for m in range(len(t) if f is None else f + 1)}
         )
+        k = -1 if self.limits.full_rows else self._top_k()
+        replies = self._last_rows([[*ids, *w] for w in wanted], k)
+        rows = dict(zip(wanted, replies, strict=True))
+        samples = []
+        for tokens, logps, first in drawn:
+            logps = np.array(logps)
+            for m in range(len(tokens) if first is None else first + 1):
+                logps[m] -= math.log1p(-math.exp(rows[tuple(tokens[:m])].get(eos, -math.inf)))
+            stats = (float("nan"), float("nan"))
+            if first is not None:
+                row = rows[tuple(tokens[:first])]
+                p = np.exp(np.array([v for t, v in row.items() if t != eos]))
+                p /= 1.0 - math.exp(row.get(eos, -math.inf))
+                h = float(-(p * np.log(np.maximum(p, 1e-300))).sum())
+                stats = (h if k == -1 else float("nan"), float(p.max()))
+            samples.append(Sample(tokens, self.tokenizer.decode(tokens), logps, *stats))  # type: ignore[attr-defined]
+        return samples
 
     def score_split(self, prepared: list[tuple[list[int], int]], batch_size: int = 8) -> np.ndarray:
         for ids, _ in prepared:
@@ -232,6 +485,71 @@ class ServerLanguageModel(LanguageModel):
                 for (ids, split), reply in zip(prepared, replies, strict=True)
             ]
         )
+
+
+class ServerStream:
+    """Copies of one context extended token by token over a server (made by
+    ServerLanguageModel.stream): each feed sends one request per copy (batched and concurrent),
+    reading the chosen tokens of each copy's next-token row."""
+
+    def __init__(self, lm: ServerLanguageModel, ids: list[int], copies: int, tokens: list[int]):
+        if copies < 1 or not ids:
+            raise BayesmatrixError("a stream needs a non-empty context and at least one copy")
+        self.lm, self.copies, self.tokens = lm, copies, tokens
+        self.contexts = [list(ids) for _ in range(copies)]
+        self.length = len(ids)
+        self.logprobs = self._read()
+
+    def _read(self) -> np.ndarray:
+        table = self.lm._next_logprobs(self.contexts, self.tokens)
+        rows = np.full((self.copies, self.lm.vocab_size), np.nan)
+        rows[:, self.tokens] = table
+        return rows
+
+    def feed(self, tokens: np.ndarray) -> np.ndarray:
+        """Append tokens [copies, L] and return [copies, V] next-token log-probabilities (the
+        chosen tokens' columns; NaN elsewhere), also kept as .logprobs."""
+        tokens = np.atleast_2d(np.asarray(tokens, dtype=np.int64))
+        if tokens.shape[0] != self.copies or tokens.shape[1] < 1:
+            raise BayesmatrixError(f"feed needs tokens of shape [{self.copies}, L >= 1]")
+        if self.length + tokens.shape[1] >= self.lm.context_length:
+            raise BayesmatrixError(
+                f"the stream would exceed {self.lm.name}'s window of {self.lm.context_length}"
+            )
+        for context, row in zip(self.contexts, tokens.tolist(), strict=True):
+            context.extend(row)
+        self.length += tokens.shape[1]
+        self.logprobs = self._read()
+        return self.logprobs
+
+
+def _token_id(text: str) -> int:
+    """A token id from vLLM's 'token_id:N' (return_tokens_as_token_ids)."""
+    return int(str(text).rsplit(":", 1)[-1])
+
+
+def probe_rungs(lm: ServerLanguageModel) -> tuple[str, ...]:
+    """The RUNGS this server answers, best first: each is asked for a few readings and kept
+    only if it answers them as the per-prompt rung does (to 1e-3); a refused or ignored field
+    drops the rung."""
+    ids = lm.with_bos(lm.encode("The capital of France is Paris. The capital of Italy is"))
+    tokens = sorted({ids[-1], ids[-2], ids[2]})
+    requests = [(cut, [t]) for cut in (len(ids) - 1, len(ids)) for t in tokens]
+    try:
+        reference = lm._read(ids, requests, "per-prompt")
+    except BayesmatrixError:  # nothing to compare with: the first reading will say why
+        return ("per-prompt",)
+    found = []
+    for rung in RUNGS:
+        if rung == "per-prompt" or (rung == "top-k" and lm.limits.max_logprobs == 0):
+            continue
+        try:
+            values = lm._read(ids, requests, rung)
+        except BayesmatrixError:
+            continue
+        if np.allclose(values, reference, atol=1e-3, rtol=0):
+            found.append(rung)
+    return (*found, "per-prompt")
 
 
 def entropy_bounds(top: np.ndarray, vocab: int) -> tuple[float, float]:
@@ -322,7 +640,12 @@ def connect(
                 raise
             found = re.search(r"max allowed: (\d+)", str(exc))
             cap = int(found.group(1)) if found else DEFAULT_SERVER_CAP
-    limits = ServerLimits(full_rows=cap == -1 or cap >= vocab, max_logprobs=cap)
-    return ServerLanguageModel(
-        base, served, tok, int(info.get("max_model_len", 2048)), vocab, limits
-    )
+    concurrency = int(options.get("concurrency", CONCURRENCY))
+    if concurrency < 1:
+        raise BayesmatrixError(f"concurrency must be at least 1, not {concurrency}")
+    limits = ServerLimits(cap == -1 or cap >= vocab, cap, concurrency=concurrency)
+    lm = ServerLanguageModel(base, served, tok, int(info.get("max_model_len", 2048)), vocab, limits)
+    lm.limits = replace(limits, rungs=probe_rungs(lm))
+    if "rung" in options:
+        lm.rung = options["rung"]
+    return lm

@@ -162,7 +162,7 @@ class LMSampler:
         return self.lm.with_bos(ids) + self.common
 
     def start(self, observed: Sequence[int], paths: int) -> np.ndarray:
-        self.stream = self.lm.stream(self.ids(observed), paths)
+        self.stream = self.lm.stream(self.ids(observed), paths, tokens=self.digits)
         self.mass = []
         return self._p(self.stream.logprobs)
 
