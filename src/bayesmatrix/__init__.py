@@ -1,7 +1,9 @@
 """bayesmatrix: test the Bayesian theory of language models on real models.
 
 Front door: `load(name)` -> LanguageModel; `LanguageModel.trace(text)` -> Trace;
-`list_claims()`, `get_claim(name)`, `run_claim(...)` and `run_validation(...)` for the claims
+`run(claim, model=..., profile=...)` -> ClaimRun (verdicts, figures, the reproducing
+command; rich display in Jupyter); `list_claims()`, `get_claim(name)`, `run_claim(...)` and
+`run_validation(...)` for the claims
 and their verdicts; `Dirichlet`, `DirichletMixture` and the learners for the Bayesian
 reading; `IdealMatrix` for the corpus matrix (`bayesmatrix.matrix.build` makes one).
 Names resolve lazily, so `import bayesmatrix.bayes` never imports torch.
@@ -9,6 +11,7 @@ Names resolve lazily, so `import bayesmatrix.bayes` never imports torch.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 from bayesmatrix.bayes import (
@@ -23,11 +26,16 @@ from bayesmatrix.errors import BayesmatrixError, ModelNotFoundError
 
 if TYPE_CHECKING:
     from bayesmatrix.claims import get_claim, list_claims, run_claim
+    from bayesmatrix.claims.runs import ClaimRun, run
     from bayesmatrix.matrix import IdealMatrix
     from bayesmatrix.models import DEFAULT_MODEL, LanguageModel, Trace, list_models, load
     from bayesmatrix.report import run_validation
 
 from bayesmatrix._version import __version__
+
+# warnings a user cannot act on, raised by libraries bayesmatrix drives: tqdm in Jupyter
+# without ipywidgets (progress stays textual)
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 _LAZY = {
     "DEFAULT_MODEL": "models",
@@ -39,6 +47,8 @@ _LAZY = {
     "get_claim": "claims",
     "list_claims": "claims",
     "run_claim": "claims",
+    "run": "claims.runs",
+    "ClaimRun": "claims.runs",
     "run_validation": "report",
 }
 
@@ -47,6 +57,7 @@ __all__ = [
     "BayesmatrixError",
     "Beta",
     "BetaBernoulliLearner",
+    "ClaimRun",
     "Dirichlet",
     "DirichletMixture",
     "HypothesisMixtureLearner",
@@ -60,6 +71,7 @@ __all__ = [
     "list_claims",
     "list_models",
     "load",
+    "run",
     "run_claim",
     "run_validation",
 ]

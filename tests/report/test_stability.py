@@ -108,10 +108,11 @@ def rerun(name: str, result: object, settings: dict, rng: np.random.Generator) -
         pytest.param(
             "icl",
             marks=pytest.mark.xfail(
-                reason="open defect (issue #25 session): with the instructed format the test "
-                "profile's recency decay sits at its boundary 0 on flipped labels, and a "
-                "resample's flat fit lands at 0 or 1 under 1e-6 noise, moving the interval's "
-                "upper end 0.000 <-> 1.000; the unrelated-label line moves too",
+                reason="open defect: on the test profile's unrelated-label cell (3 seeds of 8 "
+                "shots) the held-out cross-entropy gap of the hypothesis mixture minus the "
+                "recency learner moves by 0.01 under 1e-6 noise (one of its leave-one-seed-out "
+                "fits lands in another optimum). The recency decay at its boundary 0, the other "
+                "half of this defect, is now shown without an interval (stable)",
                 strict=False,
             ),
         ),

@@ -137,6 +137,25 @@ def test_report_escapes_text_and_embeds_figures(tmp_path):
     assert_self_contained(text)
 
 
+def test_the_summary_tells_repeated_claims_apart_and_marks_the_test_profile(tmp_path):
+    section = ClaimSection(
+        "Theorem 3",
+        [Verdict("rows concentrate", "supported", "m1, context (n=20): change -0.9"),
+         Verdict("rows concentrate", "inconclusive", "m1, retrieval (n=100): change -0.1"),
+         Verdict("other", "supported", "m1, x: y")],
+        [],
+    )  # fmt: skip
+    text = render_report([section], ["m1"], {"profile": "test"}, "cmd", tmp_path / "r.html")
+    page = text.read_text()
+    summary = page.split("<h2>Summary</h2>")[1].split("</table>")[0]
+    assert "rows concentrate (m1, context (n=20))" in summary
+    assert "rows concentrate (m1, retrieval (n=100))" in summary
+    assert "<td>other</td>" in summary  # a text said once stays as it is
+    assert "smoke-level" in page.split("<h2>Summary</h2>")[0]
+    quick = render_report([section], ["m1"], {"profile": "quick"}, "cmd", tmp_path / "q.html")
+    assert "smoke-level" not in quick.read_text()
+
+
 def test_validate_bad_input(tmp_path):
     bad_profile = run_cli("validate", "--profile", "huge", "--out", str(tmp_path))
     assert bad_profile.returncode == 2 and "test, quick, full" in bad_profile.stderr

@@ -40,6 +40,18 @@ def page(server):
         browser.close()
 
 
+def test_the_first_load_shows_a_traced_example_with_its_legend(page, tmp_path):
+    """No click: the default prompt is traced on load, both charts are drawn, and the colour
+    scale is explained (a screenshot is taken after load)."""
+    tokens = page.query_selector_all("#tokens span")
+    assert len(tokens) >= 4 and page.query_selector("#trace-chart .main-svg")
+    assert page.query_selector("#row-chart .main-svg")
+    assert len(page.query_selector_all("#trace-chart .xtick text")) == len(tokens)
+    assert "surprisal" in page.text_content("#legend")
+    shot = page.screenshot(path=str(tmp_path / "first-load.png"), full_page=True)
+    assert len(shot) > 20_000  # a drawn page, not a blank one
+
+
 def test_typed_prompt_renders_the_expected_top_token(page, smollm2):
     prompt = "The capital of France is"
     page.fill("#prompt", prompt)

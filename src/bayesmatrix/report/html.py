@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bayesmatrix.report.validate import ClaimSection
+from bayesmatrix.results.verdicts import Verdict
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}
@@ -32,6 +33,15 @@ def _img(path: Path) -> str:
     return f'<img alt="{html.escape(Path(path).name)}" src="data:image/png;base64,{data}">'
 
 
+def summary_label(verdict: Verdict, repeated: bool) -> str:
+    """The claim as the summary shows it: a text shared by several verdicts gets what tells
+    them apart (the model and condition its evidence starts with)."""
+    if not repeated:
+        return verdict.claim
+    which = verdict.evidence.split(":", 1)[0].strip()
+    return f"{verdict.claim} ({which[:80]})"
+
+
 def render_report(
     sections: list[ClaimSection], models: list[str], settings: dict, command: str, path: str | Path
 ) -> Path:
@@ -51,13 +61,23 @@ def render_report(
         f"{counts.get('not supported', 0)} not supported, "
         f"{counts.get('inconclusive', 0)} inconclusive. Each verdict states the numbers and "
         "95% intervals behind it; a verdict can come out either way.</p>",
-        "<h2>Summary</h2><table><tr><th>claim family</th><th>claim</th><th>verdict</th></tr>",
     ]
+    if settings.get("profile") == "test":
+        parts.append(
+            "<p class='note'><b>Test profile:</b> the smallest settings that still check "
+            "something. These verdicts show that every claim runs; they are smoke-level, not "
+            "evidence (run the quick or full profile for that).</p>"
+        )
+    parts.append(
+        "<h2>Summary</h2><table><tr><th>claim family</th><th>claim</th><th>verdict</th></tr>"
+    )
+    repeated = Counter(v.claim for s in sections for v in s.verdicts)
     for s in sections:
         for v in s.verdicts:
             parts.append(
                 f"<tr class='{_status_class(v.status)}'><td>{html.escape(s.title)}</td>"
-                f"<td>{html.escape(v.claim)}</td><td>{html.escape(v.status)}</td></tr>"
+                f"<td>{html.escape(summary_label(v, repeated[v.claim] > 1))}</td>"
+                f"<td>{html.escape(v.status)}</td></tr>"
             )
         if s.note:
             parts.append(

@@ -37,6 +37,13 @@ class Verdict:
     def __str__(self) -> str:
         return f"[{self.status}] {self.claim}: {self.evidence}"
 
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        return (
+            f"<p><b>[{escape(self.status)}]</b> {escape(self.claim)}: {escape(self.evidence)}</p>"
+        )
+
     @classmethod
     def from_rules(
         cls, claim: str, evidence: str, statuses: Sequence[Status | None], why: str = ""

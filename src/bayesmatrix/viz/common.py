@@ -36,3 +36,24 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 130) -> Path:
     buffer = io.BytesIO()
     fig.savefig(buffer, dpi=dpi, bbox_inches="tight", format=out.suffix.lower().lstrip("."))
     return write_bytes(out, buffer.getvalue())
+
+
+def figure_png(fig: Figure, dpi: int = 110) -> bytes:
+    """A figure as PNG bytes (what Jupyter shows)."""
+    from io import BytesIO
+
+    buffer = BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def show_figures_in_jupyter() -> None:
+    """In a Jupyter kernel, show a returned figure as a picture (bayesmatrix's figures are
+    made without pyplot, so IPython would print only their repr); elsewhere nothing."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "display_formatter"):
+        shell.display_formatter.formatters["image/png"].for_type(Figure, figure_png)

@@ -46,12 +46,13 @@ DECAY_IS_BAYES = 1e-3
 LOW_LABEL_MASS = 0.05
 
 
-def _boundary(rec: pd.Series) -> str:
-    """A note when the recency baseline's fitted decay sits on its boundary 0 (it forgets
-    everything but the last demonstration: a degenerate baseline)."""
-    if rec["decay"] <= DECAY_IS_BAYES and rec["decay_hi"] <= DECAY_IS_BAYES:
-        return " (at its boundary 0: a degenerate fit, not an estimate)"
-    return ""
+def _decay(rec: pd.Series) -> str:
+    """The recency baseline's decay with its interval; at its boundary 0 (it forgets all but
+    the last demonstration: a degenerate baseline) without one, since its resamples' fits are
+    flat there and land at 0 or 1 with float noise."""
+    if rec["decay"] <= DECAY_IS_BAYES:
+        return f"{rec['decay']:.3f} (at its boundary 0: a degenerate fit, not an estimate)"
+    return estimate(rec["decay"], rec["decay_lo"], rec["decay_hi"])
 
 
 @dataclass
@@ -254,8 +255,7 @@ class IclAnalysis(FrameResult):
                 + ("" if kappa_ok else "NOT a measurement: ")
                 + f"Beta-Bernoulli R^2 {bb['r2']:.2f}, fit KL {bb['kl_bits']:.4f} bits/demo)"
             )
-            text += f"; recency decay {estimate(rec['decay'], rec['decay_lo'], rec['decay_hi'])}"
-            text += _boundary(rec)
+            text += f"; recency decay {_decay(rec)}"
             gap, lo, hi = bb["cv_gap"], bb["cv_gap_lo"], bb["cv_gap_hi"]
             bayes = g[g["learner"] != "recency"]
             carrier = (

@@ -58,6 +58,7 @@ async function doTrace() {
     {type: "scatter", mode: "lines+markers", x, y: trace.entropy_bits, yaxis: "y2",
      name: "entropy of row (bits)", line: {color: "#d62728"}},
   ], {title: {text: "most likely next token at each position"}, yaxis: {title: {text: "probability"}, range: [0, 1.15]},
+      xaxis: {title: {text: "position: token"}, tickangle: -40, automargin: true},
       yaxis2: {title: {text: "bits"}, overlaying: "y", side: "right"}, legend: {orientation: "h"},
       margin: {t: 40}}, {displayModeBar: false});
   $("trace-chart").on("plotly_click", (ev) => showRow(ev.points[0].pointIndex));
@@ -110,7 +111,9 @@ $("reset").onclick = () => { demos = 0; Plotly.purge("icl-chart"); $("kappa").te
 $("labels").onchange = () => {
   if (demos > 0 && !pending) { demos -= 1; busy("reading the model's labels…", addDemo); }
 };
-api("/api/models").then((m) => {
+// first load: the default prompt is traced at once, so the page is never blank
+api("/api/models").then(async (m) => {
   m.models.forEach((name) => { const o = document.createElement("option"); o.textContent = name; $("model").appendChild(o); });
+  await busy("tracing…", doTrace);
   document.body.dataset.ready = "1";
 });

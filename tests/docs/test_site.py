@@ -1,0 +1,86 @@
+"""The documentation site: built strictly from docs/ (the claim pages from the registry), and
+opened from disk in a real chromium without one request outside its folder."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bayesmatrix.claims.registry import list_claims
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).parents[2]
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def build(config: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(out)],
+        capture_output=True, text=True, cwd=config.parent,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    proc = build(ROOT / "mkdocs.yml", out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def test_every_registered_claim_has_a_page_with_its_rule_and_command(site):
+    claims = list_claims()
+    index = html.unescape((site / "claims" / "index.html").read_text())
+    for claim in claims:
+        marked = (site / "claims" / f"{claim.name}.html").read_text()
+        page = html.unescape(re.sub(r"<[^>]+>", "", marked))
+        assert claim.title in page and claim.title in index
+        profile = "quick" if "quick" in claim.profiles else "full"
+        assert claim.reproduce(["smollm2-135m"], profile, claim.profiles[profile]) in page
+        for key in claim.settings:
+            assert f"<code>{key}</code>" in marked
+
+
+def test_a_broken_link_fails_the_strict_build(tmp_path):
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    broken = "# Concepts\n\nSee [nowhere](no-such-page.md).\n"
+    (tmp_path / "docs" / "concepts.md").write_text(broken)
+    proc = build(tmp_path / "mkdocs.yml", tmp_path / "site")
+    assert proc.returncode != 0 and "no-such-page.md" in proc.stderr
+
+
+def test_the_site_opens_from_disk_without_a_request_outside_its_folder(site):
+    if not shutil.which(CHROMIUM):
+        pytest.fail("Debian's chromium is missing: `apt-get install -y chromium` (make test does)")
+    from playwright.sync_api import sync_playwright
+
+    requests: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page()
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto((site / "index.html").as_uri())
+        assert "bayesmatrix" in page.title()
+        page.click("text=Concepts")
+        page.wait_for_url("**/concepts.html")
+        assert page.locator("h1").first.inner_text().startswith("Concepts")
+        page.goto((site / "claims" / "index.html").as_uri())
+        page.click("text=coin-flips")
+        page.wait_for_url("**/claims/coin-flips.html")
+        assert page.locator("table").count() >= 1
+        page.goto((site / "api.html").as_uri())
+        assert page.locator(".doc-object").count() > 3  # mkdocstrings rendered the API
+        browser.close()
+    outside = [u for u in requests if not u.startswith(site.as_uri())]
+    assert not outside, outside
+    assert len(requests) > 10  # pages, styles and scripts were loaded from the folder
