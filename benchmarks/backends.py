@@ -1,6 +1,6 @@
 """The served path against the in-process one, side by side in one run on the same SmolLM2
-weights: the ICL sweep (sentiment, 3 conditions x 5 seeds, the prequential label
-probabilities) at several shot counts in process (HF), over vLLM's OpenAI server at each rung
+weights: the ICL sweep (sentiment, 3 conditions x 5 seeds, run_cell per cell as `bayesmatrix
+icl` runs it) at several shot counts in process (HF), over vLLM's OpenAI server at each rung
 it answers (sequential and concurrent requests), and over vLLM's in-process engine; then
 semantic entropy and sampled coin-flip paths over the server against in process.
 
@@ -26,12 +26,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from icl_single_pass import sweep_cells  # this folder is on sys.path when run as a script
 
 import bayesmatrix
 from bayesmatrix.data.qa import load_facts
 from bayesmatrix.experiments.icl.paths import LMSampler, cell_tests, run_paths
-from bayesmatrix.experiments.icl.sweep import prequential_label_probs
+from bayesmatrix.experiments.icl.sweep import Condition, run_cell
 from bayesmatrix.experiments.icl.tasks import get_task
 from bayesmatrix.experiments.semantic_entropy import run_semantic_entropy
 from bayesmatrix.models.paths import gguf_cache_dir, resolve
@@ -40,6 +39,8 @@ VLLM_PYTHON = Path(__file__).parents[1] / ".venv-vllm" / "bin" / "python"
 THREADS = {"OMP_NUM_THREADS": "2", "VLLM_CPU_KVCACHE_SPACE": "1"}
 PER_PROMPT_UP_TO = 8  # the per-prompt rung grows with shots squared: measured up to here
 SEQUENTIAL_AT = 16  # shots at which sequential requests are measured beside concurrent ones
+CONDITIONS = ("regular", "flipped", "sul")
+SEEDS = 5
 
 
 def start_server(weights: Path) -> tuple[subprocess.Popen, str]:
@@ -78,10 +79,16 @@ def counting(lm: object) -> list[int]:
     return calls
 
 
-def sweep(lm: object, cells: list) -> tuple[list[np.ndarray], float]:
-    columns = [f"p_{y}" for y in get_task("sentiment").labels]
+def sweep(lm: object, shots: int) -> tuple[list[np.ndarray], float]:
+    """The ICL sweep as `bayesmatrix icl` runs it: run_cell per (condition, seed), i.e. the
+    demonstrations' pass and one zero-shot prompt per input; the label probabilities read."""
+    task = get_task("sentiment")
     start = time.perf_counter()
-    out = [prequential_label_probs(lm, d, w)[columns].to_numpy() for d, w in cells]  # type: ignore[arg-type]
+    out = []
+    for name in CONDITIONS:
+        for seed in range(SEEDS):
+            cell = run_cell(lm, task, Condition(name), seed, shots)  # type: ignore[arg-type]
+            out.append(cell[["p_true", "zero_shot_p_true"]].to_numpy())
     return out, time.perf_counter() - start
 
 
@@ -89,7 +96,6 @@ def served_sweeps(name: str, lm: object, shots: list[int], base: dict) -> None:
     """The sweep over one served backend at each rung (and sequential beside concurrent)."""
     limits = lm.limits  # type: ignore[attr-defined]
     for n in shots:
-        cells = sweep_cells(n)
         reference, seconds_hf = base[n]
         plans = [(limits.rungs[0], limits.concurrency)]
         if name == "server":  # the engine reads as the server does, without HTTP
@@ -105,7 +111,7 @@ def served_sweeps(name: str, lm: object, shots: list[int], base: dict) -> None:
                 continue
             lm.limits = replace(limits, rungs=(rung,), concurrency=concurrency)  # type: ignore[attr-defined]
             calls = counting(lm)
-            values, seconds = sweep(lm, cells)
+            values, seconds = sweep(lm, n)
             del lm._post  # type: ignore[attr-defined]  # the class's own again
             diff = max(float(np.abs(a - b).max()) for a, b in zip(values, reference, strict=True))
             print(f"  {n:>5}  {label:<34} {seconds:8.1f} {seconds / seconds_hf:12.1f} "
@@ -160,8 +166,9 @@ def main() -> None:
     weights = gguf_cache_dir(resolve("smollm2-135m")[1])
     hf = bayesmatrix.load("smollm2-135m")
     # in process first, with no vLLM process alive (an idle vLLM engine still takes CPU)
-    base = {n: sweep(hf, sweep_cells(n)) for n in args.shots}
-    print("ICL sweep, sentiment, 3 conditions x 5 seeds (15 contexts), label probabilities;")
+    base = {n: sweep(hf, n) for n in args.shots}
+    print("ICL sweep as `bayesmatrix icl` runs it: sentiment, 3 conditions x 5 seeds, run_cell per")
+    print("cell (the demonstrations' pass and one zero-shot prompt per input);")
     print("each backend measured alone (the in-process line again at the end: the machine's drift)")
     print(f"  {'shots':>5}  {'backend / rung':<34} {'seconds':>8} {'x in-process':>12} "
           f"{'requests':>9} {'max |diff|':>10}")  # fmt: skip
@@ -186,7 +193,7 @@ def main() -> None:
             served_sweeps("engine", engine, args.shots, base)
         finally:
             engine.close()  # type: ignore[attr-defined]
-    again = sweep(hf, sweep_cells(max(args.shots)))[1]
+    again = sweep(hf, max(args.shots))[1]
     print(f"  {max(args.shots):>5}  {'in process (HF), again':<34} {again:8.1f}")
 
 

@@ -117,9 +117,10 @@ def test_icl_cells_equal_the_hf_backend(remote, smollm2, condition):
 
 @pytest.mark.parametrize("condition", ["flipped", "sul"])
 def test_every_rung_the_server_answers_reads_what_the_hf_backend_reads(remote, smollm2, condition):
-    """vLLM 0.32's server has no prompt_logprob_token_ids: it answers the generated-ids,
-    top-k and per-prompt rungs (sul's label words take several tokens: the mixed path)."""
-    assert remote.limits.rungs == ("generated-ids", "top-k", "per-prompt")
+    """vLLM 0.32's server has no prompt_logprob_token_ids: it answers the top-k,
+    generated-ids and per-prompt rungs (sul's label words take several tokens: the mixed path;
+    zero-shot label words lie outside the top k: top-k's misses)."""
+    assert remote.limits.rungs == ("top-k", "generated-ids", "per-prompt")
     task = get_task("sentiment")
     b = run_cell(smollm2, task, Condition(condition), 2, 6)
     try:
@@ -129,7 +130,7 @@ def test_every_rung_the_server_answers_reads_what_the_hf_backend_reads(remote, s
             for column in ("p_true", "label_mass", "zero_shot_p_true"):
                 np.testing.assert_allclose(a[column], b[column], atol=TOL, err_msg=rung)
     finally:
-        remote.rung = "generated-ids"
+        remote.rung = "top-k"
     with pytest.raises(BayesmatrixError, match="does not answer the 'prompt-ids' rung"):
         remote.rung = "prompt-ids"
 
@@ -140,9 +141,10 @@ class Proxy:
     chosen request fields, or caps logprobs as `--max-logprobs cap` would; `stop` closes it
     (a server killed mid-sweep). Counts the requests it forwards."""
 
-    def __init__(self, upstream: str, refuse=(), drop=(), cap=None, port=0):
+    def __init__(self, upstream: str, refuse=(), drop=(), cap=None, prompt_cap=None, port=0):
         self.upstream, self.count = upstream.removesuffix("/v1"), 0
         self.refuse, self.drop, self.cap = set(refuse), set(drop), cap
+        self.prompt_cap = prompt_cap  # caps prompt_logprobs only
         self.stopped = False
         proxy = self
 
@@ -172,6 +174,11 @@ class Proxy:
                 proxy.count += 1
                 refused = sorted(proxy.refuse & set(body))
                 asked = [body.get(k) for k in ("prompt_logprobs", "logprobs")]
+                if (
+                    proxy.prompt_cap is not None
+                    and (body.get("prompt_logprobs") or 0) > proxy.prompt_cap
+                ):
+                    refused = ["prompt_logprobs"]
                 if proxy.cap is not None and any(a is not None and (a == -1 or a > proxy.cap)
                                                  for a in asked):  # fmt: skip
                     big = next(a for a in asked if a is not None and (a == -1 or a > proxy.cap))
@@ -209,19 +216,22 @@ class Proxy:
 
 
 @pytest.mark.parametrize(
-    ("options", "rung"),
+    ("options", "rungs"),
     [
-        ({"refuse": ["logprob_token_ids"]}, "top-k"),
-        ({"drop": ["logprob_token_ids"]}, "top-k"),
-        ({"cap": 0}, "per-prompt"),
+        ({"refuse": ["logprob_token_ids"]}, ("top-k", "per-prompt")),
+        ({"drop": ["logprob_token_ids"]}, ("top-k", "per-prompt")),
+        ({"prompt_cap": 0}, ("generated-ids", "per-prompt")),
+        ({"cap": 0}, ("per-prompt",)),
     ],
 )
 def test_a_server_without_a_rung_falls_to_the_next_and_reads_the_same(
-    server, smollm2, options, rung
+    server, smollm2, options, rungs
 ):
+    """Top-k's misses are read with prompts of their own when generated-ids is refused."""
+    rung = rungs[0]
     with Proxy(server, **options) as proxy:
         lm = bayesmatrix.load(proxy.url + "?model=smollm2")
-        assert lm.rung == rung
+        assert lm.limits.rungs == rungs
         task = get_task("sentiment")
         a = run_cell(lm, task, Condition("regular"), 1, 5)
         b = run_cell(smollm2, task, Condition("regular"), 1, 5)
@@ -230,6 +240,30 @@ def test_a_server_without_a_rung_falls_to_the_next_and_reads_the_same(
         assert proc.returncode == 0, proc.stderr
         lines = [" ".join(line.split()) for line in proc.stdout.splitlines()]
         assert any(line.startswith(f"│ rung │ {rung} ") for line in lines), proc.stdout
+
+
+def test_contexts_go_out_together_and_top_k_misses_are_read_at_a_generated_position(
+    server, smollm2
+):
+    """continuation_logprobs_many on top-k: one prompt pass for all contexts, one
+    generated-ids request for every prefix where a token fell outside the top k, one request
+    for the multi-token words; the readings are the HF backend's."""
+    with Proxy(server) as proxy:
+        lm = bayesmatrix.load(proxy.url + "?model=smollm2")
+        assert lm.rung == "top-k"
+        texts = ("The capital of France is", "Once upon a time", "2 + 2 =")
+        contexts = [lm.with_bos(lm.encode(t)) for t in texts]
+        rare, common = lm.encode(" zygote")[0], lm.encode(" the")[0]
+        items = [
+            (ids, [(len(ids), [rare]), (len(ids), [common]), (len(ids) - 1, [rare]),
+                   (2, [rare, common])])
+            for ids in contexts
+        ]  # fmt: skip
+        proxy.count = 0
+        got = lm.continuation_logprobs_many(items)
+        assert proxy.count == 3
+    want = [smollm2.continuation_logprobs(ids, requests) for ids, requests in items]
+    np.testing.assert_allclose(np.concatenate(got), np.concatenate(want), atol=TOL)
 
 
 def test_a_server_killed_mid_sweep_is_one_line_and_the_rerun_resumes(server, tmp_path):

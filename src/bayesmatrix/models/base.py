@@ -260,6 +260,13 @@ class LanguageModel:
         self.require("logprobs")
         raise NotImplementedError
 
+    def continuation_logprobs_many(
+        self, items: Sequence[tuple[Sequence[int], Sequence[tuple[int, Sequence[int]]]]]
+    ) -> list[np.ndarray]:
+        """continuation_logprobs for each (ids, requests) item; a served model sends them
+        together."""
+        return [self.continuation_logprobs(ids, requests) for ids, requests in items]
+
     def score_split(self, prepared: list[tuple[list[int], int]], batch_size: int = 8) -> np.ndarray:
         """Summed log-prob of ids[split:] given ids[:split], for (ids, split) pairs."""
         self.require("logprobs")

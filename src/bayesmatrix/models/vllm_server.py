@@ -44,14 +44,15 @@ CONCURRENCY = 8  # requests in flight to one server (?concurrency=N overrides)
 TOP_K = 20  # prompt log-probabilities per position on the top-k rung (at most the server's cap)
 MAX_TOKEN_IDS = 128  # vLLM's limit on logprob_token_ids per request
 
-# how log-probabilities of chosen tokens are read, best first (see ServerLanguageModel)
+# how log-probabilities of chosen tokens are read, fastest first: requests per context, as
+# measured in docs/benchmarks.md (see ServerLanguageModel)
 RUNGS = {
     "prompt-ids": "chosen ids scored at every prompt row, one pass per context "
     "(prompt_logprob_token_ids: vLLM's engine with the V2 model runner)",
+    "top-k": f"the top {TOP_K} prompt log-probabilities, one pass per context; a token outside "
+    "them is read on generated-ids (or with a prompt of its own)",
     "generated-ids": "chosen ids scored at a generated position, one request per prefix "
     "(logprob_token_ids, max_tokens=1; prefixes share the server's prefix cache)",
-    "top-k": f"the top {TOP_K} prompt log-probabilities, one pass per context; a token outside "
-    "them is read with a prompt of its own",
     "per-prompt": "one prompt per (prefix, token), prompt_logprobs of the actual tokens",
 }
 
@@ -347,48 +348,78 @@ class ServerLanguageModel(LanguageModel):
     ) -> np.ndarray:
         """log P(tokens | ids[:cut]) for each (cut, tokens), single tokens read on the rung in
         use (RUNGS) and multi-token requests with one prompt each."""
-        ids = self._fit_window([int(i) for i in ids], False, None)
-        if any(not 1 <= cut <= len(ids) or not toks for cut, toks in requests):
-            raise BayesmatrixError(f"each request needs 1 <= cut <= {len(ids)} and tokens")
-        return self._read(ids, [(int(c), [int(t) for t in toks]) for c, toks in requests])
+        return self.continuation_logprobs_many([(ids, requests)])[0]
+
+    def continuation_logprobs_many(
+        self, items: Sequence[tuple[Sequence[int], Sequence[tuple[int, Sequence[int]]]]]
+    ) -> list[np.ndarray]:
+        """continuation_logprobs over several contexts, whose requests go out together
+        (concurrently, `batch` prompts per request) instead of one context after another."""
+        prepared = []
+        for ids, requests in items:
+            ids = self._fit_window([int(i) for i in ids], False, None)
+            if any(not 1 <= cut <= len(ids) or not toks for cut, toks in requests):
+                raise BayesmatrixError(f"each request needs 1 <= cut <= {len(ids)} and tokens")
+            prepared.append((ids, [(int(c), [int(t) for t in toks]) for c, toks in requests]))
+        return self._read_many(prepared)
 
     def _read(
         self, ids: list[int], requests: list[tuple[int, list[int]]], rung: str = ""
     ) -> np.ndarray:
+        return self._read_many([(ids, requests)], rung)[0]
+
+    def _read_many(
+        self, items: list[tuple[list[int], list[tuple[int, list[int]]]]], rung: str = ""
+    ) -> list[np.ndarray]:
+        """Readings of (context, requests) items on a rung (default: the one in use). On top-k,
+        a token outside a row's top k is read on generated-ids when the server answers it (one
+        request per prefix), else with a prompt of its own."""
         rung = rung or self.rung
-        result = np.full(len(requests), np.nan)
-        single = [i for i, (_, toks) in enumerate(requests) if len(toks) == 1]
-        rest = [i for i in range(len(requests)) if i not in set(single)]
-        firsts = sorted({requests[i][1][0] for i in single})
-        if rung == "per-prompt" or not single:
-            rest = list(range(len(requests)))
-        elif rung == "generated-ids":
-            cuts = sorted({requests[i][0] for i in single})
-            table = self._generated([ids[:cut] for cut in cuts], firsts)
-            for i in single:
-                cut, (tok,) = requests[i]
-                result[i] = table[cuts.index(cut), firsts.index(tok)]
-        elif rung == "prompt-ids":
-            (table,) = self._scored([[*ids, self._filler()]], firsts)
-            for i in single:
-                cut, (tok,) = requests[i]
-                result[i] = table[cut - 1, firsts.index(tok)]
-        elif rung == "top-k":
-            (rows,) = self._prompt_logprobs([[*ids, self._filler()]], self._top_k())
-            for i in single:
-                cut, (tok,) = requests[i]
-                if tok in rows[cut - 1]:
-                    result[i] = rows[cut - 1][tok]
-                else:
-                    rest.append(i)
-        else:
+        if rung not in RUNGS:
             raise BayesmatrixError(f"unknown rung '{rung}'; rungs: {', '.join(RUNGS)}")
+        results = [np.full(len(requests), np.nan) for _, requests in items]
+        pairs = [(c, i) for c, (_, requests) in enumerate(items) for i in range(len(requests))]
+        single = [(c, i) for c, i in pairs if len(items[c][1][i][1]) == 1]
+        rest = [(c, i) for c, i in pairs if len(items[c][1][i][1]) != 1]
+        if rung == "per-prompt":
+            rest, single = pairs, []
+        elif rung == "prompt-ids" and single:
+            firsts = sorted({items[c][1][i][1][0] for c, i in single})
+            tables = self._scored([[*ids, self._filler()] for ids, _ in items], firsts)
+            for c, i in single:
+                cut, (tok,) = items[c][1][i]
+                results[c][i] = tables[c][cut - 1, firsts.index(tok)]
+            single = []
+        elif rung == "top-k" and single:
+            contexts = sorted({c for c, _ in single})
+            read = self._prompt_logprobs(
+                [[*items[c][0], self._filler()] for c in contexts], self._top_k()
+            )
+            rows = dict(zip(contexts, read, strict=True))
+            missed = []
+            for c, i in single:
+                cut, (tok,) = items[c][1][i]
+                if tok in rows[c][cut - 1]:
+                    results[c][i] = rows[c][cut - 1][tok]
+                else:
+                    missed.append((c, i))
+            single = missed
+            if "generated-ids" not in self.limits.rungs:
+                rest, single = rest + single, []
+        if single:  # generated-ids: one request per distinct prefix, every chosen token at once
+            prefixes = sorted({(c, items[c][1][i][0]) for c, i in single})
+            firsts = sorted({items[c][1][i][1][0] for c, i in single})
+            table = self._generated([items[c][0][:cut] for c, cut in prefixes], firsts)
+            where = {prefix: j for j, prefix in enumerate(prefixes)}
+            for c, i in single:
+                cut, (tok,) = items[c][1][i]
+                results[c][i] = table[where[(c, cut)], firsts.index(tok)]
         if rest:
-            prompts = [ids[: requests[i][0]] + requests[i][1] for i in rest]
-            for i, reply in zip(rest, self._prompt_logprobs(prompts, 0), strict=True):
-                cut, toks = requests[i]
-                result[i] = sum(reply[cut - 1 + j][t] for j, t in enumerate(toks))
-        return result
+            prompts = [items[c][0][: items[c][1][i][0]] + items[c][1][i][1] for c, i in rest]
+            for (c, i), reply in zip(rest, self._prompt_logprobs(prompts, 0), strict=True):
+                cut, toks = items[c][1][i]
+                results[c][i] = sum(reply[cut - 1 + j][t] for j, t in enumerate(toks))
+        return results
 
     def _top_k(self) -> int:
         cap = self.limits.max_logprobs

@@ -20,7 +20,7 @@ import pandas as pd
 
 from bayesmatrix.bayes.stats import bootstrap_mean_ci
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.experiments.icl.sweep import Condition, read_task
+from bayesmatrix.experiments.icl.sweep import Condition, read_task_many
 from bayesmatrix.results.frame import FrameResult, Schema
 from bayesmatrix.results.verdicts import Rule, Verdict
 
@@ -54,14 +54,19 @@ def martingale_gaps(
     words = condition.label_words(task)
     query, query_true = inputs[-1], true[-1]
     labels = task.labels
-    rows = []
+    contexts = []  # per k: the query now, then after each possible label of demo k
     for k in ks:
         context = list(zip(inputs[:k], shown[:k], strict=True))
-        now = read_task(lm, task, [*context, (query, query_true)], words)
+        contexts.append([*context, (query, query_true)])
+        contexts += [[*context, (inputs[k], label), (query, query_true)] for label in labels]
+    frames = iter(read_task_many(lm, task, contexts, words))
+    rows = []
+    for k in ks:
+        now = next(frames)
         a = float(now.loc[k, f"p_{query_true}"])
         w, b = np.empty(len(labels)), np.empty(len(labels))
         for j, label in enumerate(labels):
-            nxt = read_task(lm, task, [*context, (inputs[k], label), (query, query_true)], words)
+            nxt = next(frames)
             w[j] = nxt.loc[k, f"p_{label}"]
             b[j] = nxt.loc[k + 1, f"p_{query_true}"]
         expected = float(w @ b)

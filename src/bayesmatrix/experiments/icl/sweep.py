@@ -77,18 +77,53 @@ def prequential_label_probs(
     set, the entropy (bits) of the renormalised distribution, and whether the argmax is right.
     Multi-token label words are scored teacher-forced on top of the same pass (see
     LanguageModel.continuation_logprobs)."""
-    if not demos:
-        raise BayesmatrixError("need at least one demonstration")
+    return prequential_label_probs_many(lm, [demos], label_words, template, separator, instruction)[
+        0
+    ]
+
+
+def prequential_label_probs_many(
+    lm: LanguageModel,
+    contexts: Sequence[Sequence[tuple[str, str]]],
+    label_words: Mapping[str, str],
+    template: str = TEMPLATE,
+    separator: str = SEPARATOR,
+    instruction: str = "",
+) -> list[pd.DataFrame]:
+    """prequential_label_probs for several contexts read together (a served model sends their
+    requests at once: LanguageModel.continuation_logprobs_many)."""
     words = list(dict.fromkeys(label_words.values()))
     if len(words) != len(label_words):
         raise BayesmatrixError("two labels share one label word; label words must differ")
+    names = list(label_words)
+    items = [
+        _label_requests(lm, demos, label_words, template, separator, instruction)
+        for demos in contexts
+    ]
+    readings = lm.continuation_logprobs_many(items)
+    return [
+        _label_frame(logp.reshape(len(demos), len(names)), demos, names)
+        for logp, demos in zip(readings, contexts, strict=True)
+    ]
+
+
+def _label_requests(
+    lm: LanguageModel,
+    demos: Sequence[tuple[str, str]],
+    label_words: Mapping[str, str],
+    template: str,
+    separator: str,
+    instruction: str,
+) -> tuple[list[int], list[tuple[int, list[int]]]]:
+    """The context's ids and, per demonstration, one (cut, label word ids) request per label."""
+    if not demos:
+        raise BayesmatrixError("need at least one demonstration")
     text, cuts, lead = render_context(demos, label_words, template, separator, instruction)
     ids, offsets = lm.encode_offsets(text)
     pieces = {name: lm.encode(lead + word) for name, word in label_words.items()}
     shift = 1 if lm.adds_bos else 0
     if shift:
         ids = [lm.bos_id, *ids]
-    names = list(label_words)
     starts = []
     for k, cut in enumerate(cuts):
         j = next(i for i, (_, end) in enumerate(offsets) if end > cut)
@@ -101,8 +136,13 @@ def prequential_label_probs(
         starts.append(j + shift)
     if starts[0] < 1:
         raise BayesmatrixError("the first label has no context; start the template with text")
-    requests = [(start, pieces[name]) for start in starts for name in names]
-    logp = lm.continuation_logprobs(ids, requests).reshape(len(demos), len(names))
+    return ids, [(start, pieces[name]) for start in starts for name in label_words]
+
+
+def _label_frame(
+    logp: np.ndarray, demos: Sequence[tuple[str, str]], names: list[str]
+) -> pd.DataFrame:
+    """The tidy frame of prequential_label_probs from [demos, labels] log-probabilities."""
     p = np.exp(logp)
     mass = p.sum(axis=1)
     renorm = p / mass[:, None]
@@ -125,8 +165,20 @@ def read_task(
 ) -> pd.DataFrame:
     """prequential_label_probs in the task's format: its template, and its instruction naming
     these label words."""
+    return read_task_many(lm, task, [demos], label_words)[0]
+
+
+def read_task_many(
+    lm: LanguageModel,
+    task: Task,
+    contexts: Sequence[Sequence[tuple[str, str]]],
+    label_words: Mapping[str, str],
+) -> list[pd.DataFrame]:
+    """read_task for several contexts read together (prequential_label_probs_many)."""
     instruction = task.instruction_for(dict(label_words))
-    return prequential_label_probs(lm, demos, label_words, task.template, instruction=instruction)
+    return prequential_label_probs_many(
+        lm, contexts, label_words, task.template, instruction=instruction
+    )
 
 
 def render_task(
@@ -217,13 +269,10 @@ def zero_shot_probs(
     lm: LanguageModel, task: Task, inputs: Sequence[str], label_words: Mapping[str, str]
 ) -> np.ndarray:
     """[n, K] zero-shot label distributions (renormalised over the label set), one short prompt
-    per input."""
-    out = []
+    per input (read together: read_task_many)."""
     first = task.labels[0]
-    for x in inputs:
-        frame = read_task(lm, task, [(x, first)], label_words)
-        out.append([frame.loc[0, f"p_{name}"] for name in task.labels])
-    return np.asarray(out)
+    frames = read_task_many(lm, task, [[(x, first)] for x in inputs], label_words)
+    return np.array([[frame.loc[0, f"p_{name}"] for name in task.labels] for frame in frames])
 
 
 def zero_shot_mass(
@@ -233,10 +282,10 @@ def zero_shot_mass(
     (k = 0), one short prompt per input (default: every input of the task). Where this is
     tiny, a zero-shot distribution renormalised over the label words is the prompt's artefact,
     not the model's prior."""
-    words = task.label_words
     first = task.labels[0]
     chosen = [x for x, _ in task.examples] if inputs is None else list(inputs)
-    return np.array([read_task(lm, task, [(x, first)], words).loc[0, "label_mass"] for x in chosen])
+    frames = read_task_many(lm, task, [[(x, first)] for x in chosen], task.label_words)
+    return np.array([frame.loc[0, "label_mass"] for frame in frames])
 
 
 def max_shots(
