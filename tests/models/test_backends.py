@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import bayesmatrix
@@ -120,3 +121,28 @@ def test_the_torch_free_tokenizer_reads_what_transformers_reads(request, name):
         lm.tokenizer.pad_token_id,
     )
     assert len(fast) == len(lm.tokenizer)
+
+
+def test_the_hf_paths_raise_no_library_deprecation_warning(embedded):
+    """Every forward that reuses a KV cache (multi-token label words, sampling, streams)
+    names the cache as this transformers names it: a deprecation the user cannot act on is
+    not shown. The readings stay what a full forward pass gives."""
+    import warnings
+
+    ids = embedded.with_bos(embedded.encode("The capital of France is Paris, and of Italy"))
+    word = embedded.encode(" Rome is")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        logp = embedded.continuation_logprobs(ids, [(len(ids), word)])
+        embedded.sample("The capital of France is", n=2, max_new_tokens=3, seed=1)
+        stream = embedded.stream(ids, copies=2)
+        stream.feed([[word[0]], [word[0]]])
+    library = [
+        str(w.message)
+        for w in caught
+        if issubclass(w.category, (DeprecationWarning, FutureWarning))
+        and "transformers" in w.filename
+    ]
+    assert library == []
+    whole = embedded.trace([*ids, *word], add_bos=False)
+    assert logp[0] == pytest.approx(np.nansum(whole.logprob_next[len(ids) - 1 :]), abs=1e-4)

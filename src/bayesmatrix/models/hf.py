@@ -3,6 +3,7 @@ next-token matrix (every capability: rows, scores, samples, streams, hidden stat
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Sequence
 from typing import Literal
@@ -277,7 +278,7 @@ class HFLanguageModel(LanguageModel):
                 cache.crop(-(cache.get_seq_length() - cut))
                 branch = self.model.base_model(
                     input_ids=torch.tensor([list(toks[:-1])], device=dev),
-                    past_key_values=cache,
+                    **_cache_arg(self.model.base_model, cache),
                     position_ids=torch.arange(cut, cut + len(toks) - 1, device=dev)[None],
                     use_cache=True,
                 ).last_hidden_state[0]
@@ -372,14 +373,21 @@ class HFLanguageModel(LanguageModel):
                 break
             position = torch.full((n, 1), len(ids) + step, device=dev)
             out = self.model(
-                input_ids=chosen[:, None], past_key_values=cache, position_ids=position,
-                use_cache=True,
+                input_ids=chosen[:, None], **_cache_arg(self.model, cache),
+                position_ids=position, use_cache=True,
             )  # fmt: skip
             cache, logits = out.past_key_values, out.logits[:, -1].float()
         return [
             Sample(t, self.tokenizer.decode(t), np.array(lp), *r)
             for t, lp, r in zip(tokens, logps, row, strict=True)
         ]
+
+
+def _cache_arg(module: torch.nn.Module, cache: object) -> dict[str, object]:
+    """The KV cache as the module's forward names it: `cache` in newer transformers (which
+    deprecates `past_key_values`, a warning the user cannot act on), else `past_key_values`."""
+    name = "cache" if "cache" in inspect.signature(module.forward).parameters else "past_key_values"
+    return {name: cache}
 
 
 class Stream:
@@ -411,7 +419,7 @@ class Stream:
         steps = torch.arange(self.length, self.length + tokens.shape[1], device=dev)
         out = self.lm.model(
             input_ids=torch.from_numpy(tokens).to(dev),
-            past_key_values=self._cache,
+            **_cache_arg(self.lm.model, self._cache),
             position_ids=steps.expand(self.copies, -1),
             use_cache=True,
         )
