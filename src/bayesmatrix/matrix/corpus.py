@@ -20,13 +20,17 @@ from bayesmatrix.executor import Executor, Job
 TEXT_SUFFIXES = (".txt", ".rst", ".md", ".text")
 DEFAULT_CORPUS = "python-docs"
 _DOC_PACKAGE = "python3.11-doc"
+# the version the documented counts come from: pinned so that two machines build the same
+# corpus; when the mirror no longer has it, the current version is fetched and recorded
+_DOC_VERSION = "3.11.2-6+deb12u9"
 _CHUNK_CHARS = 200_000
 
 
 def python_docs() -> list[Path]:
     """The reStructuredText sources of the Python 3.11 manual (about 11 MB of English), from
-    Debian's python3.11-doc package: fetched once with `apt-get download` (no root needed) and
-    unpacked into the cache."""
+    Debian's python3.11-doc package (version _DOC_VERSION when the mirror has it; the version
+    fetched is kept in the cache, see corpus_version): fetched once with `apt-get download`
+    (no root needed) and unpacked into the cache."""
     from bayesmatrix.models.paths import cache_root
 
     target = cache_root() / "corpora" / _DOC_PACKAGE
@@ -39,10 +43,13 @@ def python_docs() -> list[Path]:
             )
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-            fetch = ["apt-get", "download", _DOC_PACKAGE]
-            done = subprocess.run(fetch, cwd=tmp, capture_output=True, text=True)
+            pinned = ["apt-get", "download", f"{_DOC_PACKAGE}={_DOC_VERSION}"]
+            done = subprocess.run(pinned, cwd=tmp, capture_output=True, text=True)
             if done.returncode != 0 and os.geteuid() == 0:  # stale package lists on a new machine
                 subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
+                done = subprocess.run(pinned, cwd=tmp, capture_output=True, text=True)
+            if done.returncode != 0:  # the mirror has moved on: take its version, recorded
+                fetch = ["apt-get", "download", _DOC_PACKAGE]
                 done = subprocess.run(fetch, cwd=tmp, capture_output=True, text=True)
             debs = list(Path(tmp).glob("*.deb"))
             if done.returncode != 0 or not debs:
@@ -53,9 +60,21 @@ def python_docs() -> list[Path]:
             unpacked = Path(tmp) / "root"
             subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(unpacked)], check=True)
             sources = unpacked / "usr/share/doc/python3.11/html/_sources"
+            version = subprocess.run(["dpkg-deb", "-f", str(debs[0]), "Version"],
+                                     capture_output=True, text=True, check=True)  # fmt: skip
+            (sources / ".version").write_text(version.stdout.strip() + "\n")
             sources.rename(Path(tmp) / "sources")
             (Path(tmp) / "sources").rename(target)
     return sorted(target.rglob("*.txt"))
+
+
+def corpus_version() -> str:
+    """The python3.11-doc version the cached default corpus was unpacked from ('unknown' for a
+    cache made before versions were kept)."""
+    from bayesmatrix.models.paths import cache_root
+
+    kept = cache_root() / "corpora" / _DOC_PACKAGE / ".version"
+    return kept.read_text().strip() if kept.is_file() else "unknown"
 
 
 def corpus_files(paths: Sequence[str | Path]) -> list[Path]:
