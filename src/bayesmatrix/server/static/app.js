@@ -59,8 +59,9 @@ async function doTrace() {
      name: "entropy of row (bits)", line: {color: "#d62728"}},
   ], {title: {text: "most likely next token at each position"}, yaxis: {title: {text: "probability"}, range: [0, 1.15]},
       xaxis: {title: {text: "position: token"}, tickangle: -40, automargin: true},
-      yaxis2: {title: {text: "bits"}, overlaying: "y", side: "right"}, legend: {orientation: "h"},
-      margin: {t: 40}}, {displayModeBar: false});
+      yaxis2: {title: {text: "bits"}, overlaying: "y", side: "right"},
+      legend: {orientation: "h", x: 0, y: 1.0, yanchor: "bottom"},  // above the plot: clear of the angled ticks
+      margin: {t: 80}}, {displayModeBar: false});
   $("trace-chart").on("plotly_click", (ev) => showRow(ev.points[0].pointIndex));
   showRow(n - 1);
 }
@@ -101,8 +102,10 @@ async function addDemo() {
     {x: out.k, y: out.p_label, mode: "lines+markers", name: "model: P(demo label)"},
     {x: out.k, y: out.bayes_fit, mode: "lines", line: {dash: "dash"}, name: "Beta-Bernoulli fit"},
     {x: out.k, y: out.zero_shot, mode: "lines", line: {dash: "dot", color: "grey"}, name: "zero-shot"},
-  ], {xaxis: {title: {text: "demonstrations seen k"}}, yaxis: {title: {text: "probability"}, range: [0, 1]},
-      legend: {orientation: "h"}, margin: {t: 20}}, {displayModeBar: false});
+  ], {xaxis: {title: {text: "demonstrations seen k"}, dtick: 1},
+      yaxis: {title: {text: "probability"}, range: [0, 1]},
+      legend: {orientation: "h", x: 0, y: 1.0, yanchor: "bottom"}, margin: {t: 50}},
+     {displayModeBar: false});
 }
 
 $("trace").onclick = () => busy("tracing…", doTrace);
