@@ -53,10 +53,20 @@ def test_every_registered_claim_has_a_page_with_its_rule_and_command(site):
 def test_a_broken_link_fails_the_strict_build(tmp_path):
     shutil.copytree(ROOT / "docs", tmp_path / "docs")
     shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
     broken = "# Concepts\n\nSee [nowhere](no-such-page.md).\n"
     (tmp_path / "docs" / "concepts.md").write_text(broken)
     proc = build(tmp_path / "mkdocs.yml", tmp_path / "site")
     assert proc.returncode != 0 and "no-such-page.md" in proc.stderr
+
+
+def test_the_home_page_is_readme_with_its_links_kept(site):
+    """One text for both: README's sections on the home page, its docs/ links resolved."""
+    home = html.unescape((site / "index.html").read_text())
+    headings = [line[3:] for line in (ROOT / "README.md").read_text().splitlines()
+                if line.startswith("## ")]  # fmt: skip
+    assert headings and all(h in home for h in headings)
+    assert 'href="getting-started.html"' in home and 'href="docs/' not in home
 
 
 def test_the_site_opens_from_disk_without_a_request_outside_its_folder(site):
