@@ -10,6 +10,7 @@ give the same samples across backends, so they are compared in distribution).
 The server and engine get both cores (OMP_NUM_THREADS=2), as the HF path has them; vLLM
 alone would drop to one thread for serving.
 Run: .venv/bin/python benchmarks/backends.py [--shots 8 16 32] [--no-engine] [--no-sampling]
+     [--pass-only]
      (needs .venv-vllm: `make vllm`; about 30 minutes here)
 """
 
@@ -26,11 +27,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from icl_single_pass import sweep_cells  # this folder is on sys.path when run as a script
 
 import bayesmatrix
 from bayesmatrix.data.qa import load_facts
 from bayesmatrix.experiments.icl.paths import LMSampler, cell_tests, run_paths
-from bayesmatrix.experiments.icl.sweep import Condition, run_cell
+from bayesmatrix.experiments.icl.sweep import Condition, prequential_label_probs, run_cell
 from bayesmatrix.experiments.icl.tasks import get_task
 from bayesmatrix.experiments.semantic_entropy import run_semantic_entropy
 from bayesmatrix.models.paths import gguf_cache_dir, resolve
@@ -79,12 +81,18 @@ def counting(lm: object) -> list[int]:
     return calls
 
 
-def sweep(lm: object, shots: int) -> tuple[list[np.ndarray], float]:
+def sweep(lm: object, shots: int, whole: bool = True) -> tuple[list[np.ndarray], float]:
     """The ICL sweep as `bayesmatrix icl` runs it: run_cell per (condition, seed), i.e. the
-    demonstrations' pass and one zero-shot prompt per input; the label probabilities read."""
+    demonstrations' pass and one zero-shot prompt per input; the label probabilities read.
+    whole=False: the demonstrations' pass alone (the measure of 0.4.0's figures)."""
     task = get_task("sentiment")
+    columns = [f"p_{y}" for y in task.labels]
     start = time.perf_counter()
     out = []
+    if not whole:
+        for demos, words in sweep_cells(shots, SEEDS):
+            out.append(prequential_label_probs(lm, demos, words)[columns].to_numpy())  # type: ignore[arg-type]
+        return out, time.perf_counter() - start
     for name in CONDITIONS:
         for seed in range(SEEDS):
             cell = run_cell(lm, task, Condition(name), seed, shots)  # type: ignore[arg-type]
@@ -92,7 +100,7 @@ def sweep(lm: object, shots: int) -> tuple[list[np.ndarray], float]:
     return out, time.perf_counter() - start
 
 
-def served_sweeps(name: str, lm: object, shots: list[int], base: dict) -> None:
+def served_sweeps(name: str, lm: object, shots: list[int], base: dict, whole: bool) -> None:
     """The sweep over one served backend at each rung (and sequential beside concurrent)."""
     limits = lm.limits  # type: ignore[attr-defined]
     for n in shots:
@@ -109,9 +117,10 @@ def served_sweeps(name: str, lm: object, shots: list[int], base: dict) -> None:
             if rung == "per-prompt" and n > PER_PROMPT_UP_TO:
                 print(f"  {n:>5}  {label:<34} (not run above {PER_PROMPT_UP_TO} shots)")
                 continue
-            lm.limits = replace(limits, rungs=(rung,), concurrency=concurrency)  # type: ignore[attr-defined]
+            rest = tuple(r for r in limits.rungs if r != rung)  # top-k's misses use the next
+            lm.limits = replace(limits, rungs=(rung, *rest), concurrency=concurrency)  # type: ignore[attr-defined]
             calls = counting(lm)
-            values, seconds = sweep(lm, n)
+            values, seconds = sweep(lm, n, whole)
             del lm._post  # type: ignore[attr-defined]  # the class's own again
             diff = max(float(np.abs(a - b).max()) for a, b in zip(values, reference, strict=True))
             print(f"  {n:>5}  {label:<34} {seconds:8.1f} {seconds / seconds_hf:12.1f} "
@@ -162,13 +171,20 @@ def main() -> None:
     parser.add_argument("--shots", type=int, nargs="+", default=[8, 16, 32])
     parser.add_argument("--no-engine", action="store_true")
     parser.add_argument("--no-sampling", action="store_true")
+    parser.add_argument(
+        "--pass-only", action="store_true", help="the demonstrations' pass alone (no zero-shot)"
+    )
     args = parser.parse_args()
     weights = gguf_cache_dir(resolve("smollm2-135m")[1])
     hf = bayesmatrix.load("smollm2-135m")
     # in process first, with no vLLM process alive (an idle vLLM engine still takes CPU)
-    base = {n: sweep(hf, n) for n in args.shots}
-    print("ICL sweep as `bayesmatrix icl` runs it: sentiment, 3 conditions x 5 seeds, run_cell per")
-    print("cell (the demonstrations' pass and one zero-shot prompt per input);")
+    whole = not args.pass_only
+    base = {n: sweep(hf, n, whole) for n in args.shots}
+    if whole:
+        print("ICL sweep as `bayesmatrix icl` runs it: sentiment, 3 conditions x 5 seeds, run_cell")
+        print("per cell (the demonstrations' pass and one zero-shot prompt per input);")
+    else:
+        print("ICL sweep, the demonstrations' pass alone: sentiment, 3 conditions x 5 seeds;")
     print("each backend measured alone (the in-process line again at the end: the machine's drift)")
     print(f"  {'shots':>5}  {'backend / rung':<34} {'seconds':>8} {'x in-process':>12} "
           f"{'requests':>9} {'max |diff|':>10}")  # fmt: skip
@@ -178,7 +194,7 @@ def main() -> None:
     try:
         server = bayesmatrix.load(url + "?model=smollm2")
         print(f"  server: rungs answered {', '.join(server.limits.rungs)}")  # type: ignore[attr-defined]
-        served_sweeps("server", server, args.shots, base)
+        served_sweeps("server", server, args.shots, base, whole)
         if not args.no_sampling:
             compare_sampling(hf, server)
     finally:
@@ -190,10 +206,10 @@ def main() -> None:
         engine = bayesmatrix.load(f"vllm:{weights}")
         try:
             print(f"  engine: rungs answered {', '.join(engine.limits.rungs)}")  # type: ignore[attr-defined]
-            served_sweeps("engine", engine, args.shots, base)
+            served_sweeps("engine", engine, args.shots, base, whole)
         finally:
             engine.close()  # type: ignore[attr-defined]
-    again = sweep(hf, max(args.shots))[1]
+    again = sweep(hf, max(args.shots), whole)[1]
     print(f"  {max(args.shots):>5}  {'in process (HF), again':<34} {again:8.1f}")
 
 

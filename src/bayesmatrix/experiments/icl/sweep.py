@@ -77,9 +77,10 @@ def prequential_label_probs(
     set, the entropy (bits) of the renormalised distribution, and whether the argmax is right.
     Multi-token label words are scored teacher-forced on top of the same pass (see
     LanguageModel.continuation_logprobs)."""
-    return prequential_label_probs_many(lm, [demos], label_words, template, separator, instruction)[
-        0
-    ]
+    (frame,) = prequential_label_probs_many(
+        lm, [demos], label_words, template, separator, instruction
+    )
+    return frame
 
 
 def prequential_label_probs_many(
