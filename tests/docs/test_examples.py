@@ -72,6 +72,8 @@ def pages() -> list[Path]:
 def test_every_runnable_block_runs_or_says_why_not():
     bad = []
     for page in pages():
+        if re.search(r"^[ \t]+```", page.read_text(), re.M):
+            bad.append(f"{page.relative_to(ROOT)}: an indented fence (not checked here)")
         for b in blocks(page):
             if b.mark == "tested" and not (ROOT / b.note.split("::")[0]).is_file():
                 bad.append(f"{b.page}:{b.line} names a missing test {b.note}")
