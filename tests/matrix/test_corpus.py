@@ -28,5 +28,3 @@ def test_the_default_corpus_is_fetched_at_its_pinned_version(tmp_path, monkeypat
     ).read_text().strip() == corpus._DOC_VERSION:
         fresh = tmp_path / "corpora" / "python3.11-doc"
         assert all(filecmp.cmp(f, kept / f.relative_to(fresh), shallow=False) for f in files)
-    monkeypatch.delenv("BAYESMATRIX_CACHE")
-    assert corpus.python_docs() == sorted(kept.rglob("*.txt"))  # the user's cache is untouched

@@ -3,6 +3,7 @@ next-token matrix (every capability: rows, scores, samples, streams, hidden stat
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 from collections.abc import Sequence
@@ -386,8 +387,13 @@ class HFLanguageModel(LanguageModel):
 def _cache_arg(module: torch.nn.Module, cache: object) -> dict[str, object]:
     """The KV cache as the module's forward names it: `cache` in newer transformers (which
     deprecates `past_key_values`, a warning the user cannot act on), else `past_key_values`."""
-    name = "cache" if "cache" in inspect.signature(module.forward).parameters else "past_key_values"
-    return {name: cache}
+    return {_cache_name(type(module)): cache}
+
+
+@functools.cache
+def _cache_name(kind: type) -> str:
+    """Read once per module class: the sampling and stream loops call forward at every step."""
+    return "cache" if "cache" in inspect.signature(kind.forward).parameters else "past_key_values"
 
 
 class Stream:
