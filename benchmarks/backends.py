@@ -35,7 +35,7 @@ from bayesmatrix.experiments.icl.paths import LMSampler, cell_tests, run_paths
 from bayesmatrix.experiments.icl.sweep import Condition, prequential_label_probs, run_cell
 from bayesmatrix.experiments.icl.tasks import get_task
 from bayesmatrix.experiments.semantic_entropy import run_semantic_entropy
-from bayesmatrix.models.paths import gguf_cache_dir, resolve
+from bayesmatrix.models.reference import converted_folder
 
 VLLM_PYTHON = Path(__file__).parents[1] / ".venv-vllm" / "bin" / "python"
 THREADS = {"OMP_NUM_THREADS": "2", "VLLM_CPU_KVCACHE_SPACE": "1"}
@@ -175,7 +175,7 @@ def main() -> None:
         "--pass-only", action="store_true", help="the demonstrations' pass alone (no zero-shot)"
     )
     args = parser.parse_args()
-    weights = gguf_cache_dir(resolve("smollm2-135m")[1])
+    weights = converted_folder("smollm2-135m")
     hf = bayesmatrix.load("smollm2-135m")
     # in process first, with no vLLM process alive (an idle vLLM engine still takes CPU)
     whole = not args.pass_only

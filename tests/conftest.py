@@ -14,6 +14,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest
 import torch
+from hypothesis import settings as hypothesis_settings
+
+# property tests draw the same examples on every run and machine: a failure is a defect to
+# fix, never a draw that passes on the next run (and no example database carries state)
+hypothesis_settings.register_profile("suite", derandomize=True, database=None)
+hypothesis_settings.load_profile("suite")
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
@@ -66,3 +72,37 @@ def test_profile_run(tmp_path_factory: pytest.TempPathFactory):
 
     out = tmp_path_factory.mktemp("validate") / "v"
     return out, run_cli("validate", "--profile", "test", "--out", str(out), check=True)
+
+
+# ---- vLLM: one server and one engine per test run, started in the background ----------------
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the vLLM services the collected tests use, so that they come up while other
+    tests run (see tests/vllm_services.py)."""
+    from tests import vllm_services
+
+    names = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    needed = {kind for kind in ("server", "engine") if f"vllm_{kind}" in names}
+    if needed and not session.config.option.collectonly:
+        vllm_services.start(needed)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests import vllm_services
+
+    vllm_services.stop_all()
+
+
+@pytest.fixture(scope="session")
+def vllm_server() -> str:
+    """The base URL of the session's vLLM server of SmolLM2 (served as `smollm2`)."""
+    from tests import vllm_services
+
+    return vllm_services.get("server").url()  # type: ignore[union-attr]
+
+
+@pytest.fixture(scope="session")
+def vllm_engine():
+    """The session's vLLM engine of SmolLM2 (`vllm:<folder>?eager=1`)."""
+    from tests import vllm_services
+
+    return vllm_services.get("engine").get()  # type: ignore[union-attr]

@@ -170,19 +170,15 @@ def test_matrix_build_on_ray_writes_the_serial_files(ray_executor, tmp_path):
 
 
 def test_a_kept_model_is_loaded_once_through_nested_executors():
-    """A validate job on a Ray worker keeps its model (KeptLoader); the claim's own local
+    """A validate job on a Ray worker keeps its model (Loader.kept); the claim's own local
     sweep inside it must reuse that model, not load it again nor evict it."""
-    from bayesmatrix.executor import Job, KeptLoader, release_models, worker_model
+    from bayesmatrix.executor import Job, release_models
+    from tests.loaders import Counting
 
     loads = []
-
-    def load(name):
-        loads.append(name)
-        return object()
-
-    kept = KeptLoader(load)
+    kept = Counting(loads=loads).kept()
     first = kept("m")
     inner = LocalExecutor()
-    inner.run([Job("cell", worker_model, (kept, "m"))], lambda job, lm: loads.append(lm is first))
+    inner.run([Job("cell", kept, ("m",))], lambda job, lm: loads.append(lm is first))
     assert loads == ["m", True] and kept("m") is first  # reused, and still kept afterwards
     release_models()

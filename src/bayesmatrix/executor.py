@@ -5,8 +5,8 @@ A unit of work (a `Job`) is a pure function of its arguments: an ICL cell, a cla
 a wind-tunnel run, a matrix shard. The caller decides which jobs are still missing (finished
 work is on disk) and what to do with each result as it arrives (`on_done`, always in the
 driver, so results land in the same directory layout whichever executor ran them). Jobs that
-load a model use `worker_model`, which keeps the last model loaded in each worker process,
-so a worker loads a model once, not once per job.
+load a model use a kept loader (models.loading.Loader.kept), which keeps the last model
+loaded in each worker process, so a worker loads a model once, not once per job.
 """
 
 from __future__ import annotations
@@ -240,31 +240,12 @@ _MODEL: dict[tuple[str, str], Any] = {}
 def worker_model(load: Callable[[str], Any], name: str) -> Any:
     """load(name), kept for the next job of this process (one model at a time, so a worker
     that moves to another model frees the last one). The key is the loader's repr (a Loader
-    shows its device and dtype) and the name."""
-    while isinstance(load, KeptLoader):  # already keeping: one entry, one load
-        load = load.load
+    shows its device and dtype) and the name (models.loading.Loader.kept uses this)."""
     key = (repr(load), name)
     if key not in _MODEL:
         _MODEL.clear()
         _MODEL[key] = load(name)
     return _MODEL[key]
-
-
-@dataclass(frozen=True)
-class KeptLoader:
-    """A loader whose model stays loaded in this process between jobs (see worker_model),
-    with the wrapped loader's identity (what a result computed with it depends on)."""
-
-    load: Callable[[str], Any]
-
-    def __call__(self, name: str) -> Any:
-        return worker_model(self.load, name)
-
-    def __getattr__(self, name: str) -> Any:
-        """The wrapped loader's `identity` (what a result depends on), when it has one."""
-        if name == "identity":
-            return self.load.identity
-        raise AttributeError(name)
 
 
 def release_models() -> None:

@@ -12,6 +12,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
@@ -138,11 +139,49 @@ def test_settings_parse_and_refuse():
             s.parse("n", bad)
     words = Setting("w", "list[str]")
     assert words.parse("w", "a, b") == ["a", "b"] and words.format(["a", "b"]) == "a,b"
-    with pytest.raises(BayesmatrixError, match="not a float"):
+    with pytest.raises(BayesmatrixError, match="not a finite number"):
         Setting("t", "float").parse("t", "nan")
     assert Setting("f", "str", optional=True).parse("f", "none") is None
     with pytest.raises(BayesmatrixError, match="is given twice"):
         get_claim("icl").parse(["seeds=2", "seeds=3"])
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "phrase"),
+    [
+        ("int", True, "is a bool"),  # a bool is an int to Python, not to a setting
+        ("int", 2.5, "is a float"),
+        ("int", "8", "is a str"),
+        ("float", float("nan"), "not a finite number"),
+        ("float", float("inf"), "not a finite number"),
+        ("float", False, "is a bool"),
+        ("list[float]", 0.5, "is one value"),
+        ("list[str]", "regular", "is one value"),
+        ("list[str]", ["regular", "regular"], "twice"),
+        ("list[float]", [0.2, 0.20], "twice"),
+        ("list[int]", [], "at least one"),
+        ("str", None, "needs a value"),
+    ],
+)
+def test_python_values_are_checked_as_strictly_as_text(kind, value, phrase):
+    with pytest.raises(BayesmatrixError, match=phrase):
+        Setting("the setting", kind, min=0, max=10).check("key", value)
+
+
+def test_python_values_that_fit_are_normalised():
+    assert Setting("x", "float", max=10).check("x", 2) == 2.0
+    assert Setting("x", "list[int]", max=10).check("x", (1, 2)) == [1, 2]
+    assert Setting("x", "int", max=10).check("x", np.int64(3)) == 3
+    with pytest.raises(ValueError, match="needs a max"):
+        Setting("unbounded", "int")
+
+
+def test_a_duplicate_from_text_is_refused_like_one_from_python():
+    claim = get_claim("coin-flips")
+    with pytest.raises(BayesmatrixError, match="twice"):
+        claim.parse(["biases=0.2,0.2"], "test")
+    with pytest.raises(BayesmatrixError, match="twice"):
+        claim.configure("test", biases=[0.2, 0.2])
 
 
 # ---- run_claim: one fingerprinted, resumable computation per (claim, model) -------------------

@@ -119,8 +119,8 @@ def test_cli_cot_with_a_user_file_and_resume(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["continuity", "--layers", "99"], "layer 99 out of range"),
-        (["continuity", "--layers", "x"], "must be integers"),
+        (["continuity", "--layer", "99"], "layer 99 out of range"),
+        (["continuity", "--layer", "x"], "--layer 'x' is not an int"),
         (["hallucination", "--facts", "MISSING"], "not found"),
     ],
 )

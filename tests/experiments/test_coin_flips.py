@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from bayesmatrix.bayes.dirichlet import beta_bernoulli_predictive
 from bayesmatrix.experiments.coinflips import (
     SEPARATOR,
     STATEMENT,
@@ -18,7 +19,6 @@ from bayesmatrix.experiments.coinflips import (
     bernoulli_kl_bits,
     draw_flips,
     fit_kappa,
-    posterior_predictive,
     read_flips,
     run_coin_flips,
 )
@@ -33,7 +33,7 @@ def test_posterior_predictive_is_the_beta_binomial_one():
         h = int(rng.integers(0, n + 1))
         # P(next = heads | data) is the one-trial Beta-Binomial pmf at 1 under the posterior
         ref = stats.betabinom(1, a + h, b + n - h).pmf(1)
-        assert posterior_predictive(h, n, a, b) == pytest.approx(ref, rel=1e-12)
+        assert beta_bernoulli_predictive(h, n, a, b) == pytest.approx(ref, rel=1e-12)
 
 
 def test_bernoulli_kl_against_scipy():
@@ -64,7 +64,7 @@ def test_exact_bayesian_learner_has_zero_kl_through_the_claims_code():
     compared = result.compared()
     ev = compared[compared["condition"] == "evidence"]
     # its own formula: Beta(2.5, 2.5) (prior mean 0.5, kappa 5)
-    np.testing.assert_allclose(ev["p"], posterior_predictive(ev["heads"], ev["n"], 2.5, 2.5))
+    np.testing.assert_allclose(ev["p"], beta_bernoulli_predictive(ev["heads"], ev["n"], 2.5, 2.5))
     assert ev["kappa"].iloc[0] == pytest.approx(5.0, rel=1e-3)
     assert ev["kl_fitted"].max() < 1e-9
     assert ev.loc[ev["n"] >= 1, "kl_uniform"].mean() > 1e-3  # kappa 5 is not the uniform prior
@@ -80,7 +80,7 @@ def test_kappa_fit_recovers_a_known_prior_and_reports_a_bound():
         n = np.arange(21)
         rows.append(
             {"bias": 0.7, "seed": seed, "n": n, "heads": heads, "prior_mean": 0.4,
-             "p": posterior_predictive(heads, n, 12 * 0.4, 12 * 0.6)}
+             "p": beta_bernoulli_predictive(heads, n, 12 * 0.4, 12 * 0.6)}
         )  # fmt: skip
     frame = pd.concat([pd.DataFrame(r) for r in rows], ignore_index=True)
     kappa, loss = fit_kappa(frame)

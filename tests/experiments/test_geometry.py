@@ -22,6 +22,7 @@ from bayesmatrix.experiments.geometry import (
     sula_labels,
     sula_prompts,
 )
+from bayesmatrix.models.loading import Preloaded
 
 
 def test_pc1_recovers_the_entropy_direction_and_ablating_it_is_a_bottleneck():
@@ -111,7 +112,7 @@ def test_claim_runs_and_reloads(smollm2, tmp_path):
 
     claim = get_claim("geometry")
     settings = claim.configure("full", per_k=8, bootstrap=50)
-    (result,) = run_claim(claim, ["smollm2-135m"], settings, tmp_path, lambda _: smollm2)
+    (result,) = run_claim(claim, ["smollm2-135m"], settings, tmp_path, Preloaded(smollm2))
     assert len(result.frame) == 5 * 8 and len(verdicts_of([result])) == 2
     again = GeometryResult.load(tmp_path / "smollm2-135m")
     assert [str(v) for v in again.verdicts()] == [str(v) for v in result.verdicts()]

@@ -62,7 +62,7 @@ def test_martingale_verdict_goes_both_ways():
 def test_cli_icl_writes_results_and_resumes(tmp_path):
     args = [
         "icl",
-        "--task",
+        "--tasks",
         "sentiment",
         "--conditions",
         "regular,sul",
@@ -94,9 +94,9 @@ def test_cli_icl_writes_results_and_resumes(tmp_path):
     ("args", "message"),
     [
         (["--conditions", "upside-down"], "unknown condition"),
-        (["--task", "no-such-task"], "shipped tasks are"),
+        (["--tasks", "no-such-task"], "shipped tasks are"),
         (["--model", "no-such-model"], "named models are"),
-        (["--task", "topic", "--conditions", "flipped"], "needs a binary task"),
+        (["--tasks", "topic", "--conditions", "flipped"], "needs a binary task"),
     ],
 )
 def test_cli_icl_bad_input(tmp_path, args, message):

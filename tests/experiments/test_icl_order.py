@@ -21,6 +21,7 @@ from bayesmatrix.experiments.icl.sweep import Condition
 from bayesmatrix.experiments.icl.synthetic import count_learner
 from bayesmatrix.experiments.icl.synthetic import synthetic_orderings as synthetic
 from bayesmatrix.experiments.icl.tasks import get_task
+from bayesmatrix.models.loading import Preloaded
 from tests.icl_prompts import prompt_before_last_label
 
 LABELS = ("a", "b")
@@ -117,7 +118,7 @@ def test_claim_runs_saves_reloads_and_resumes(smollm2, tmp_path):
     settings = claim.configure(
         "full", conditions=["regular"], seeds=2, ns=[2, 4], orderings=2, bootstrap=20
     )
-    (result,) = run_claim(claim, ["smollm2-135m"], settings, tmp_path, lambda _: smollm2)
+    (result,) = run_claim(claim, ["smollm2-135m"], settings, tmp_path, Preloaded(smollm2))
     assert len(result.readings) == 2 * 2 * 2  # seeds x ns x orderings
     (verdict,) = verdicts_of([result])
     assert "exchangeable after averaging" in verdict.claim
@@ -125,7 +126,7 @@ def test_claim_runs_saves_reloads_and_resumes(smollm2, tmp_path):
     stamps = [c.stat().st_mtime_ns for c in cells]
     cells[0].unlink()  # a sweep killed after one cell: only the missing one is recomputed
     (tmp_path / MARKER).unlink()  # ... before its result was marked finished
-    (again,) = run_claim(claim, ["smollm2-135m"], settings, tmp_path, lambda _: smollm2)
+    (again,) = run_claim(claim, ["smollm2-135m"], settings, tmp_path, Preloaded(smollm2))
     pd.testing.assert_frame_equal(again.readings, result.readings)
     assert cells[0].is_file() and cells[1].stat().st_mtime_ns == stamps[1]
     reloaded = OrderResult.load(tmp_path)

@@ -18,6 +18,7 @@ from bayesmatrix.experiments.icl.sweep import (
 )
 from bayesmatrix.experiments.icl.tasks import get_task
 from tests.icl_prompts import prompt_before_last_label
+from tests.loaders import Counting
 
 SENTIMENT = get_task("sentiment")
 TOPIC = get_task("topic")
@@ -95,14 +96,12 @@ def test_sweep_resumes_without_recomputing_or_losing_cells(tiny, tmp_path):
     def cell(lm, task, condition, seed):
         return run_cell(lm, task, condition, seed, 3)
 
+    load = Counting(make=lambda: tiny, loads=loads, tag="tiny")
+
     def sweep(seeds, progress=None):
         return run_sweep(
             ["tiny"], [SENTIMENT], conds, seeds, tmp_path, load, cell, "shots3", progress
         )
-
-    def load(name):
-        loads.append(name)
-        return tiny
 
     first = sweep(range(2))
     assert len(first) == 2 * 2 * 3 and loads == ["tiny"]
@@ -110,7 +109,7 @@ def test_sweep_resumes_without_recomputing_or_losing_cells(tiny, tmp_path):
     assert loads == ["tiny"]  # nothing missing: the model is not even loaded
     pd.testing.assert_frame_equal(first, again)
 
-    victim = cell_path(tmp_path, "shots3", "tiny", SENTIMENT, conds[1], 1)
+    victim = cell_path(tmp_path, "shots3", "tiny", SENTIMENT, conds[1], 1, "tiny:tiny")
     victim.unlink()
     done = []
 

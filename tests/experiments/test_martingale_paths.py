@@ -20,6 +20,7 @@ from bayesmatrix.experiments.icl.paths import (
     run_paths,
     sample_paths,
 )
+from bayesmatrix.models.loading import Preloaded
 
 GRID = {"thetas": (0.2, 0.5, 0.8), "ns": (8, 16, 32, 64), "seeds": (0, 1), "paths": 48}
 
@@ -91,7 +92,7 @@ def test_claim_resumes_by_cell_and_draws(smollm2, tmp_path):
 
     claim = get_claim("martingale-paths")
     settings = claim.configure("full", thetas=[0.5], ns=[4, 8], paths=4, horizon=3, bootstrap=20)
-    (result,) = run_claim(claim, ["smollm2-135m"], settings, tmp_path, lambda _: smollm2)
+    (result,) = run_claim(claim, ["smollm2-135m"], settings, tmp_path, Preloaded(smollm2))
     assert len(result.paths) == 2 * 4 and len(verdicts_of([result])) == 2
     where = tmp_path / "smollm2-135m"
     cells = sorted(where.rglob("cells/*/*.parquet"))
@@ -99,7 +100,7 @@ def test_claim_resumes_by_cell_and_draws(smollm2, tmp_path):
     stamp = cells[1].stat().st_mtime_ns
     cells[0].unlink()
     (where / MARKER).unlink()
-    (again,) = run_claim(claim, ["smollm2-135m"], settings, tmp_path, lambda _: smollm2)
+    (again,) = run_claim(claim, ["smollm2-135m"], settings, tmp_path, Preloaded(smollm2))
     assert cells[0].is_file() and cells[1].stat().st_mtime_ns == stamp
     np.testing.assert_allclose(again.paths["p_now"], result.paths["p_now"], atol=1e-6)
     (figure,) = claim.draw([again], ["smollm2-135m"], "full", settings)

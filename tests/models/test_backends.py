@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 import bayesmatrix
-from bayesmatrix.errors import CapabilityError
-from bayesmatrix.models.backends import CAPABILITIES, backend_for, missing_capabilities
+from bayesmatrix.errors import CapabilityError, ModelNotFoundError
+from bayesmatrix.models.backends import CAPABILITIES
+from bayesmatrix.models.reference import backend_for, converted_folder, missing_capabilities
 
 MODELS = Path(bayesmatrix.__file__).parent / "models"
 
@@ -65,7 +66,9 @@ def test_no_import_cycle_between_modules_of_models():
 
 def test_backend_table_and_static_capabilities():
     assert backend_for("http://127.0.0.1:8000/v1?model=m").name == "vllm-server"
-    assert backend_for("vllm:/models/x").name == "vllm-engine"
+    assert backend_for(f"vllm:{converted_folder('smollm2-135m')}").name == "vllm-engine"
+    with pytest.raises(ModelNotFoundError, match=r"config\.json"):
+        backend_for("vllm:/models/x")
     assert backend_for("smollm2-135m").name == "hf"
     assert missing_capabilities("http://h:1/v1", frozenset({"hidden_states", "logprobs"})) == [
         "hidden_states"
@@ -98,11 +101,11 @@ def test_a_missing_capability_is_one_error_naming_it(smollm2):
 
 @pytest.mark.parametrize("name", ["smollm2", "gemma3"])
 def test_the_torch_free_tokenizer_reads_what_transformers_reads(request, name):
-    from bayesmatrix.models.paths import gguf_cache_dir, resolve
+    from bayesmatrix.models.reference import converted_folder
     from bayesmatrix.models.tokenizer import FastTokenizer
 
     lm = request.getfixturevalue(name)
-    folder = gguf_cache_dir(resolve(lm.name)[1])
+    folder = converted_folder(lm.name)
     fast = FastTokenizer(folder)
     texts = ["The capital of France is", "  leading spaces\nand\ttabs", "émigré ☃ 1234", "a"]
     for text in texts:
@@ -146,3 +149,26 @@ def test_the_hf_paths_raise_no_library_deprecation_warning(embedded):
     assert library == []
     whole = embedded.trace([*ids, *word], add_bos=False)
     assert logp[0] == pytest.approx(np.nansum(whole.logprob_next[len(ids) - 1 :]), abs=1e-4)
+
+
+def test_one_model_has_one_identity_however_it_is_named(tmp_path):
+    """By name, by its .gguf path, and as a copy of that file elsewhere: one identity (the
+    weights' digest), so a model cannot be compared with itself under two names."""
+    import shutil
+
+    from bayesmatrix.models.reference import ModelRef, model_identity
+    from bayesmatrix.models.registry import get_spec
+
+    gguf = get_spec("smollm2-135m").path()
+    copy = tmp_path / "renamed.gguf"
+    shutil.copyfile(gguf, copy)
+    named = model_identity("smollm2-135m")
+    assert model_identity(str(gguf)) == named == model_identity(copy)
+    assert model_identity("gemma3-270m") != named
+    folder = converted_folder("smollm2-135m")
+    assert model_identity(folder) == model_identity(f"vllm:{folder}").replace(
+        "vllm-engine", "folder"
+    )
+    assert ModelRef.parse(copy).label == "renamed"
+    copy.write_bytes(copy.read_bytes()[:-1] + b"\x01")  # another weight: another model
+    assert model_identity(copy) != named

@@ -11,9 +11,8 @@ from bayesmatrix.errors import ModelNotFoundError
 from bayesmatrix.experiments.icl.paths import BetaBernoulliSampler, LMSampler, sample_paths
 from bayesmatrix.experiments.icl.sweep import Condition, read_task
 from bayesmatrix.experiments.icl.tasks import get_task
-from bayesmatrix.models.backends import backend_for, missing_capabilities
 from bayesmatrix.models.loading import load
-from bayesmatrix.models.paths import model_identity
+from bayesmatrix.models.reference import backend_for, missing_capabilities, model_identity
 
 SENTIMENT = get_task("sentiment")
 
@@ -21,10 +20,15 @@ SENTIMENT = get_task("sentiment")
 def test_references_are_checked_and_routed():
     for bad, why in [
         ("learner:oracle", "unknown learner"),
-        ("learner:bayesian?alpha=2", "unknown; keys are"),
-        ("learner:bayesian?kappa=-1", "positive"),
+        ("learner:bayesian?alpha=2", "is unknown; they are"),
+        ("learner:bayesian?kappa=-1", r"kappa must lie in \(0"),
         ("learner:recency?window=zero", "not a int"),
         ("learner:ignorer?prior=1.5", "strictly between"),
+        ("learner:bayesian?kappa", "key=value"),
+        ("learner:bayesian?&&&", "key=value"),
+        ("learner:bayesian?kappa=1&kappa=50", "given twice"),
+        ("learner:discount?decay=1.5", "decay must lie"),
+        ("learner:bayesian?noise=nan", "finite"),
     ]:
         with pytest.raises(ModelNotFoundError, match=why):
             model_identity(bad)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
 import bayesmatrix
 from bayesmatrix import ModelNotFoundError
-from bayesmatrix.models.paths import gguf_cache_dir
+from bayesmatrix.models.reference import converted_folder
 from bayesmatrix.models.registry import get_spec
 from tests.cli_helpers import run_cli
 
@@ -49,7 +51,10 @@ def test_cached_conversion_equals_direct_gguf_load(smollm2):
     from transformers import AutoModelForCausalLM
 
     path = get_spec("smollm2-135m").path()
-    assert (gguf_cache_dir(path) / "model.safetensors").is_file()
+    folder = converted_folder("smollm2-135m")
+    assert (folder / "model.safetensors").is_file()
+    # the converted config names its architecture: vLLM picks its model class by it
+    assert json.loads((folder / "config.json").read_text())["architectures"] == ["LlamaForCausalLM"]
     direct = AutoModelForCausalLM.from_pretrained(
         path.parent, gguf_file=path.name, dtype=torch.float32
     ).eval()

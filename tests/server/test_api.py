@@ -211,11 +211,11 @@ def test_security_headers_and_no_paths_leak(client):
 def test_corrupt_weights_in_an_allowed_folder_are_a_400(tmp_path, smollm2):
     import shutil
 
-    from bayesmatrix.models.paths import gguf_cache_dir, resolve
+    from bayesmatrix.models.reference import converted_folder
 
     allowed = tmp_path / "models"
     broken = allowed / "broken"
-    shutil.copytree(gguf_cache_dir(resolve("smollm2-135m")[1]), broken)
+    shutil.copytree(converted_folder("smollm2-135m"), broken)
     (broken / "model.safetensors").write_bytes(b"\x00" * 4096)
     c = TestClient(create_app([allowed]), base_url="http://127.0.0.1")
     res = c.post("/api/trace", json={"model": str(broken), "prompt": "x"})
@@ -289,10 +289,10 @@ def test_a_request_that_cannot_get_the_model_is_told_the_server_is_busy():
 def test_allowed_folders_models_are_listed_by_name(tmp_path, smollm2):
     import shutil
 
-    from bayesmatrix.models.paths import gguf_cache_dir, resolve
+    from bayesmatrix.models.reference import converted_folder
 
     allowed = tmp_path / "models"
-    shutil.copytree(gguf_cache_dir(resolve("smollm2-135m")[1]), allowed / "mine")
+    shutil.copytree(converted_folder("smollm2-135m"), allowed / "mine")
     (allowed / "not-a-model").mkdir()
     loaded = []
     c = TestClient(

@@ -3,7 +3,7 @@
 numpy/scipy only: this package never imports torch or transformers.
 """
 
-from bayesmatrix.bayes.dirichlet import Beta, Dirichlet
+from bayesmatrix.bayes.dirichlet import Beta, Dirichlet, beta_bernoulli_predictive
 from bayesmatrix.bayes.learners import (
     BetaBernoulliLearner,
     HypothesisMixtureLearner,
@@ -23,4 +23,5 @@ __all__ = [
     "LogisticNormal",
     "RecencyLearner",
     "SpikyPrior",
+    "beta_bernoulli_predictive",
 ]

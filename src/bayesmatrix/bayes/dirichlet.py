@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import digamma, gammaln, polygamma, xlogy
 
 from bayesmatrix.bayes.validation import as_alpha, as_counts, as_points, check_points
@@ -294,3 +295,14 @@ class Beta(Dirichlet):
     @property
     def b(self) -> float:
         return float(self.alpha[1])
+
+
+def beta_bernoulli_predictive(
+    successes: ArrayLike, trials: ArrayLike, a: ArrayLike, b: ArrayLike
+) -> np.ndarray:
+    """P(next outcome = 1) after `successes` in `trials` under a Beta(a, b) prior, the
+    posterior mean (a + successes) / (a + b + trials), elementwise: the exact learner every
+    claim holds a model to (coin flips, ICL label agreement, sampled paths)."""
+    s, n = np.asarray(successes, dtype=float), np.asarray(trials, dtype=float)
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return (a + s) / (a + b + n)

@@ -20,6 +20,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit, log_softmax, logit, logsumexp
 
+from bayesmatrix.bayes.dirichlet import beta_bernoulli_predictive
 from bayesmatrix.bayes.information import binary_cross_entropy, binary_entropy
 from bayesmatrix.errors import BayesmatrixError
 
@@ -176,7 +177,7 @@ class BetaBernoulliLearner:
         before = np.cumsum(o, axis=1) - o
         t = np.arange(o.shape[1])
         m = _broadcast_mean(self.prior_mean, o.shape)
-        return (m * self.kappa + before) / (self.kappa + t)
+        return beta_bernoulli_predictive(before, t, m * self.kappa, (1 - m) * self.kappa)
 
     def fit(
         self,

@@ -8,7 +8,14 @@ from typing import Any
 
 from bayesmatrix.bayes.stats import MAX_BOOTSTRAP
 from bayesmatrix.claims.claim import Context, Setting
-from bayesmatrix.experiments.icl.sweep import SUL_WORDS, Condition, parse_condition, run_sweep
+from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.experiments.icl.sweep import (
+    SUL_WORDS,
+    Condition,
+    check_cell,
+    parse_condition,
+    run_sweep,
+)
 from bayesmatrix.experiments.icl.tasks import FORMATS, Task, get_task
 
 SWEEP_SETTINGS: dict[str, Setting] = {
@@ -40,6 +47,35 @@ def task_data(settings: Mapping[str, Any]) -> list[Task]:
 def conditions(settings: Mapping[str, Any]) -> list[Condition]:
     """The settings' conditions, parsed with their unrelated label words."""
     return [parse_condition(c, settings["sul_words"]) for c in settings["conditions"]]
+
+
+def consistent(settings: Mapping[str, Any], shots: Sequence[int] = ()) -> None:
+    """Refuse, before any work, a sweep that counts something twice under two spellings (a
+    condition as `flipped` and `flipped:1`, one task file under two paths) or has a cell that
+    cannot run (`shots` demonstrations of a task, a condition a task cannot take)."""
+    seen: dict[Condition, str] = {}
+    for text, condition in zip(settings["conditions"], conditions(settings), strict=True):
+        if condition in seen:
+            raise BayesmatrixError(
+                f"conditions {seen[condition]} and {text} are one condition given twice; "
+                "give it once"
+            )
+        seen[condition] = text
+    tasks: dict[str, str] = {}
+    for name, task in zip(settings["tasks"], task_data(settings), strict=True):
+        if task.digest in tasks:
+            raise BayesmatrixError(
+                f"tasks {tasks[task.digest]} and {name} are one task given twice; give it once"
+            )
+        tasks[task.digest] = name
+        for condition in seen:
+            for n in shots or (1,):
+                check_cell(task, condition, n)
+
+
+def units(settings: Mapping[str, Any], models: int) -> int:
+    """The cells of a sweep on `models` models (each counted once in progress)."""
+    return models * len(settings["tasks"]) * len(settings["conditions"]) * settings["seeds"]
 
 
 def sweep_settings(seeds: int, **more: Any) -> dict[str, Any]:

@@ -11,10 +11,13 @@ never disagree on what was run.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
+
+import numpy as np
 
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.results.verdicts import Rule, Verdict
@@ -23,9 +26,10 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from bayesmatrix.executor import Executor
-    from bayesmatrix.models.base import LanguageModel
+    from bayesmatrix.models.loading import Loader
 
 Scope = Literal["model", "models", "none"]
+NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 PROFILE_NAMES = ("test", "quick", "full")
 
 
@@ -44,8 +48,11 @@ R = TypeVar("R", bound=Result)
 class Setting:
     """One setting of a claim: its kind ('int', 'float', 'str', 'bool', or a list of one of
     those: 'list[str]', ...), bounds, the choices it may take, whether `none` is allowed,
-    and what it means. `-s key=value` text is parsed and checked by it; `format` writes a
-    value back as such text (lists comma-separated)."""
+    and what it means. Values are checked alike whether they come as `-s key=value` text
+    (`parse`) or from Python (`check`): types strictly (a bool is not an int, a scalar is not
+    a list), lists without repeats (a value given twice would be counted twice), numbers within
+    their bounds (every int has an upper bound: a typo cannot start a week-long job).
+    `format` writes a value back as `-s` text (lists comma-separated)."""
 
     help: str
     kind: str = "int"
@@ -54,28 +61,38 @@ class Setting:
     choices: tuple[str, ...] | None = None
     optional: bool = False  # None (written `none`) allowed: e.g. "the shipped file"
 
+    def __post_init__(self) -> None:
+        if self.item_kind not in KINDS:
+            raise ValueError(f"setting kind {self.kind!r}: use one of {KINDS} or list[...] of one")
+        if self.item_kind == "int" and self.max is None:
+            raise ValueError("an int setting needs a max (it may size the work)")
+
+    @property
+    def is_list(self) -> bool:
+        return self.kind.startswith("list[")
+
+    @property
+    def item_kind(self) -> str:
+        return self.kind[5:-1] if self.is_list else self.kind
+
     def parse(self, key: str, text: str) -> Any:
         """The value of `key=text`, checked; a bad value is one clear error."""
         if self.optional and text.strip().lower() in ("none", ""):
             return None
-        if self.kind.startswith("list["):
-            item = self.kind[5:-1]
+        if self.is_list:
             parts = [p.strip() for p in text.split(",") if p.strip()]
             if not parts:
                 raise BayesmatrixError(f"setting {key} needs at least one value, e.g. {key}=a,b")
-            return self.check(key, [self._scalar(key, item, p) for p in parts])
-        return self.check(key, self._scalar(key, self.kind, text))
+            return self.check(key, [self._scalar(key, p) for p in parts])
+        return self.check(key, self._scalar(key, text))
 
-    def _scalar(self, key: str, kind: str, text: str) -> Any:
-        text = text.strip()
+    def _scalar(self, key: str, text: str) -> Any:
+        kind, text = self.item_kind, text.strip()
         try:
             if kind == "int":
                 return int(text)
             if kind == "float":
-                value = float(text)
-                if not math.isfinite(value):
-                    raise ValueError("not finite")
-                return value
+                return float(text)
             if kind == "bool":
                 if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
                     raise ValueError("not a boolean")
@@ -83,29 +100,63 @@ class Setting:
         except ValueError:
             raise BayesmatrixError(
                 f"setting {key}={text!r} is not {'an' if kind == 'int' else 'a'} {kind}"
-                f"{' (finite)' if kind == 'float' else ''}"
             ) from None
         return text
 
     def check(self, key: str, value: Any) -> Any:
-        """`value` when it has this setting's kind and lies within its bounds and choices."""
+        """`value` (normalised: a tuple becomes a list, an int a float where a float is
+        asked for) when it has this setting's kind and lies within its bounds and choices."""
         if value is None:
             if self.optional:
                 return None
-            raise BayesmatrixError(f"setting {key} needs a value")
-        items = value if isinstance(value, list) else [value]
-        for item in items:
-            if self.choices is not None and str(item) not in self.choices:
+            raise BayesmatrixError(f"setting {key} needs a value ({self.help})")
+        if self.is_list:
+            if not isinstance(value, list | tuple):
                 raise BayesmatrixError(
-                    f"setting {key}={item!r} is not one of {', '.join(self.choices)}"
+                    f"setting {key}={value!r} is one value; {key} takes a list of "
+                    f"{self.item_kind}s, e.g. {key}=[{value!r}]"
                 )
-            if isinstance(item, int | float) and not isinstance(item, bool):
-                low = self.min is not None and item < self.min
-                high = self.max is not None and item > self.max
-                if low or high:
-                    bounds = f"{self.min:g}" if self.min is not None else "-inf"
-                    bounds += f"..{self.max:g}" if self.max is not None else " or more"
-                    raise BayesmatrixError(f"setting {key}={item} is out of range ({bounds})")
+            if not value:
+                raise BayesmatrixError(f"setting {key} needs at least one value")
+            items = [self._item(key, v) for v in value]
+            seen: list[Any] = []
+            for item in items:
+                if item in seen:
+                    raise BayesmatrixError(
+                        f"setting {key} has {item!r} given twice; each value would be "
+                        "counted again: give it once"
+                    )
+                seen.append(item)
+            return items
+        return self._item(key, value)
+
+    def _item(self, key: str, value: Any) -> Any:
+        kind = self.item_kind
+        if isinstance(value, np.generic):
+            value = value.item()
+        expected = {"int": int, "float": int | float, "str": str, "bool": bool}[kind]
+        if not isinstance(value, expected) or (
+            kind in ("int", "float") and isinstance(value, bool)
+        ):
+            raise BayesmatrixError(
+                f"setting {key}={value!r} is a {type(value).__name__}; {key} takes "
+                f"{'an' if kind == 'int' else 'a'} {kind} ({self.help})"
+            )
+        if kind == "float":
+            value = float(value)
+            if not math.isfinite(value):
+                raise BayesmatrixError(f"setting {key}={value} is not a finite number")
+        if self.choices is not None and str(value) not in self.choices:
+            raise BayesmatrixError(
+                f"setting {key}={value!r} is not one of {', '.join(self.choices)}"
+            )
+        if kind in ("int", "float"):
+            low = self.min is not None and value < self.min
+            high = self.max is not None and value > self.max
+            if low or high:
+                bounds = f"{self.min:g}" if self.min is not None else "-inf"
+                bounds += f"..{self.max:g}" if self.max is not None else " or more"
+                raise BayesmatrixError(f"setting {key}={value} is out of range ({bounds})")
         return value
 
     def format(self, value: Any) -> str:
@@ -117,6 +168,9 @@ class Setting:
         return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+KINDS = ("int", "float", "str", "bool")
+
+
 @dataclass
 class Context:
     """What a run may use: its settings, the model(s), a model loader, a folder for
@@ -125,7 +179,7 @@ class Context:
     settings: Mapping[str, Any]
     out: Path
     models: Sequence[str]
-    load_model: Callable[[str], LanguageModel]
+    load_model: Loader
     progress: Callable[[str], None] = lambda _: None
     force: bool = False
     executor: Executor | None = None  # None: here
@@ -179,11 +233,21 @@ class Claim(Generic[R]):
     data: Callable[[Mapping[str, Any]], Any] = lambda _: None  # data the settings name
     note: Callable[[Sequence[R]], str] = lambda _: ""
     requires: frozenset[str] = frozenset()
+    # checks across settings (a condition given twice under two spellings, a budget of work
+    # several settings make together): raises BayesmatrixError, before any work
+    consistent: Callable[[Mapping[str, Any]], None] = lambda _: None
+    # how many units of work (progress lines counted) a run of these settings on n models has
+    units: Callable[[Mapping[str, Any], int], int | None] = lambda s, n: None
     version: int = 1
     order: int = 1000
     source: str = field(default="", compare=False)  # the module that declared it
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not NAME.fullmatch(self.name):
+            raise ValueError(
+                f"claim name {self.name!r}: use lower-case letters, digits and '-' (it names "
+                "folders and commands)"
+            )
         for profile, values in self.profiles.items():
             if profile not in PROFILE_NAMES:
                 raise ValueError(f"claim {self.name}: unknown profile {profile!r}")
@@ -213,7 +277,27 @@ class Claim(Generic[R]):
                 f"{', '.join(self.settings)}"
             )
         checked = {k: self.settings[k].check(k, v) for k, v in overrides.items()}
-        return {**self.profiles[profile], **checked}
+        settings = {**self.profiles[profile], **checked}
+        self.consistent(settings)
+        return settings
+
+    def check(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """A complete set of settings, each checked (what run_claim is given, from any
+        front door)."""
+        if not isinstance(settings, Mapping):
+            raise BayesmatrixError(f"settings of claim '{self.name}' must be a mapping")
+        missing = sorted(set(self.settings) - set(settings))
+        unknown = sorted(set(settings) - set(self.settings))
+        if missing or unknown:
+            raise BayesmatrixError(
+                f"claim '{self.name}' takes the settings {', '.join(self.settings)}"
+                + (f"; missing {', '.join(missing)}" if missing else "")
+                + (f"; unknown {', '.join(map(str, unknown))}" if unknown else "")
+                + " (claim.configure(profile, key=value) fills in a profile's)"
+            )
+        checked = {k: self.settings[k].check(k, settings[k]) for k in self.settings}
+        self.consistent(checked)
+        return checked
 
     def parse(self, assignments: Sequence[str], profile: str = "full") -> dict[str, Any]:
         """The settings of `profile` with `key=value` assignments (`-s`) applied."""
@@ -237,16 +321,18 @@ class Claim(Generic[R]):
     def reproduce(self, models: Sequence[str], profile: str, settings: Mapping[str, Any]) -> str:
         """The command that reproduces a result: `bayesmatrix run` with the models, the
         profile, and `-s` for every setting that differs from it."""
+        import shlex
+
         parts = ["bayesmatrix", "run", self.name]
         if self.scope != "none":
-            parts += [f"--model {m}" for m in models]
-        if profile != "full":
-            parts.append(f"--profile {profile}")
+            for model in models:
+                parts += ["--model", str(model)]
+        parts += ["--profile", profile]
         base = self.profiles.get(profile, {})
         for key, value in settings.items():
             if key not in base or _differs(base[key], value):
-                parts.append(f"-s {key}={_quote(self.settings[key].format(value))}")
-        return " ".join(parts)
+                parts += ["-s", f"{key}={self.settings[key].format(value)}"]
+        return shlex.join(parts)
 
     def draw(
         self, results: Sequence[R], models: Sequence[str], profile: str, settings: Mapping[str, Any]
@@ -262,13 +348,6 @@ def _differs(a: Any, b: Any) -> bool:
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
         return list(a) != list(b)
     return a != b
-
-
-def _quote(text: str) -> str:
-    """Shell-quote a setting value only when it needs it."""
-    import shlex
-
-    return shlex.quote(text) if any(c in text for c in " '\"$`\\;&|<>()*?[]{}~#") else text
 
 
 def verdicts_of(results: Sequence[Result]) -> list[Verdict]:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from bayesmatrix.bayes.dirichlet import beta_bernoulli_predictive
 from bayesmatrix.claims._icl import BOOTSTRAP
 from bayesmatrix.claims.claim import Claim, Context, Setting
 from bayesmatrix.claims.registry import register
@@ -19,7 +20,6 @@ from bayesmatrix.experiments.coinflips import (
     WEIGHT,
     CoinFlipResult,
     draw_flips,
-    posterior_predictive,
     run_coin_flips,
 )
 
@@ -96,7 +96,7 @@ def _learner_readings(kind: str, biases: Sequence[float], seeds: int, flips: int
             for condition in ("evidence", "stated"):
                 for n in range(flips + 1):
                     if kind == "bayes":
-                        p = float(posterior_predictive(heads[n], n, 1.0, 1.0))
+                        p = float(beta_bernoulli_predictive(heads[n], n, 1.0, 1.0))
                     elif condition == "stated":
                         p = bias
                     else:

@@ -122,10 +122,17 @@ CLAIM = register(
         ),
         scope="model",
         settings={
-            "layer": Setting("hidden-state index (-1: the last; negative counts back)", "int"),
-            "prompts": Setting("positions perturbed and pairs interpolated", "int", min=2),
-            "bank": Setting("neighbour bank size", "int", min=2),
-            "k": Setting("neighbours averaged", "int", min=1),
+            "layer": Setting(
+                "hidden-state index (-1: the last; negative counts back)",
+                "int",
+                min=-1000,
+                max=1000,
+            ),
+            "prompts": Setting(
+                "positions perturbed and pairs interpolated", "int", min=2, max=10_000
+            ),
+            "bank": Setting("neighbour bank size", "int", min=2, max=100_000),
+            "k": Setting("neighbours averaged", "int", min=1, max=1000),
         },
         profiles={
             "test": _settings(8, 40),

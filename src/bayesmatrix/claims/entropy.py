@@ -90,11 +90,14 @@ CLAIM = register(
         rules=(f"per source: {FALLS.sentence()}", f"and {MOSTLY.sentence()}"),
         scope="model",
         settings={
-            "n": Setting("comparisons per source", "int", min=2),
+            "n": Setting("comparisons per source", "int", min=2, max=10_000),
             "task": Setting("ICL task of the 'more examples' comparison", "str"),
             "facts": Setting("facts JSONL (none: the shipped file)", "str", optional=True),
             "text_chars": Setting(
-                "characters of prose for the 'more context' pairs", "int", min=1000
+                "characters of prose for the 'more context' pairs",
+                "int",
+                min=1000,
+                max=10_000_000,
             ),
         },
         profiles={

@@ -67,9 +67,9 @@ CLAIM = register(
         rules=(f"decodable: {DECODABLE.sentence()}", f"readout: {READOUT.sentence()}"),
         scope="model",
         settings={
-            "per_k": Setting("SULA prompts per demonstration count k", "int", min=3),
+            "per_k": Setting("SULA prompts per demonstration count k", "int", min=3, max=10_000),
             "bootstrap": Setting("bootstrap resamples", "int", min=0, max=MAX_BOOTSTRAP),
-            "seed": Setting("random seed", "int", min=0),
+            "seed": Setting("random seed", "int", min=0, max=10**6),
         },
         profiles={"full": {"per_k": 50, "bootstrap": 1000, "seed": 42}},
         run=_run,

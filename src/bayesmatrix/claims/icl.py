@@ -8,7 +8,15 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from bayesmatrix.claims._icl import BOOTSTRAP, SWEEP_SETTINGS, sweep, sweep_settings, task_data
+from bayesmatrix.claims._icl import (
+    BOOTSTRAP,
+    SWEEP_SETTINGS,
+    consistent,
+    sweep,
+    sweep_settings,
+    task_data,
+    units,
+)
 from bayesmatrix.claims.claim import Claim, Context, Setting
 from bayesmatrix.claims.registry import register
 from bayesmatrix.experiments.icl.analysis import (
@@ -87,6 +95,8 @@ CLAIM = register(
         figures=_figures,
         examples=_examples,
         data=task_data,
+        units=units,
+        consistent=lambda s: consistent(s, [s["shots"]]),
         requires=frozenset({"logprobs"}),
         order=30,
     )

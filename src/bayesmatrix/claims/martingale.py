@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bayesmatrix.claims._icl import SWEEP_SETTINGS, conditions, sweep, sweep_settings, task_data
+from bayesmatrix.claims._icl import (
+    SWEEP_SETTINGS,
+    conditions,
+    consistent,
+    sweep,
+    sweep_settings,
+    task_data,
+    units,
+)
 from bayesmatrix.claims.claim import Claim, Context
 from bayesmatrix.claims.registry import register
 from bayesmatrix.experiments.icl.martingale import MARTINGALE, MartingaleResult, martingale_gaps
@@ -56,6 +64,8 @@ CLAIM = register(
         figures=lambda results, models, settings: [],
         examples=_examples,
         data=task_data,
+        units=units,
+        consistent=lambda s: consistent(s, [max(KS) + 1]),
         requires=frozenset({"logprobs"}),
         order=40,
     )

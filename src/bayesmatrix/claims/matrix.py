@@ -86,10 +86,14 @@ CLAIM = register(
         ),
         scope="model",
         settings={
-            "tokens": Setting("held-out tokens compared", "int", min=2),
-            "window": Setting("LM context window per chunk", "int", min=2),
+            "tokens": Setting("held-out tokens compared", "int", min=2, max=10_000_000),
+            "window": Setting("LM context window per chunk", "int", min=2, max=100_000),
             "files": Setting(
-                "manual source files indexed (none: all)", "int", min=2, optional=True
+                "manual source files indexed (none: all)",
+                "int",
+                min=2,
+                max=100_000,
+                optional=True,
             ),
         },
         profiles={

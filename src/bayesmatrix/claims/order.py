@@ -9,7 +9,15 @@ from functools import partial
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bayesmatrix.claims._icl import BOOTSTRAP, SWEEP_SETTINGS, sweep, sweep_settings, task_data
+from bayesmatrix.claims._icl import (
+    BOOTSTRAP,
+    SWEEP_SETTINGS,
+    consistent,
+    sweep,
+    sweep_settings,
+    task_data,
+    units,
+)
 from bayesmatrix.claims.claim import Claim, Context, Setting
 from bayesmatrix.claims.registry import register
 from bayesmatrix.experiments.icl.order import AVERAGED, GAP_FALLS, OrderResult, order_cell
@@ -88,6 +96,8 @@ CLAIM = register(
         figures=lambda results, models, s: [("order_effects", plot_order_effects(results))],
         examples=_examples,
         data=task_data,
+        units=units,
+        consistent=lambda s: consistent(s, [max(s["ns"]) + 1]),
         requires=frozenset({"logprobs"}),
         order=60,
     )

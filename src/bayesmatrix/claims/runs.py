@@ -91,12 +91,22 @@ def run(
     **settings: Any,
 ) -> ClaimRun:
     """Run one claim as `bayesmatrix run` does: the profile's settings with `settings`
-    overriding them, results saved under `out` (default runs/CLAIM) and reused by a rerun."""
+    overriding them (checked as `-s` text is), results saved under `out` (default
+    runs/CLAIM, a folder bayesmatrix owns) and reused by a rerun."""
     from bayesmatrix.models.loading import Loader
 
     chosen = get_claim(claim)
-    models = [model] if isinstance(model, str) else list(model)
+    if isinstance(model, str | Path):
+        models = [str(model)]
+    elif isinstance(model, Sequence) and all(isinstance(m, str | Path) for m in model):
+        models = [str(m) for m in model]
+    else:
+        raise BayesmatrixError(
+            f"model must be a reference or a list of them (e.g. 'smollm2-135m'), not {model!r}"
+        )
     values = chosen.configure(profile, **settings)
-    where = Path(out) if out is not None else Path("runs") / chosen.name
+    where = Path(out) if isinstance(out, str | Path) else Path("runs") / chosen.name
+    if out is not None and not isinstance(out, str | Path):
+        raise BayesmatrixError(f"out must be a folder path, not {out!r}")
     results = run_claim(chosen, models, values, where, Loader(device, dtype).check(), force=force)
     return ClaimRun(chosen, models, profile, values, where, results)

@@ -93,7 +93,9 @@ CLAIM = register(
         scope="model",
         settings={
             "facts": Setting("facts JSONL (none: the shipped file)", "str", optional=True),
-            "questions": Setting("questions used (none: all)", "int", min=2, optional=True),
+            "questions": Setting(
+                "questions used (none: all)", "int", min=2, max=100_000, optional=True
+            ),
             "samples": Setting("answers sampled per question", "int", min=2, max=1000),
             "max_new_tokens": Setting("tokens per sampled answer", "int", min=1, max=512),
             "temperature": Setting("sampling temperature", "float", min=1e-3, max=10),

@@ -79,7 +79,7 @@ CLAIM = register(
                 "list[str]",
                 choices=("transformer", "mlp", "lstm", "mamba"),
             ),
-            "steps": Setting("training steps per architecture", "int", min=1),
+            "steps": Setting("training steps per architecture", "int", min=1, max=1_000_000),
         },
         profiles={"test": _settings(150), "quick": _settings(3000), "full": _settings(20_000)},
         run=_run,

@@ -22,7 +22,10 @@ if TYPE_CHECKING:
     from bayesmatrix.executor import Executor
     from bayesmatrix.models.loading import Loader
 
+from bayesmatrix.cli.claims import ClaimCommands
+
 app = typer.Typer(
+    cls=ClaimCommands,
     help="Test the Bayesian theory of language models (Dalal & Misra, 'The Matrix') on real "
     "models: read rows of an LM's next-token matrix and turn them into verdicts.",
     no_args_is_help=True,
@@ -75,22 +78,6 @@ def loader(device: str, dtype: str) -> Loader:
     return Loader(device, dtype).check()
 
 
-def configure_options(claim_name: str, **given: object) -> dict:
-    """A claim's full-profile settings with the options a command was given (None: left
-    out); a bad value names the option as typed (`--seeds 0`), not the setting."""
-    import re
-
-    from bayesmatrix.claims import get_claim
-
-    try:
-        return get_claim(claim_name).configure(
-            "full", **{k: v for k, v in given.items() if v is not None}
-        )
-    except BayesmatrixError as exc:
-        text = re.sub(r"setting (\w+)=", lambda m: f"--{m.group(1).replace('_', '-')} ", str(exc))
-        raise BayesmatrixError(text) from None
-
-
 def output_dir(out: Path, option: str = "--out") -> Path:
     """This run's output folder: new, empty or one bayesmatrix made, locked for this run
     (see bayesmatrix.results.outdir); anything else fails now, with one line."""
@@ -129,14 +116,6 @@ def distinct(
     return list(values)
 
 
-def check_models(models: list[str]) -> None:
-    """Resolve every model reference first, so a bad name fails before any work is done."""
-    from bayesmatrix.models.paths import resolve
-
-    for name in models:
-        resolve(name)
-
-
 def print_verdicts(verdicts: list) -> None:
     """One line per verdict, never wrapped, so output can be grepped."""
     for verdict in verdicts:
@@ -155,7 +134,7 @@ def main() -> None:
 
     check_arguments(sys.argv[1:])
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="bayesmatrix")
     except BayesmatrixError as exc:
         fail(str(exc))
     except OSError as exc:  # the environment: a read-only or full disk, a file in the way
@@ -212,9 +191,7 @@ def fail(message: str, code: int = 2) -> None:
 
 
 from bayesmatrix.cli import (  # noqa: E402, F401 - registers commands
-    claims,
     core,
-    icl,
     matrix,
     prior,
     run,

@@ -1,105 +1,132 @@
-"""Commands for single claims with options of their own: continuity (Theorem 1), entropy
-reduction (Theorem 3), chain of thought and the hallucination signal. Each is `bayesmatrix run
-CLAIM` with named options: an option left out takes the full profile's value (`bayesmatrix
-claims --profile full` shows them), so a command's defaults can never drift from it."""
+"""A command per registered claim (`bayesmatrix icl`, `bayesmatrix continuity`, ...): the claim
+run as `bayesmatrix run NAME` runs it, with one option per setting of the claim, derived from
+its settings (`--shots 8` is `-s shots=8`, parsed and checked by the same Setting), so a new
+setting (or a plug-in's claim) needs no edit here. Commands are built when asked for (the
+group below), so `bayesmatrix trace` does not import every claim.
+
+A claim whose name a command group already has (matrix, prior, windtunnel) is run with
+`bayesmatrix run NAME`.
+"""
 
 from __future__ import annotations
 
+import inspect
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
-from bayesmatrix.cli import Device, Dtype, Force, app, configure_options, distinct, loader
-from bayesmatrix.cli.run import run_and_report
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.models.registry import DEFAULT_MODEL
-
-Models = Annotated[list[str], typer.Option("--model", help="model(s); repeat the option")]
-Out = Annotated[Path, typer.Option(help="output directory (finished models are reused)")]
 
 
-def run_named(
-    name: str, models: list[str], out: Path, force: bool, device: str, dtype: str, **given: Any
-) -> list[Any]:
-    """Run a claim with the options given (None: the full profile's value)."""
+class ClaimCommands(TyperGroup):
+    """The CLI's commands, and after them one per registered claim (built on demand)."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        fixed = super().list_commands(ctx)
+        return fixed + [name for name in _claim_names() if name not in fixed]
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        found = super().get_command(ctx, name)
+        if found is not None or name not in _claim_names():
+            return found
+        from typer.main import get_command_from_info
+        from typer.models import CommandInfo
+
+        from bayesmatrix.claims import get_claim
+
+        title = f"the claim {name}: {get_claim(name).title}"
+        info = CommandInfo(name=name, callback=claim_callback(name), short_help=title)
+        return get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=None)
+
+
+def _claim_names() -> list[str]:
+    from bayesmatrix.claims import list_claims
+
+    return [c.name for c in list_claims()]
+
+
+def option_name(key: str) -> str:
+    """The option of a setting: `--` and the key with `-` for `_`."""
+    return "--" + key.replace("_", "-")
+
+
+def claim_callback(name: str) -> Any:
+    """The command function of a claim: the shared run options, then one text option per
+    setting (None: the profile's value), with a signature typer reads."""
     from bayesmatrix.claims import get_claim
+    from bayesmatrix.cli import Device, Dtype, ExecutorName, Force, RayAddress
+    from bayesmatrix.cli.run import Models, Profile, run_and_report
+    from bayesmatrix.models.registry import DEFAULT_MODEL
 
-    settings = configure_options(name, **given)
-    return run_and_report(get_claim(name), models, settings, out, force, loader(device, dtype))
+    claim = get_claim(name)
 
+    def command(**given: Any) -> None:
+        from bayesmatrix.cli import executor, loader
 
-@app.command("continuity")
-def continuity_cmd(
-    model: Models = [DEFAULT_MODEL],  # noqa: B006
-    layers: Annotated[
-        str, typer.Option(help="comma list of hidden-state indices; -1 = last")
-    ] = "-1",
-    prompts: Annotated[
-        int | None, typer.Option(help="positions perturbed / pairs interpolated")
-    ] = None,
-    bank: Annotated[int | None, typer.Option(help="neighbour bank size")] = None,
-    k: Annotated[int | None, typer.Option(help="neighbours averaged")] = None,
-    out: Out = Path("runs/continuity"),
-    force: Force = False,
-    device: Device = "auto",
-    dtype: Dtype = "float32",
-) -> None:
-    """Theorem 1: rows against embedding perturbations, interpolation, and neighbours (one
-    result per layer, in OUT/layerN)."""
-    try:
-        chosen = [int(x) for x in layers.split(",") if x.strip()]
-    except ValueError:
-        raise BayesmatrixError(f"--layers must be integers like -1,15, not {layers!r}") from None
-    distinct(chosen, "--layers")
-    if not chosen:
-        raise BayesmatrixError("--layers is empty; e.g. --layers -1")
-    for layer in chosen:
-        run_named(
-            "continuity", model, out / f"layer{layer}", force, device, dtype,
-            layer=layer, prompts=prompts, bank=bank, k=k,
-        )  # fmt: skip
+        keys = list(claim.settings)
+        assignments = [f"{k}={given[k]}" for k in keys if given.get(k) is not None]
+        try:
+            settings = claim.parse(assignments, given["profile"])
+        except BayesmatrixError as exc:  # name the option as typed, not the setting
+            text = re.sub(r"setting (\w+)[= ]", lambda m: f"{option_name(m.group(1))} ", str(exc))
+            raise BayesmatrixError(text) from None
+        load = loader(given["device"], given["dtype"])
+        runner = executor(given["executor_name"], given["ray_address"])
+        out = given["out"] or Path("runs") / claim.name
+        run_and_report(
+            claim, given["model"], settings, out, given["force"], load, given["profile"], runner
+        )
 
+    shared = [
+        ("model", Models, [DEFAULT_MODEL]),
+        ("profile", Profile, "quick"),
+        ("out", Annotated[Path | None, typer.Option(help="output folder (default runs/CLAIM; "
+                                                          "resumes)")], None),
+        ("force", Force, False),
+        ("device", Device, "auto"),
+        ("dtype", Dtype, "float32"),
+        ("executor_name", ExecutorName, "local"),
+        ("ray_address", RayAddress, None),
+    ]  # fmt: skip
+    if claim.scope == "none":
+        shared = [p for p in shared if p[0] not in ("model", "device", "dtype")]
+    params = [
+        inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
+        for key, kind, default in shared
+    ]
+    for key, setting in claim.settings.items():
+        if key in {p.name for p in params}:
+            raise BayesmatrixError(
+                f"claim '{claim.name}' has a setting named like an option: {key}"
+            )
+        text = f"{setting.help} ({setting.kind}{', comma list' if setting.is_list else ''})"
+        option = typer.Option(option_name(key), help=text, rich_help_panel="Settings")
+        params.append(
+            inspect.Parameter(
+                key,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[str | None, option],
+            )
+        )
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    command.__name__ = claim.name.replace("-", "_")
+    command.__doc__ = (
+        f"{claim.title}: {claim.description}. Each option left out takes the profile's value "
+        f"(`bayesmatrix claims --profile quick` lists them); the same as `bayesmatrix run "
+        f"{claim.name}`."
+    )
+    if claim.scope == "none":
+        inner = command
 
-@app.command("entropy")
-def entropy_cmd(
-    model: Models = [DEFAULT_MODEL],  # noqa: B006
-    task: Annotated[str | None, typer.Option(help="ICL task for the 'more examples' pairs")] = None,
-    facts: Annotated[Path | None, typer.Option(help="facts JSONL (default: shipped)")] = None,
-    n: Annotated[int | None, typer.Option(help="comparisons per source")] = None,
-    out: Out = Path("runs/entropy"),
-    force: Force = False,
-    device: Device = "auto",
-    dtype: Dtype = "float32",
-) -> None:
-    """Theorem 3: does entropy fall, and does the row majorize, as prompts get specific?"""
-    facts_ = str(facts) if facts else None
-    run_named("entropy", model, out, force, device, dtype, task=task, facts=facts_, n=n)
+        def command(**given: Any) -> None:  # type: ignore[no-redef]
+            inner(**given, model=[], device="auto", dtype="float32")
 
-
-@app.command("cot")
-def cot_cmd(
-    model: Models = [DEFAULT_MODEL],  # noqa: B006
-    problems: Annotated[Path | None, typer.Option(help="problems JSONL (default: shipped)")] = None,
-    out: Out = Path("runs/cot"),
-    force: Force = False,
-    device: Device = "auto",
-    dtype: Dtype = "float32",
-) -> None:
-    """Chain of thought: answer-row entropy and P(answer) with and without the steps."""
-    chosen = str(problems) if problems else None
-    run_named("cot", model, out, force, device, dtype, problems=chosen)
-
-
-@app.command("hallucination")
-def hallucination_cmd(
-    model: Models = [DEFAULT_MODEL],  # noqa: B006
-    facts: Annotated[Path | None, typer.Option(help="facts JSONL (default: shipped)")] = None,
-    out: Out = Path("runs/hallucination"),
-    force: Force = False,
-    device: Device = "auto",
-    dtype: Dtype = "float32",
-) -> None:
-    """Hallucination signal: AUROC of answer-row entropy and top-1 probability."""
-    chosen = str(facts) if facts else None
-    run_named("hallucination", model, out, force, device, dtype, facts=chosen)
+        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        command.__doc__ = inner.__doc__
+    return command

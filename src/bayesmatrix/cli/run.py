@@ -18,12 +18,9 @@ from bayesmatrix.cli import (
     Force,
     RayAddress,
     app,
-    check_models,
     console,
-    distinct,
     executor,
     loader,
-    output_dir,
     print_verdicts,
 )
 from bayesmatrix.errors import BayesmatrixError
@@ -38,6 +35,10 @@ Settings = Annotated[
     list[str],
     typer.Option("--set", "-s", help="a setting of the claim, key=value (repeatable)"),
 ]
+Models = Annotated[list[str], typer.Option("--model", help="model(s); repeat the option")]
+Profile = Annotated[
+    str, typer.Option(help="test (smoke-level), quick (the default) or full (the paper's scale)")
+]
 
 
 def run_and_report(
@@ -47,7 +48,7 @@ def run_and_report(
     out: Path,
     force: bool,
     load: Loader,
-    profile: str = "full",
+    profile: str = "quick",
     runner: Executor | None = None,
     total: int | None = None,
 ) -> list[Any]:
@@ -58,10 +59,7 @@ def run_and_report(
     from bayesmatrix.results.io import write_json
     from bayesmatrix.viz import save_figure
 
-    if claim.scope != "none":
-        check_models(list(models))
-        distinct(list(models), "--model", key=load.identity)
-    output_dir(out)
+    total = claim.units(settings, len(models)) if total is None else total
     with progress(claim.name, total) as update:
         results = run_claim(claim, models, settings, out, load, update, force, runner)
     paths = [
@@ -84,10 +82,8 @@ def run_and_report(
 @app.command("run")
 def run_cmd(
     claim: Annotated[str, typer.Argument(help="a claim (see `bayesmatrix claims`)")],
-    model: Annotated[list[str], typer.Option(help="model(s); repeat the option")] = [  # noqa: B006
-        DEFAULT_MODEL
-    ],
-    profile: Annotated[str, typer.Option(help="test, quick or full")] = "full",
+    model: Models = [DEFAULT_MODEL],  # noqa: B006
+    profile: Profile = "quick",
     setting: Settings = [],  # noqa: B006
     out: Annotated[
         Path | None, typer.Option(help="output directory (default runs/CLAIM; resumes)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -14,24 +15,19 @@ from bayesmatrix.cli import (
     Force,
     RayAddress,
     app,
-    check_models,
     console,
-    distinct,
     executor,
     loader,
-    output_dir,
     print_verdicts,
 )
-from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.cli.run import Models, Profile
 from bayesmatrix.models.registry import DEFAULT_MODEL
 
 
 @app.command("validate")
 def validate_cmd(
-    model: Annotated[list[str], typer.Option(help="model(s); repeat the option")] = [  # noqa: B006
-        DEFAULT_MODEL
-    ],
-    profile: Annotated[str, typer.Option(help="quick (minutes) or full")] = "quick",
+    model: Models = [DEFAULT_MODEL],  # noqa: B006
+    profile: Profile = "quick",
     out: Annotated[Path, typer.Option(help="output directory (a rerun resumes)")] = Path(
         "runs/validate"
     ),
@@ -50,21 +46,14 @@ def validate_cmd(
 ) -> None:
     """Validate the paper's claims on the model(s) and write one self-contained HTML report."""
     from bayesmatrix.cli.progress import progress
-    from bayesmatrix.report import PROFILES, render_report, run_validation
+    from bayesmatrix.report import render_report, run_validation
     from bayesmatrix.report.validate import profile_settings
     from bayesmatrix.results.io import write_json
 
-    if profile not in PROFILES:
-        raise BayesmatrixError(f"unknown --profile '{profile}'; choose from {', '.join(PROFILES)}")
-    settings_by_claim = profile_settings(profile, setting)  # a bad -s fails before any work
-    check_models(model)
-    load = loader(device, dtype)
-    distinct(model, "--model", key=load.identity)
     chosen = None if claims is None else [c.strip() for c in claims.split(",") if c.strip()]
-    if chosen is not None:
-        distinct(chosen, "--claims")
+    settings_by_claim = profile_settings(profile, setting, chosen)  # bad -s: before any work
+    load = loader(device, dtype)
     runner = executor(executor_name, ray_address)
-    output_dir(out)
     with progress("validating") as update:
         sections = run_validation(
             model,
@@ -79,14 +68,15 @@ def validate_cmd(
         )
     verdicts = [v for s in sections for v in s.verdicts]
     print_verdicts(verdicts)
-    command = (
-        "bayesmatrix validate "
-        + " ".join(f"--model {m}" for m in model)
-        + (f" --profile {profile} --out {out}")
-        + ("" if dtype == "float32" else f" --dtype {dtype}")
-        + ("" if claims is None else f" --claims {claims}")
-        + "".join(f" -s {a}" for a in setting)
-    )
+    parts = ["bayesmatrix", "validate"]
+    for m in model:
+        parts += ["--model", m]
+    parts += ["--profile", profile, "--out", str(out)]
+    parts += [] if dtype == "float32" else ["--dtype", dtype]
+    parts += [] if claims is None else ["--claims", claims]
+    for assignment in setting:
+        parts += ["-s", assignment]
+    command = shlex.join(parts)
     settings = {
         f"{claim}.{key}": value
         for claim, values in settings_by_claim.items()

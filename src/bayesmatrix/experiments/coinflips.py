@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize_scalar
 
+from bayesmatrix.bayes.dirichlet import beta_bernoulli_predictive
 from bayesmatrix.bayes.stats import bootstrap_mean_ci
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.results.frame import FrameResult, Schema
@@ -163,11 +164,6 @@ def run_coin_flips(
 
 
 # ---- the exact learner and the comparison ------------------------------------------------------
-def posterior_predictive(heads: np.ndarray, n: np.ndarray, a: float, b: float) -> np.ndarray:
-    """P(next = heads | heads in n flips) under a Beta(a, b) prior: (a + heads)/(a + b + n)."""
-    return (a + np.asarray(heads, float)) / (a + b + np.asarray(n, float))
-
-
 def bernoulli_kl_bits(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """KL(Bernoulli(p) || Bernoulli(q)) in bits, elementwise (0 log 0 = 0)."""
     p = np.clip(np.asarray(p, float), 0.0, 1.0)
@@ -193,7 +189,7 @@ def fit_kappa(seqs: pd.DataFrame) -> tuple[float, float]:
     def loss(log_k: float) -> float:
         k = np.exp(log_k)
         return float(
-            bernoulli_kl_bits(p, posterior_predictive(heads, n, k * m, k * (1 - m))).mean()
+            bernoulli_kl_bits(p, beta_bernoulli_predictive(heads, n, k * m, k * (1 - m))).mean()
         )
 
     lo, hi = np.log(KAPPA_BOUNDS)
@@ -236,8 +232,8 @@ def comparison(readings: pd.DataFrame) -> pd.DataFrame:
     for _, g in frame.groupby(["model", "condition"], sort=False):
         kappa = fit_kappa(g)[0]
         m = g["prior_mean"].to_numpy()
-        uniform = posterior_predictive(g["heads"], g["n"], 1.0, 1.0)
-        fitted = posterior_predictive(g["heads"], g["n"], kappa * m, kappa * (1 - m))
+        uniform = beta_bernoulli_predictive(g["heads"], g["n"], 1.0, 1.0)
+        fitted = beta_bernoulli_predictive(g["heads"], g["n"], kappa * m, kappa * (1 - m))
         parts.append(
             g.assign(
                 kappa=kappa,

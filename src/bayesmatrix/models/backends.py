@@ -1,13 +1,7 @@
-"""Which backend serves a model reference, and what it can ever give, known without loading
-anything (no torch, no connection): a claim that needs a capability its backend lacks is
-skipped before any model loads.
-
-| reference                          | backend                      | module          |
-| ---------------------------------- | ---------------------------- | --------------- |
-| `http://host:port/v1?model=NAME`   | a vLLM (OpenAI) server       | vllm_server     |
-| `vllm:<model folder>`              | vLLM's in-process engine     | vllm_engine     |
-| `learner:KIND?key=value`           | a learner by construction    | learners        |
-| anything else (name, .gguf, dir)   | transformers, in this process | hf             |
+"""Which backend serves a kind of model reference (models.reference: backend_for), and what
+it can ever give, known without loading anything (no torch, no connection): a claim that needs a
+capability its backend lacks is skipped before any model loads, with one message
+(`capability_message`) whatever the front door.
 
 A backend's instance may give less than its class can (a server started with a logprobs
 cap gives no full rows): `LanguageModel.capabilities` is the instance's own answer.
@@ -16,6 +10,7 @@ cap gives no full rows): `LanguageModel.capabilities` is the instance's own answ
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # what claims may require; every backend gives "logprobs"
@@ -31,10 +26,10 @@ CAPABILITIES = {
 
 @dataclass(frozen=True)
 class Backend:
-    """A backend: the references it serves, where its class lives, and what it can give."""
+    """A backend: the kinds of reference it serves, where its loader lives, what it can give."""
 
     name: str
-    prefixes: tuple[str, ...]
+    kinds: tuple[str, ...]
     module: str
     factory: str
     capabilities: frozenset[str]
@@ -45,44 +40,29 @@ class Backend:
         return getattr(module, self.factory)(reference, **options)
 
 
+SERVED = frozenset({"logprobs", "full_rows", "topk_rows", "sampling", "streams"})
 BACKENDS = (
+    Backend("vllm-server", ("server",), "vllm_server", "connect", SERVED),
+    Backend("vllm-engine", ("engine",), "vllm_engine", "start_engine", SERVED),
     Backend(
-        "vllm-server",
-        ("http://", "https://"),
-        "vllm_server",
-        "connect",
-        frozenset({"logprobs", "full_rows", "topk_rows", "sampling", "streams"}),
+        "learner", ("learner",), "learners", "load_learner", frozenset({"logprobs", "streams"})
     ),
-    Backend(
-        "vllm-engine",
-        ("vllm:",),
-        "vllm_engine",
-        "start_engine",
-        frozenset({"logprobs", "full_rows", "topk_rows", "sampling", "streams"}),
-    ),
-    Backend(
-        "learner",
-        ("learner:",),
-        "learners",
-        "load_learner",
-        frozenset({"logprobs", "streams"}),
-    ),
-    Backend(
-        "hf",
-        (),
-        "hf",
-        "load_model",
-        frozenset(CAPABILITIES),
-    ),
+    Backend("hf", ("named", "gguf", "folder", "hub"), "hf", "load_model", frozenset(CAPABILITIES)),
 )
 
 
-def backend_for(reference: object) -> Backend:
-    """The backend that serves a model reference (by its prefix; transformers otherwise)."""
-    text = str(reference)
-    return next(b for b in BACKENDS if not b.prefixes or text.startswith(b.prefixes))
+def backend_of_kind(kind: str) -> Backend:
+    """The backend that serves a kind of reference."""
+    return next(b for b in BACKENDS if kind in b.kinds)
 
 
-def missing_capabilities(reference: object, required: frozenset[str]) -> list[str]:
-    """What a claim requires that the reference's backend can never give (sorted)."""
-    return sorted(required - backend_for(reference).capabilities)
+def capability_message(
+    model: str, backend: str, missing: Iterable[str], claim: str | None = None
+) -> str:
+    """The one sentence for capabilities a model's backend cannot give, with the way out."""
+    lacking = ", ".join(f"{CAPABILITIES[c]} (capability '{c}')" for c in sorted(missing))
+    needs = f", which claim '{claim}' needs" if claim else ""
+    return (
+        f"{model} ({backend}) cannot give {lacking}{needs}; run it on a backend that has it: a "
+        "model name, folder or .gguf file loads transformers in this process, which has all"
+    )

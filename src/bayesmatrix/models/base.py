@@ -7,7 +7,7 @@ construction). A method whose capability a backend lacks raises CapabilityError 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,10 +15,36 @@ import numpy as np
 import pandas as pd
 
 from bayesmatrix.errors import BayesmatrixError, CapabilityError
-from bayesmatrix.models.backends import CAPABILITIES
+from bayesmatrix.models.backends import capability_message
 
 if TYPE_CHECKING:
     from bayesmatrix.models.trace import Trace
+
+
+def starts_answer(text: str) -> bool:
+    """Whether a sampled token gives an answer content (anything but whitespace)."""
+    return bool(text.strip())
+
+
+def ends_answer(token: int, text: str, started: bool, eos: int | None) -> bool:
+    """The sampling stop rule of every backend: EOS ends an answer, and so does a token
+    containing a newline once the answer has content (that token is not kept)."""
+    return token == eos or (started and "\n" in text)
+
+
+def cut_answer(
+    tokens: Sequence[int], decode: Callable[[int], str], eos: int | None
+) -> tuple[int, int | None]:
+    """(tokens kept, index of the first content token or None) of a sampled continuation,
+    by the stop rule above."""
+    first = None
+    for kept, token in enumerate(tokens):
+        text = decode(token)
+        if ends_answer(token, text, first is not None, eos):
+            return kept, first
+        if first is None and starts_answer(text):
+            first = kept
+    return len(tokens), first
 
 
 @dataclass(frozen=True)
@@ -76,11 +102,7 @@ class LanguageModel:
     def require(self, capability: str) -> None:
         """Raise CapabilityError unless this model has the capability."""
         if capability not in self.capabilities:
-            raise CapabilityError(
-                f"{self.name} ({type(self).__name__}) cannot give {CAPABILITIES[capability]} "
-                f"(capability '{capability}'); run this on a backend that has it: a model name, "
-                "folder or .gguf file loads transformers in this process, which has all"
-            )
+            raise CapabilityError(capability_message(self.name, type(self).__name__, [capability]))
 
     # ---- tokens -------------------------------------------------------------------------
     def tokenize(self, text: str, add_bos: bool | None = None) -> tuple[list[int], bool]:

@@ -14,7 +14,7 @@ import torch
 
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.models.backends import CAPABILITIES
-from bayesmatrix.models.base import LanguageModel, Sample
+from bayesmatrix.models.base import LanguageModel, Sample, ends_answer, starts_answer
 from bayesmatrix.models.stats import row_stats
 from bayesmatrix.models.trace import Trace
 
@@ -37,7 +37,7 @@ class HFLanguageModel(LanguageModel):
         self.model = model
         self.tokenizer = tokenizer
         self.name = name
-        # what saved results depend on: changes whenever the weights do (models.paths)
+        # what saved results depend on: changes whenever the weights do (models.reference)
         self.identity = identity or name
         first = next(model.parameters())
         self.device: torch.device = first.device  # inputs go here; statistics come back to CPU
@@ -361,10 +361,10 @@ class HFLanguageModel(LanguageModel):
             for i in (i for i in range(n) if alive[i]):
                 token = int(chosen[i])
                 text = self.tokenizer.decode([token])
-                if token == eos or (started[i] and "\n" in text):
+                if ends_answer(token, text, started[i], eos):
                     alive[i] = False
                     continue
-                if not started[i] and text.strip():
+                if not started[i] and starts_answer(text):
                     started[i] = True
                     p = logp[i].exp()
                     row[i] = (float(torch.special.entr(p).sum()), float(p.max()))
@@ -443,8 +443,9 @@ def load_model(
     """A named embedded model, a .gguf file, a local HF directory or a cached hub id, in this
     process (see bayesmatrix.load for the options)."""
     from bayesmatrix.models.hf_load import load_hf
-    from bayesmatrix.models.paths import model_identity
+    from bayesmatrix.models.loading import Loader
+    from bayesmatrix.models.reference import ModelRef
 
     model, tokenizer, label = load_hf(name_or_path, device, dtype, device_map)
-    identity = model_identity(name_or_path) + ("" if dtype == "float32" else f"|{dtype}")
+    identity = ModelRef.parse(name_or_path).identity() + Loader(dtype=dtype).suffix
     return HFLanguageModel(model, tokenizer, label, identity)

@@ -14,12 +14,12 @@ import tempfile
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers.utils import logging as hf_logging
 
 from bayesmatrix.errors import BayesmatrixError, ModelNotFoundError
-from bayesmatrix.models.paths import gguf_cache_dir, resolve, writable_cache
-from bayesmatrix.models.registry import MODELS
+from bayesmatrix.models.paths import gguf_cache_dir, writable_cache
+from bayesmatrix.models.reference import ModelRef, hub_folder
 
 hf_logging.disable_progress_bar()
 hf_logging.set_verbosity_error()
@@ -49,6 +49,9 @@ def _convert_gguf(path: Path, target: Path) -> None:
         ) from exc
     config = model.config.to_dict()
     config.pop("quantization_config", None)
+    # what the weights are (e.g. Gemma3ForCausalLM): a server such as vLLM picks its model
+    # class by it, and without it took Gemma's folder for an embedding model
+    config["architectures"] = [type(model).__name__]
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     if model.config.tie_word_embeddings:
         state.pop("lm_head.weight", None)
@@ -68,28 +71,23 @@ def _convert_gguf(path: Path, target: Path) -> None:
         raise
 
 
-def local_dir(name_or_path: str | os.PathLike[str]) -> tuple[Path | str, str]:
-    """(directory or cached hub id that transformers can load offline, label); a GGUF is
-    converted once and cached."""
-    kind, where, label = resolve(name_or_path)
-    if kind == "gguf":
-        directory = gguf_cache_dir(Path(where))
+def local_dir(name_or_path: str | os.PathLike[str] | ModelRef) -> tuple[Path | str, str]:
+    """(directory that transformers can load offline, label); a GGUF is converted once and
+    cached."""
+    ref = ModelRef.parse(name_or_path)
+    if ref.gguf is not None:
+        directory = gguf_cache_dir(ref.gguf)
         if not (directory / "model.safetensors").is_file():
             writable_cache("converted")  # before a minute of conversion, not after
-            _convert_gguf(Path(where), directory)
-    elif kind == "hub":
-        try:
-            AutoConfig.from_pretrained(where, local_files_only=True)
-        except OSError as exc:
-            raise ModelNotFoundError(
-                f"'{where}' is neither a named model ({', '.join(MODELS)}), a path, nor a hub id "
-                "in the local Hugging Face cache; this machine has no network, so download it "
-                "elsewhere and copy the cache, or pass a local directory"
-            ) from exc
-        directory = where
-    else:
-        directory = where
-    return directory, label
+            _convert_gguf(ref.gguf, directory)
+        return directory, ref.label
+    if ref.kind == "hub":
+        return hub_folder(ref.location), ref.label
+    if ref.kind != "folder":
+        raise ModelNotFoundError(
+            f"{ref} is served by the {ref.backend.name} backend, not loaded here"
+        )
+    return Path(ref.location), ref.label
 
 
 def load_tokenizer(name_or_path: str | os.PathLike[str]) -> tuple[object, str]:
@@ -161,10 +159,10 @@ def load_hf(
     try:
         return (*_load_dir(directory, **placement), label)
     except ModelNotFoundError:
-        kind, where, _ = resolve(name_or_path)
-        if kind != "gguf":
+        gguf = ModelRef.parse(name_or_path).gguf
+        if gguf is None:
             raise
-        log.warning("the converted copy in %s is damaged; converting %s again", directory, where)
+        log.warning("the converted copy in %s is damaged; converting %s again", directory, gguf)
         shutil.rmtree(directory, ignore_errors=True)
         directory, label = local_dir(name_or_path)
         return (*_load_dir(directory, **placement), label)

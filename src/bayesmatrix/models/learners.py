@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bayesmatrix.bayes.dirichlet import Dirichlet, beta_bernoulli_predictive
 from bayesmatrix.data import PLAIN_TEMPLATE, read_jsonl
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.models.base import LanguageModel
@@ -95,9 +96,11 @@ class LearnerModel(LanguageModel):
             window = []
         if truth is None:
             counts = np.bincount(np.asarray(window, dtype=int), minlength=k)[:k].astype(float)
-            return (s.kappa / k + counts) / (s.kappa + len(window))
-        agreed = float(sum(window))
-        q = (s.kappa * s.prior + agreed) / (s.kappa + len(window))
+            return Dirichlet(np.full(k, s.kappa / k)).posterior(counts).mean()
+        q = float(
+            beta_bernoulli_predictive(sum(window), len(window), s.kappa * s.prior,
+                                      s.kappa * (1 - s.prior))
+        )  # fmt: skip
         out = np.full(k, (1 - q) / max(k - 1, 1))
         out[truth] = q
         return out

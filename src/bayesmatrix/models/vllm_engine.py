@@ -1,48 +1,53 @@
-"""vLLM's in-process engine (`vllm.LLM`) behind the LanguageModel interface: driven in a
-worker process of vLLM's own environment (models/vllm_worker.py), it gives the readings a
-vLLM server gives, without HTTP. Torch-free on this side."""
+"""vLLM's in-process engine (`vllm.LLM`) as a transport of the vLLM protocol (models.vllm):
+a worker process of vLLM's own environment (models/vllm_worker.py) answers the requests a
+server would, over a pipe instead of HTTP. Torch-free on this side.
+
+Reference: `vllm:<model folder>[?eager=1]`; eager runs the engine without torch.compile
+(starts in under a minute on a CPU instead of about three; the readings are the same).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+import threading
 from dataclasses import replace
 from pathlib import Path
 
 from bayesmatrix.errors import BayesmatrixError
-from bayesmatrix.models.vllm_server import ServerLanguageModel, ServerLimits, probe_rungs
+from bayesmatrix.models.reference import ModelRef, engine_options
+from bayesmatrix.models.vllm import VllmLanguageModel, VllmLimits, probe_rungs
 
 ENGINE_BATCH = 64  # prompts per call: the engine batches them itself (one pipe, no concurrency)
 
 
-class EngineLanguageModel(ServerLanguageModel):
-    """vLLM's in-process engine (`vllm.LLM`), driven in a worker process of vLLM's own
-    environment (models/vllm_worker.py): the same readings as the server, without HTTP."""
+class EngineTransport:
+    """Requests to a vLLM engine worker over its pipe, one at a time (a lock), each reply the
+    line the worker marks as its answer."""
 
-    def __init__(self, worker: subprocess.Popen, ref: str, tokenizer: object, max_len: int) -> None:
-        limits = ServerLimits(full_rows=True, max_logprobs=-1, concurrency=1, batch=ENGINE_BATCH)
-        config = Path(ref) / "config.json"
-        vocab = len(tokenizer)  # type: ignore[arg-type]
-        if config.is_file():
-            vocab = int(json.loads(config.read_text()).get("vocab_size", vocab))
-        super().__init__(f"vllm:{ref}", Path(ref).name, tokenizer, max_len, vocab, limits)
-        self.worker = worker
-        self.identity = f"vllm:{ref}"
+    def __init__(self, worker: subprocess.Popen, folder: str) -> None:
+        self.worker, self.where = worker, f"vllm:{folder}"
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"EngineLanguageModel({self.base!r}, {self.limits})"
+        return f"EngineTransport({self.where!r})"
 
-    def _post(self, path: str, body: dict) -> dict:
-        self.worker.stdin.write(json.dumps(body) + "\n")  # type: ignore[union-attr]
-        self.worker.stdin.flush()  # type: ignore[union-attr]
-        reply = _read_reply(self.worker)
+    def send(self, body: dict) -> dict:
+        with self._lock:
+            if self.worker.poll() is not None:
+                raise BayesmatrixError(
+                    f"the vLLM engine worker exited (code {self.worker.returncode})"
+                )
+            self.worker.stdin.write(json.dumps(body) + "\n")  # type: ignore[union-attr]
+            self.worker.stdin.flush()  # type: ignore[union-attr]
+            reply = read_reply(self.worker)
         if "error" in reply:
             raise BayesmatrixError(f"the vLLM engine refused the request: {reply['error']}")
         return reply
 
     def close(self) -> None:
-        """Stop the worker (also done when the object is collected)."""
+        """Stop the worker (also done when the transport is collected)."""
         if self.worker.poll() is None:
             self.worker.stdin.close()  # type: ignore[union-attr]
             try:
@@ -56,12 +61,16 @@ class EngineLanguageModel(ServerLanguageModel):
             worker.kill()
 
 
-def _read_reply(worker: subprocess.Popen) -> dict:
+def read_reply(worker: subprocess.Popen) -> dict:
+    """The worker's next answer line (anything vLLM prints besides is skipped)."""
     from bayesmatrix.models.vllm_worker import PREFIX
 
     for line in worker.stdout:  # type: ignore[union-attr]
         if line.startswith(PREFIX):
-            return json.loads(line[len(PREFIX) :])
+            reply = json.loads(line[len(PREFIX) :])
+            if not isinstance(reply, dict):
+                raise BayesmatrixError("the vLLM engine worker answered with a non-object")
+            return reply
     raise BayesmatrixError(f"the vLLM engine worker exited (code {worker.wait()})")
 
 
@@ -77,20 +86,16 @@ def vllm_python() -> str:
     return chosen
 
 
-def start_engine(reference: str) -> EngineLanguageModel:
+def start_engine(reference: str) -> VllmLanguageModel:
     """`vllm:<model folder>`: start the worker, wait for the engine, load the tokenizer."""
     from bayesmatrix.models import vllm_worker
     from bayesmatrix.models.tokenizer import load_tokenizer
 
-    ref = reference.removeprefix("vllm:")
-    folder = Path(ref).expanduser()
-    if not (folder / "config.json").is_file():
-        raise BayesmatrixError(
-            f"vllm:{ref} must name a model folder with config.json (e.g. a converted GGUF: "
-            "~/.cache/bayesmatrix/converted/...)"
-        )
+    folder_text, eager = engine_options(reference)
+    ref = ModelRef.parse(f"vllm:{folder_text}")
+    folder = Path(ref.location)
     tokenizer = load_tokenizer(folder)
-    options = json.dumps({"model": str(folder.resolve()), "dtype": "float32"})
+    options = json.dumps({"model": str(folder), "dtype": "float32", "eager": eager})
     worker = subprocess.Popen(
         [vllm_python(), vllm_worker.__file__, options],
         stdin=subprocess.PIPE,
@@ -99,7 +104,15 @@ def start_engine(reference: str) -> EngineLanguageModel:
         text=True,
         env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")},
     )
-    ready = _read_reply(worker)
-    lm = EngineLanguageModel(worker, str(folder.resolve()), tokenizer, int(ready["max_model_len"]))
+    ready = read_reply(worker)
+    transport = EngineTransport(worker, str(folder))
+    vocab = len(tokenizer)
+    config = json.loads((folder / "config.json").read_text())
+    vocab = int(config.get("vocab_size", vocab))
+    limits = VllmLimits(full_rows=True, max_logprobs=-1, concurrency=1, batch=ENGINE_BATCH)
+    lm = VllmLanguageModel(
+        transport, folder.name, tokenizer, int(ready["max_model_len"]), vocab, limits,
+        ref.identity(),
+    )  # fmt: skip
     lm.limits = replace(lm.limits, rungs=probe_rungs(lm))
     return lm

@@ -1,682 +1,248 @@
-"""A vLLM server (OpenAI-compatible `/v1/completions`) behind the LanguageModel interface,
-without torch (HTTP with the standard library, the tokenizer read with `tokenizers`).
+"""A vLLM server (OpenAI-compatible `/v1/completions`) as a transport of the vLLM protocol
+(models.vllm): HTTP with the standard library, bounded connect and read timeouts, retries of
+transient failures, and one line for every way a server can fail or misbehave. Torch-free.
 
-Rows come from vLLM's `prompt_logprobs`: at every prompt position, the log-probabilities of the
-top k tokens and of the actual one; with the server started with `--max-logprobs -1`, of every
-token (full rows, exact entropy). With top-k rows only, a trace reports the top-k mass and
-entropy bounds instead of an entropy. Hidden states are not available: a claim that needs them
-stops with one line naming the missing capability.
-
-Log-probabilities of chosen tokens (ICL label words, coin-flip digits) are read on the highest
-rung of RUNGS that the server answers correctly, probed at connect against the per-prompt
-reading; requests go out `concurrency` at a time (vLLM batches them) and are reassembled in
-order. Sampling uses vLLM's own seeded sampler (`n` per request); streams (token-by-token
-extension of many copies) read only the tokens they are asked for.
-
-Reference: `bayesmatrix.load("http://127.0.0.1:8000/v1?model=NAME")` (or model=... as an
-argument); the tokenizer is read locally (the served model's folder, or `tokenizer=`).
+Reference: `http://HOST:PORT/v1?model=NAME&key=value...` with the options of OPTIONS (each
+checked here, before any request); `bayesmatrix.load(reference)` connects: it checks the
+served model exists, reads the server's context length and logprobs cap, loads the tokenizer
+locally (the served model's folder, or `tokenizer=`), probes which rung reads chosen tokens,
+and takes the model's identity from what the server reports about itself and its greedy
+reading of a fixed prompt (another model served later under the same URL and name is
+another identity, so its results are never mixed with this one's).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
-import math
+import logging
 import re
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
+from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.models.reference import (
+    CONNECT_TIMEOUT,
+    READ_TIMEOUT,
+    parse_server,
+)
+from bayesmatrix.models.vllm import VllmLanguageModel, VllmLimits, probe_rungs
 
-from bayesmatrix.errors import BayesmatrixError, CapabilityError
-from bayesmatrix.models.base import LanguageModel, Sample
-from bayesmatrix.models.trace import Trace
-
-BATCH = 8  # prompts per request
+log = logging.getLogger(__name__)
 DEFAULT_SERVER_CAP = 20  # vLLM's --max-logprobs when not set; ?max_logprobs=K overrides
-RETRIES = 4  # on connection errors and 5xx, with exponential backoff
-CONCURRENCY = 8  # requests in flight to one server (?concurrency=N overrides)
-TOP_K = 20  # prompt log-probabilities per position on the top-k rung (at most the server's cap)
-MAX_TOKEN_IDS = 128  # vLLM's limit on logprob_token_ids per request
-
-# how log-probabilities of chosen tokens are read, fastest first: requests per context, as
-# measured in docs/benchmarks.md (see ServerLanguageModel)
-RUNGS = {
-    "prompt-ids": "chosen ids scored at every prompt row, one pass per context "
-    "(prompt_logprob_token_ids: vLLM's engine with the V2 model runner)",
-    "top-k": f"the top {TOP_K} prompt log-probabilities, one pass per context; a token outside "
-    "them is read on generated-ids (or with a prompt of its own)",
-    "generated-ids": "chosen ids scored at a generated position, one request per prefix "
-    "(logprob_token_ids, max_tokens=1; prefixes share the server's prefix cache)",
-    "per-prompt": "one prompt per (prefix, token), prompt_logprobs of the actual tokens",
-}
+RETRIES = 3  # on refused connections and 5xx, with exponential backoff
+WAITING_EVERY = 15.0  # seconds between "still waiting" lines while a reply is late
+PROBE_TEXT = "The capital of France is"
 
 
-@dataclass(frozen=True)
-class ServerLimits:
-    """What a server allows: full_rows, every token's probability at every position (the
-    server started with --max-logprobs -1, or a cap of at least the vocabulary); max_logprobs,
-    its cap (-1: none); rungs, the RUNGS it answers correctly, best first (the first is used);
-    concurrency, requests in flight; batch, prompts per request."""
+class HttpTransport:
+    """Requests to a server's /v1 endpoints: JSON over HTTP, each with a connect and a read
+    timeout; a refused connection or a 5xx is retried (RETRIES times, backing off); a reply
+    that is late is reported every WAITING_EVERY seconds (logging), and one that never comes
+    is one error after `timeout` seconds."""
 
-    full_rows: bool
-    max_logprobs: int
-    rungs: tuple[str, ...] = ("per-prompt",)
-    concurrency: int = CONCURRENCY
-    batch: int = BATCH
-
-    @property
-    def rung(self) -> str:
-        """The rung in use."""
-        return self.rungs[0]
-
-    @property
-    def capabilities(self) -> frozenset[str]:
-        """The capabilities these limits give (hidden states never travel over HTTP)."""
-        rows = {"full_rows"} if self.full_rows else set()
-        return frozenset({"logprobs", "topk_rows", "sampling", "streams", *rows})
-
-
-def is_remote(reference: object) -> bool:
-    return str(reference).startswith(("http://", "https://"))
-
-
-def parse_reference(reference: str, model: str | None = None) -> tuple[str, str | None, dict]:
-    """(base URL ending in /v1, served model name or None, other query options)."""
-    parts = urllib.parse.urlsplit(reference)
-    query = dict(urllib.parse.parse_qsl(parts.query))
-    base = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
-    if not base.endswith("/v1"):
-        base += "/v1"
-    return base, model or query.pop("model", None), query
-
-
-class ServerLanguageModel(LanguageModel):
-    """LanguageModel whose rows are read from a vLLM server (see the module docstring)."""
-
-    def __init__(
-        self,
-        base: str,
-        served: str,
-        tokenizer: object,
-        max_len: int,
-        vocab: int,
-        limits: ServerLimits,
-    ) -> None:
-        self.base, self.served, self.limits = base, served, limits
-        self.capabilities = limits.capabilities
-        self.tokenizer = tokenizer
-        self.name = served
-        self.identity = f"remote:{base}:{served}"
-        self.vocab_size = vocab
-        self.context_length = max_len
-        self._init_tokens(tokenizer)
+    def __init__(self, base: str, timeout: float = READ_TIMEOUT, connect: float = CONNECT_TIMEOUT):
+        self.where, self.timeout, self.connect_timeout = base, timeout, connect
+        self._said = float("-inf")
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"ServerLanguageModel({self.served!r} at {self.base}, {self.limits})"
+        return f"HttpTransport({self.where!r}, timeout={self.timeout:g})"
 
-    @property
-    def rung(self) -> str:
-        """How log-probabilities of chosen tokens are read (a key of RUNGS)."""
-        return self.limits.rung
+    def send(self, body: dict) -> dict:
+        return self.request("/completions", body)
 
-    @rung.setter
-    def rung(self, name: str) -> None:
-        if name not in self.limits.rungs:
-            raise BayesmatrixError(
-                f"{self.base} does not answer the '{name}' rung; it answers "
-                f"{', '.join(self.limits.rungs)}"
-            )
-        rest = tuple(r for r in RUNGS if r in self.limits.rungs and r != name)
-        self.limits = replace(self.limits, rungs=(name, *rest))
+    def close(self) -> None:
+        """Nothing to stop: the server is not ours."""
 
-    def describe(self) -> dict[str, object]:
-        """What this backend is and how it reads (shown by `bayesmatrix models --probe`)."""
-        return {
-            "backend": type(self).__name__,
-            "where": self.base,
-            "model": self.served,
-            "rows": "full" if self.limits.full_rows else f"top {self.limits.max_logprobs}",
-            "rung": self.rung,
-            "how": RUNGS[self.rung],
-            "rungs answered": ", ".join(self.limits.rungs),
-            "concurrency": self.limits.concurrency,
-            "capabilities": ", ".join(sorted(self.capabilities)),
-        }
-
-    # ---- HTTP ---------------------------------------------------------------------------
-    def _post(self, path: str, body: dict) -> dict:
-        return request(self.base + path, body)
-
-    def _send_all(self, bodies: list[dict]) -> list[dict]:
-        """POST each body to /completions, `concurrency` at a time; the replies in order. The
-        first failure stops the rest (queued requests are dropped)."""
-        bodies = [{"model": self.served, "temperature": 0.0, "max_tokens": 1, **b} for b in bodies]
-        if self.limits.concurrency <= 1 or len(bodies) <= 1:
-            return [self._post("/completions", b) for b in bodies]
-        pool = ThreadPoolExecutor(min(self.limits.concurrency, len(bodies)))
-        try:
-            futures = [pool.submit(self._post, "/completions", b) for b in bodies]
-            return [f.result() for f in futures]
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-    def _choices(self, reply: dict, count: int, key: str) -> list[dict]:
-        choices = sorted(reply.get("choices", []), key=lambda c: c.get("index", 0))
-        if len(choices) != count or any(c.get(key) is None for c in choices):
-            raise BayesmatrixError(f"malformed reply from {self.base}: no {key}")
-        return choices
-
-    def _chunks(self, items: list) -> list[list]:
-        size = max(1, self.limits.batch)
-        return [items[i : i + size] for i in range(0, len(items), size)]
-
-    def _prompt_logprobs(self, prompts: list[list[int]], k: int) -> list[list[dict]]:
-        """Per prompt, per position i >= 1: {token id: logprob} of the row that predicts token
-        i (top k and the actual token; every token when k == -1)."""
-        cap = self.limits.max_logprobs
-        if k != -1 and cap != -1 and k > cap:
-            raise CapabilityError(
-                f"{k} log-probabilities per position asked for, the server allows {cap}; "
-                f"restart it with --max-logprobs {k} (or -1)"
-            )
-        chunks = self._chunks(prompts)
-        replies = self._send_all([{"prompt": c, "prompt_logprobs": k} for c in chunks])
-        out: list[list[dict]] = []
-        for chunk, reply in zip(chunks, replies, strict=True):
-            for choice in self._choices(reply, len(chunk), "prompt_logprobs"):
-                rows = choice["prompt_logprobs"][1:]
-                out.append(
-                    [{int(t): float(v["logprob"]) for t, v in (row or {}).items()} for row in rows]
-                )
-        return out
-
-    def _generated(self, contexts: list[list[int]], tokens: list[int]) -> np.ndarray:
-        """[contexts, tokens] log P(token | context), read at the first generated position
-        (logprob_token_ids; the generated token itself is discarded)."""
-        out = np.empty((len(contexts), len(tokens)))
-        limit = MAX_TOKEN_IDS if self.limits.max_logprobs == -1 else self.limits.max_logprobs
-        groups = [tokens[i : i + max(1, limit)] for i in range(0, len(tokens), max(1, limit))]
-        chunks = self._chunks(list(range(len(contexts))))
-        jobs = [(c, g) for g in groups for c in chunks]
-        bodies = [
-            {
-                "prompt": [contexts[i] for i in c], "logprobs": len(g), "logprob_token_ids": g,
-                "return_tokens_as_token_ids": True,
-            }
-            for c, g in jobs
-        ]  # fmt: skip
-        for (chunk, group), reply in zip(jobs, self._send_all(bodies), strict=True):
-            for i, choice in zip(chunk, self._choices(reply, len(chunk), "logprobs"), strict=True):
-                row = (choice["logprobs"].get("top_logprobs") or [None])[0] or {}
-                read = {_token_id(t): float(v) for t, v in row.items()}
-                if any(t not in read for t in group):
-                    raise BayesmatrixError(
-                        f"malformed reply from {self.base}: logprob_token_ids not answered"
+    def request(self, path: str, body: dict | None = None) -> dict:
+        """POST (or GET without a body) JSON to base + path (see the class docstring)."""
+        url = self.where + path
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        error = ""
+        for attempt in range(RETRIES + 1):
+            started = time.monotonic()
+            done = threading.Event()
+            threading.Thread(target=self._watch, args=(url, started, done), daemon=True).start()
+            try:
+                return self._once(url, data, headers)
+            except urllib.error.HTTPError as exc:
+                detail = exc.read().decode(errors="replace")[:400]
+                if exc.code < 500:
+                    hint = (
+                        "; start the server with --max-logprobs -1"
+                        if "logprobs" in detail.lower()
+                        else ""
                     )
-                out[i, [tokens.index(t) for t in group]] = [read[t] for t in group]
-        return out
-
-    def _last_rows(self, contexts: list[list[int]], k: int) -> list[dict[int, float]]:
-        """Per context, {token id: logprob} of its next-token row (top k; all when k == -1),
-        read at the generated position: one row per context, not one per prompt position."""
-        chunks = self._chunks(contexts)
-        bodies = [{"prompt": c, "logprobs": k, "return_tokens_as_token_ids": True} for c in chunks]
-        out = []
-        for chunk, reply in zip(chunks, self._send_all(bodies), strict=True):
-            for choice in self._choices(reply, len(chunk), "logprobs"):
-                row = (choice["logprobs"].get("top_logprobs") or [None])[0]
-                if not row:
-                    raise BayesmatrixError(f"malformed reply from {self.base}: no top_logprobs")
-                out.append({_token_id(t): float(v) for t, v in row.items()})
-        return out
-
-    def _scored(self, prompts: list[list[int]], tokens: list[int]) -> list[np.ndarray]:
-        """Per prompt, [len - 1, tokens]: row i scores the tokens as predictions of token i + 1
-        (prompt_logprob_token_ids)."""
-        chunks = self._chunks(prompts)
-        bodies = [{"prompt": c, "prompt_logprob_token_ids": tokens} for c in chunks]
-        out = []
-        for chunk, reply in zip(chunks, self._send_all(bodies), strict=True):
-            for ids, choice in zip(
-                chunk, self._choices(reply, len(chunk), "prompt_token_id_logprobs"), strict=True
-            ):
-                rows = np.asarray(choice["prompt_token_id_logprobs"], dtype=float)
-                if rows.shape != (len(ids) - 1, len(tokens)):
+                    raise BayesmatrixError(f"{url}: HTTP {exc.code}: {detail}{hint}") from None
+                error = f"HTTP {exc.code}: {detail}"
+            except TimeoutError:
+                raise BayesmatrixError(
+                    f"the model server at {url} did not answer within "
+                    f"{time.monotonic() - started:.0f} s; is it overloaded or stuck? (raise the "
+                    "limit with ?timeout=SECONDS in the model URL)"
+                ) from None
+            except (urllib.error.URLError, ConnectionError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                if isinstance(reason, TimeoutError):
                     raise BayesmatrixError(
-                        f"malformed reply from {self.base}: prompt_token_id_logprobs of shape "
-                        f"{rows.shape}"
-                    )
-                out.append(rows)
-        return out
-
-    # ---- readings -------------------------------------------------------------------------
-    def require(self, capability: str) -> None:
-        """As LanguageModel.require, saying how to get full rows from a server."""
-        if capability == "full_rows" and not self.limits.full_rows:
-            raise CapabilityError(
-                f"{self.name} gives no full rows (the server caps logprobs at "
-                f"{self.limits.max_logprobs}); start the vLLM server with --max-logprobs -1"
-            )
-        super().require(capability)
-
-    def next_rows(self, sources: Sequence[str | Sequence[int]], batch_size: int = 8) -> np.ndarray:
-        self.require("full_rows")
-        prepared = [self._prepare(s, None, None)[0] for s in sources]
-        rows = self._last_rows(prepared, -1)
-        return np.stack([self._dense(r) for r in rows]).astype(np.float32)
-
-    def _filler(self) -> int:
-        """Any token: appended so that the row after the whole prompt is a prompt row."""
-        return 0
-
-    def _dense(self, row: dict[int, float]) -> np.ndarray:
-        p = np.zeros(self.vocab_size)
-        ids = np.fromiter(row, dtype=np.int64)
-        p[ids] = np.exp(np.fromiter(row.values(), dtype=np.float64))
-        return p
-
-    def trace_many(
-        self,
-        sources: Sequence[str | Sequence[int]],
-        batch_size: int = 8,
-        top_k: int = 5,
-        rows: object = False,
-        hidden_layers: Sequence[int] | None = None,
-        add_bos: bool | None = None,
-        truncate: str | None = None,
-    ) -> list[Trace]:
-        """Traces as the HF backend gives them; with top-k rows only, entropy is NaN and
-        `entropy_bounds` [n, 2] holds what the top-k mass allows."""
-        if hidden_layers:
-            self.require("hidden_states")
-        if rows is not False:
-            self.require("full_rows")
-        if not 0 <= top_k <= self.vocab_size:
-            raise BayesmatrixError(f"top_k must be in [0, {self.vocab_size}], not {top_k}")
-        prepared = [self._prepare(s, add_bos, truncate) for s in sources]
-        k = -1 if self.limits.full_rows else max(top_k, 1)
-        replies = self._prompt_logprobs([[*ids, self._filler()] for ids, _ in prepared], k)
-        return [
-            self._trace(ids, bos, reply, top_k, rows is not False)
-            for (ids, bos), reply in zip(prepared, replies, strict=True)
-        ]
-
-    def _trace(self, ids: list[int], bos: bool, reply: list[dict], top_k: int, keep: bool) -> Trace:
-        n = len(ids)
-        logprob = np.full(n, np.nan)
-        entropy = np.full(n, np.nan)
-        bounds = np.full((n, 2), np.nan)
-        topk_ids = np.zeros((n, top_k), dtype=np.int64)
-        topk_probs = np.zeros((n, top_k), dtype=np.float32)
-        dense = np.zeros((n, self.vocab_size), dtype=np.float32) if keep else None
-        for i, row in enumerate(reply):
-            if i + 1 < n:
-                logprob[i] = row[ids[i + 1]]
-            order = sorted(row, key=row.get, reverse=True)
-            p_top = np.exp([row[t] for t in order])
-            topk_ids[i] = order[:top_k]
-            topk_probs[i] = p_top[:top_k]
-            if self.limits.full_rows:
-                entropy[i] = float(-(p_top * np.log(np.maximum(p_top, 1e-300))).sum())
-                if dense is not None:
-                    dense[i] = self._dense(row)
-            else:
-                shown = p_top[: max(top_k, 1)]
-                bounds[i] = entropy_bounds(shown, self.vocab_size)
-        return Trace(
-            model=self.name,
-            token_ids=np.asarray(ids, dtype=np.int64),
-            tokens=self.decode_tokens(ids),
-            bos_added=bos,
-            logprob_next=logprob,
-            entropy=entropy,
-            topk_ids=topk_ids,
-            topk_probs=topk_probs,
-            topk_tokens=[self.decode_tokens(r) for r in topk_ids],
-            rows=dense,
-            entropy_bounds=None if self.limits.full_rows else bounds,
+                        f"cannot connect to the model server at {url} within "
+                        f"{self.connect_timeout:g} s; is it running? (?connect_timeout=SECONDS)"
+                    ) from None
+                error = str(reason)
+            finally:
+                done.set()
+            if attempt < RETRIES:
+                time.sleep(0.5 * 2**attempt)
+        raise BayesmatrixError(
+            f"cannot reach the model server at {url} ({error}) after {RETRIES + 1} tries; is it "
+            "running? (vllm serve ... --host 127.0.0.1 --port N)"
         )
 
-    def continuation_logprobs(
-        self, ids: Sequence[int], requests: Sequence[tuple[int, Sequence[int]]]
-    ) -> np.ndarray:
-        """log P(tokens | ids[:cut]) for each (cut, tokens), single tokens read on the rung in
-        use (RUNGS) and multi-token requests with one prompt each."""
-        return self.continuation_logprobs_many([(ids, requests)])[0]
-
-    def continuation_logprobs_many(
-        self, items: Sequence[tuple[Sequence[int], Sequence[tuple[int, Sequence[int]]]]]
-    ) -> list[np.ndarray]:
-        """continuation_logprobs over several contexts, whose requests go out together
-        (concurrently, `batch` prompts per request) instead of one context after another."""
-        prepared = []
-        for ids, requests in items:
-            ids = self._fit_window([int(i) for i in ids], False, None)
-            if any(not 1 <= cut <= len(ids) or not toks for cut, toks in requests):
-                raise BayesmatrixError(f"each request needs 1 <= cut <= {len(ids)} and tokens")
-            prepared.append((ids, [(int(c), [int(t) for t in toks]) for c, toks in requests]))
-        return self._read_many(prepared)
-
-    def _read(
-        self, ids: list[int], requests: list[tuple[int, list[int]]], rung: str = ""
-    ) -> np.ndarray:
-        return self._read_many([(ids, requests)], rung)[0]
-
-    def _read_many(
-        self, items: list[tuple[list[int], list[tuple[int, list[int]]]]], rung: str = ""
-    ) -> list[np.ndarray]:
-        """Readings of (context, requests) items on a rung (default: the one in use). On top-k,
-        a token outside a row's top k is read on generated-ids when the server answers it (one
-        request per prefix), else with a prompt of its own."""
-        rung = rung or self.rung
-        if rung not in RUNGS:
-            raise BayesmatrixError(f"unknown rung '{rung}'; rungs: {', '.join(RUNGS)}")
-        results = [np.full(len(requests), np.nan) for _, requests in items]
-        pairs = [(c, i) for c, (_, requests) in enumerate(items) for i in range(len(requests))]
-        single = [(c, i) for c, i in pairs if len(items[c][1][i][1]) == 1]
-        rest = [(c, i) for c, i in pairs if len(items[c][1][i][1]) != 1]
-        if rung == "per-prompt":
-            rest, single = pairs, []
-        elif rung == "prompt-ids" and single:
-            firsts = sorted({items[c][1][i][1][0] for c, i in single})
-            tables = self._scored([[*ids, self._filler()] for ids, _ in items], firsts)
-            for c, i in single:
-                cut, (tok,) = items[c][1][i]
-                results[c][i] = tables[c][cut - 1, firsts.index(tok)]
-            single = []
-        elif rung == "top-k" and single:
-            contexts = sorted({c for c, _ in single})
-            read = self._prompt_logprobs(
-                [[*items[c][0], self._filler()] for c in contexts], self._top_k()
-            )
-            rows = dict(zip(contexts, read, strict=True))
-            missed = []
-            for c, i in single:
-                cut, (tok,) = items[c][1][i]
-                if tok in rows[c][cut - 1]:
-                    results[c][i] = rows[c][cut - 1][tok]
-                else:
-                    missed.append((c, i))
-            single = missed
-            if "generated-ids" not in self.limits.rungs:
-                rest, single = rest + single, []
-        if single:  # generated-ids: one request per distinct prefix, every chosen token at once
-            prefixes = sorted({(c, items[c][1][i][0]) for c, i in single})
-            firsts = sorted({items[c][1][i][1][0] for c, i in single})
-            table = self._generated([items[c][0][:cut] for c, cut in prefixes], firsts)
-            where = {prefix: j for j, prefix in enumerate(prefixes)}
-            for c, i in single:
-                cut, (tok,) = items[c][1][i]
-                results[c][i] = table[where[(c, cut)], firsts.index(tok)]
-        if rest:
-            prompts = [items[c][0][: items[c][1][i][0]] + items[c][1][i][1] for c, i in rest]
-            for (c, i), reply in zip(rest, self._prompt_logprobs(prompts, 0), strict=True):
-                cut, toks = items[c][1][i]
-                results[c][i] = sum(reply[cut - 1 + j][t] for j, t in enumerate(toks))
-        return results
-
-    def _top_k(self) -> int:
-        cap = self.limits.max_logprobs
-        return TOP_K if cap == -1 else min(TOP_K, cap)
-
-    def _next_logprobs(self, contexts: list[list[int]], tokens: list[int]) -> np.ndarray:
-        """[contexts, tokens] log P(token | context): at a generated position when the server
-        answers that rung, else with one prompt per (context, token)."""
-        if "generated-ids" in self.limits.rungs:
-            return self._generated(contexts, tokens)
-        prompts = [[*c, t] for c in contexts for t in tokens]
-        rows = self._prompt_logprobs(prompts, 0)
-        values = [row[-1][t] for row, t in zip(rows, tokens * len(contexts), strict=True)]
-        return np.array(values).reshape(len(contexts), len(tokens))
-
-    def stream(
-        self, ids: Sequence[int], copies: int = 1, tokens: Sequence[int] | None = None
-    ) -> ServerStream:
-        """Copies of a context extended token by token; a served model reads only `tokens`
-        of each next-token row (the others are NaN), so `tokens` is required here."""
-        if not tokens:
-            raise BayesmatrixError(
-                f"{self.name} is served: a stream reads only chosen tokens; pass tokens=[ids]"
-            )
-        return ServerStream(self, [int(i) for i in ids], copies, [int(t) for t in tokens])
-
-    def sample(
-        self,
-        context: str,
-        n: int,
-        max_new_tokens: int = 16,
-        temperature: float = 1.0,
-        seed: int = 0,
-    ) -> list[Sample]:
-        """n continuations sampled by the server (seeded, one request), cut as the HF backend
-        cuts them (models.hf: a token containing a newline ends an answer once it has content;
-        EOS ends it). The rows up to each first content token are read with one more request
-        per distinct prefix, to give what the HF backend gives: log-probabilities and the
-        content row with EOS masked and renormalised, the row's entropy (full rows only; NaN
-        on a capped server) and top-1 probability. One difference: vLLM masks EOS while
-        sampling the first token only, the HF backend until content, so an answer of
-        whitespace then EOS is possible here (rare)."""
-        if n < 1 or max_new_tokens < 1 or temperature < 0:
-            raise BayesmatrixError("sample needs n >= 1, max_new_tokens >= 1, temperature >= 0")
-        ids, _ = self._prepare(context, None, "left")
-        body = {
-            "prompt": [ids], "n": n, "max_tokens": max_new_tokens, "temperature": temperature,
-            "seed": seed, "min_tokens": 1, "logprobs": 0, "return_tokens_as_token_ids": True,
-        }  # fmt: skip
-        (reply,) = self._send_all([body])
-        eos = getattr(self.tokenizer, "eos_token_id", None)
-        drawn = []
-        for choice in self._choices(reply, n, "logprobs"):
-            tokens = [_token_id(t) for t in choice["logprobs"]["tokens"]]
-            logps = [float(x) for x in choice["logprobs"]["token_logprobs"]]
-            kept, first = 0, None
-            for token in tokens:
-                text = self.tokenizer.decode([token])  # type: ignore[attr-defined]
-                if token == eos or (first is not None and "\n" in text):
-                    break
-                if first is None and text.strip():
-                    first = kept
-                kept += 1
-            drawn.append((tokens[:kept], logps[:kept], first))
-        # the rows up to each first content token, EOS masked as the HF backend masks it
-        wanted = sorted(
-            {tuple(t[:m]) for t, _, f in drawn for m in range(len(t) if f is None else f + 1)}
-        )
-        k = -1 if self.limits.full_rows else self._top_k()
-        replies = self._last_rows([[*ids, *w] for w in wanted], k)
-        rows = dict(zip(wanted, replies, strict=True))
-        samples = []
-        for tokens, logps, first in drawn:
-            logps = np.array(logps)
-            for m in range(len(tokens) if first is None else first + 1):
-                logps[m] -= math.log1p(-math.exp(rows[tuple(tokens[:m])].get(eos, -math.inf)))
-            stats = (float("nan"), float("nan"))
-            if first is not None:
-                row = rows[tuple(tokens[:first])]
-                p = np.exp(np.array([v for t, v in row.items() if t != eos]))
-                p /= 1.0 - math.exp(row.get(eos, -math.inf))
-                h = float(-(p * np.log(np.maximum(p, 1e-300))).sum())
-                stats = (h if k == -1 else float("nan"), float(p.max()))
-            samples.append(Sample(tokens, self.tokenizer.decode(tokens), logps, *stats))  # type: ignore[attr-defined]
-        return samples
-
-    def score_split(self, prepared: list[tuple[list[int], int]], batch_size: int = 8) -> np.ndarray:
-        for ids, _ in prepared:
-            self._fit_window(ids, False, None)
-        replies = self._prompt_logprobs([ids for ids, _ in prepared], 0)
-        return np.array(
-            [
-                sum(reply[j - 1][ids[j]] for j in range(split, len(ids)))
-                for (ids, split), reply in zip(prepared, replies, strict=True)
-            ]
-        )
-
-
-class ServerStream:
-    """Copies of one context extended token by token over a server (made by
-    ServerLanguageModel.stream): each feed sends one request per copy (batched and concurrent),
-    reading the chosen tokens of each copy's next-token row."""
-
-    def __init__(self, lm: ServerLanguageModel, ids: list[int], copies: int, tokens: list[int]):
-        if copies < 1 or not ids:
-            raise BayesmatrixError("a stream needs a non-empty context and at least one copy")
-        self.lm, self.copies, self.tokens = lm, copies, tokens
-        self.contexts = [list(ids) for _ in range(copies)]
-        self.length = len(ids)
-        self.logprobs = self._read()
-
-    def _read(self) -> np.ndarray:
-        table = self.lm._next_logprobs(self.contexts, self.tokens)
-        rows = np.full((self.copies, self.lm.vocab_size), np.nan)
-        rows[:, self.tokens] = table
-        return rows
-
-    def feed(self, tokens: np.ndarray) -> np.ndarray:
-        """Append tokens [copies, L] and return [copies, V] next-token log-probabilities (the
-        chosen tokens' columns; NaN elsewhere), also kept as .logprobs."""
-        tokens = np.atleast_2d(np.asarray(tokens, dtype=np.int64))
-        if tokens.shape[0] != self.copies or tokens.shape[1] < 1:
-            raise BayesmatrixError(f"feed needs tokens of shape [{self.copies}, L >= 1]")
-        if self.length + tokens.shape[1] >= self.lm.context_length:
-            raise BayesmatrixError(
-                f"the stream would exceed {self.lm.name}'s window of {self.lm.context_length}"
-            )
-        for context, row in zip(self.contexts, tokens.tolist(), strict=True):
-            context.extend(row)
-        self.length += tokens.shape[1]
-        self.logprobs = self._read()
-        return self.logprobs
-
-
-def _token_id(text: str) -> int:
-    """A token id from vLLM's 'token_id:N' (return_tokens_as_token_ids)."""
-    return int(str(text).rsplit(":", 1)[-1])
-
-
-def probe_rungs(lm: ServerLanguageModel) -> tuple[str, ...]:
-    """The RUNGS this server answers, best first: each is asked for a few readings and kept
-    only if it answers them as the per-prompt rung does (to 1e-3); a refused or ignored field
-    drops the rung."""
-    ids = lm.with_bos(lm.encode("The capital of France is Paris. The capital of Italy is"))
-    tokens = sorted({ids[-1], ids[-2], ids[2]})
-    requests = [(cut, [t]) for cut in (len(ids) - 1, len(ids)) for t in tokens]
-    try:
-        reference = lm._read(ids, requests, "per-prompt")
-    except BayesmatrixError:  # nothing to compare with: the first reading will say why
-        return ("per-prompt",)
-    found = []
-    for rung in RUNGS:
-        if rung == "per-prompt" or (rung == "top-k" and lm.limits.max_logprobs == 0):
-            continue
+    def _once(self, url: str, data: bytes | None, headers: dict[str, str]) -> dict:
+        """One request: connect within connect_timeout, then wait up to timeout for the
+        reply; the reply must be a JSON object."""
+        request = urllib.request.Request(url, data=data, headers=headers)
+        with _opener(self.timeout, self.connect_timeout).open(request) as response:
+            raw = response.read()
         try:
-            values = lm._read(ids, requests, rung)
-        except BayesmatrixError:
-            continue
-        if np.allclose(values, reference, atol=1e-3, rtol=0):
-            found.append(rung)
-    return (*found, "per-prompt")
-
-
-def entropy_bounds(top: np.ndarray, vocab: int) -> tuple[float, float]:
-    """Bounds (nats) on the entropy of a distribution over `vocab` tokens of which only the
-    largest probabilities `top` (descending) are known: the unseen mass r = 1 - sum(top) is
-    spread evenly over the other tokens (upper bound) or packed into as few tokens as the
-    smallest known probability allows (lower bound)."""
-    top = np.asarray(top, dtype=np.float64)
-    known = float(-(top * np.log(np.maximum(top, 1e-300))).sum())
-    rest, others = max(0.0, 1.0 - float(top.sum())), vocab - len(top)
-    if rest <= 0 or others <= 0:
-        return known, known
-    upper = known - rest * math.log(rest / others)
-    cap = float(top[-1])
-    full, remainder = divmod(rest, cap) if cap > 0 else (0.0, rest)
-    lower = known - full * cap * math.log(cap) if full else known
-    if remainder > 0:
-        lower -= remainder * math.log(remainder)
-    return lower, upper
-
-
-def request(url: str, body: dict | None = None, timeout: float = 300.0) -> dict:
-    """POST (or GET without a body) JSON with retries on connection errors and 5xx; a 4xx is one
-    clear error line (the server's own message, and the flag that fixes a logprobs cap)."""
-    data = None if body is None else json.dumps(body).encode()
-    headers = {"Content-Type": "application/json"}
-    for attempt in range(RETRIES + 1):
-        try:
-            with urllib.request.urlopen(
-                urllib.request.Request(url, data=data, headers=headers), timeout=timeout
-            ) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode(errors="replace")[:400]
-            if exc.code < 500:
-                hint = (
-                    "; start the server with --max-logprobs -1"
-                    if "logprobs" in detail.lower()
-                    else ""
-                )
-                raise BayesmatrixError(f"{url}: HTTP {exc.code}: {detail}{hint}") from None
-            error = f"HTTP {exc.code}: {detail}"
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
-            error = str(getattr(exc, "reason", exc))
-        except json.JSONDecodeError:
+            reply = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
             raise BayesmatrixError(f"{url} answered with something that is not JSON") from None
-        if attempt < RETRIES:
-            time.sleep(0.5 * 2**attempt)
-    raise BayesmatrixError(
-        f"cannot reach the model server at {url} ({error}) after {RETRIES + 1} tries; is it "
-        "running? (vllm serve ... --host 127.0.0.1 --port N)"
-    )
+        if not isinstance(reply, dict):
+            raise BayesmatrixError(f"{url} answered with JSON that is not an object")
+        return reply
+
+    def _watch(self, url: str, started: float, done: threading.Event) -> None:
+        """While a reply is late, say so every WAITING_EVERY seconds (once for all the
+        requests in flight)."""
+        while not done.wait(WAITING_EVERY):
+            now = time.monotonic()
+            with self._lock:
+                if now - self._said < WAITING_EVERY - 0.5:
+                    continue
+                self._said = now
+            log.warning(
+                "still waiting for %s after %.0f s (gives up at %.0f s)",
+                url, now - started, self.timeout,
+            )  # fmt: skip
+
+
+def _opener(read: float, connect: float) -> urllib.request.OpenerDirector:
+    """A urllib opener whose connections open within `connect` seconds and then wait up to
+    `read` seconds for each reply (urllib alone has one timeout for both)."""
+
+    def timed(kind: type[http.client.HTTPConnection]) -> type[http.client.HTTPConnection]:
+        class Timed(kind):  # type: ignore[valid-type, misc]
+            def connect(self) -> None:
+                self.timeout = connect
+                super().connect()
+                self.sock.settimeout(read)
+
+        return Timed
+
+    plain, secure = timed(http.client.HTTPConnection), timed(http.client.HTTPSConnection)
+
+    class Plain(urllib.request.HTTPHandler):
+        def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            return self.do_open(plain, req)
+
+    class Secure(urllib.request.HTTPSHandler):
+        def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            return self.do_open(secure, req)
+
+    return urllib.request.build_opener(Plain, Secure)
+
+
+def _served(transport: HttpTransport, name: str | None) -> tuple[str, dict]:
+    """(served model name, its entry in /v1/models), checked."""
+    listed = transport.request("/models").get("data")
+    if not isinstance(listed, list) or not all(isinstance(m, dict) for m in listed):
+        raise BayesmatrixError(f"{transport.where}/models lists no models (no 'data' list)")
+    names = [str(m.get("id")) for m in listed]
+    if not names:
+        raise BayesmatrixError(f"{transport.where} serves no model")
+    if name is None:
+        if len(names) != 1:
+            raise BayesmatrixError(f"{transport.where} serves {names}; name one with ?model=NAME")
+        name = names[0]
+    if name not in names:
+        raise BayesmatrixError(
+            f"{transport.where} does not serve '{name}'; it serves {', '.join(names)}"
+        )
+    return name, listed[names.index(name)]
+
+
+def served_identity(transport: HttpTransport, name: str, info: dict) -> str:
+    """What a served model's results depend on: the server's description of it (name, the
+    folder it loaded, its context length) and its greedy continuation of a fixed prompt."""
+    from bayesmatrix.results.store import digest
+
+    body = {"model": name, "prompt": PROBE_TEXT, "max_tokens": 8, "temperature": 0.0,
+            "logprobs": 1, "return_tokens_as_token_ids": True}  # fmt: skip
+    reply = transport.request("/completions", body)
+    try:
+        tokens = reply["choices"][0]["logprobs"]["tokens"]
+    except (KeyError, IndexError, TypeError):
+        raise BayesmatrixError(
+            f"malformed reply from {transport.where}: no tokens for a greedy completion"
+        ) from None
+    described = {k: info.get(k) for k in ("id", "root", "max_model_len")}
+    return f"served:{name}:{digest({'server': described, 'probe': tokens})}"
+
+
+def server_identity(reference: str) -> str:
+    """The identity of the model a server reference names (connects; see served_identity)."""
+    options = parse_server(reference)
+    transport = HttpTransport(options.base, options.timeout, options.connect_timeout)
+    name, info = _served(transport, options.model)
+    return served_identity(transport, name, info)
 
 
 def connect(
     reference: str, model: str | None = None, tokenizer: str | None = None
-) -> ServerLanguageModel:
-    """A RemoteLanguageModel for a vLLM server: checks the served model exists, reads the
-    server's context length and logprobs cap, and loads the tokenizer locally."""
+) -> VllmLanguageModel:
+    """A VllmLanguageModel over HTTP (see the module docstring)."""
     from bayesmatrix.models.tokenizer import load_tokenizer
 
-    base, served, options = parse_reference(reference, model)
-    tokenizer = tokenizer or options.get("tokenizer")
-    listed = request(base + "/models").get("data", [])
-    names = [m.get("id") for m in listed]
-    if served is None:
-        if len(names) != 1:
-            raise BayesmatrixError(f"{base} serves {names}; name one with ?model=NAME")
-        served = names[0]
-    if served not in names:
-        raise BayesmatrixError(f"{base} does not serve '{served}'; it serves {', '.join(names)}")
-    info = listed[names.index(served)]
-    root = tokenizer or info.get("root") or served
+    options = parse_server(reference, model)
+    transport = HttpTransport(options.base, options.timeout, options.connect_timeout)
+    served, info = _served(transport, options.model)
+    root = tokenizer or options.tokenizer or info.get("root") or served
     tok = load_tokenizer(root)
     config = Path(str(root)) / "config.json"
-    vocab = len(tok)  # type: ignore[arg-type]
+    vocab = len(tok)
     if config.is_file():
         vocab = int(json.loads(config.read_text()).get("vocab_size", vocab))
-    if "max_logprobs" in options:
-        cap = int(options["max_logprobs"])
-    else:  # the server does not report its cap: ask for a full row and see
+    cap = options.max_logprobs
+    if cap is None:  # the server does not report its cap: ask for a full row and see
         probe = {"model": served, "prompt": [[0, 0]], "max_tokens": 1, "prompt_logprobs": -1}
         try:
-            request(base + "/completions", probe)
-            cap = -1
+            reply = transport.request("/completions", probe)
+            rows = (reply.get("choices") or [{}])[0].get("prompt_logprobs") or [None, {}]
+            given = len(rows[-1] or {}) if isinstance(rows, list) else 0
+            cap = -1 if given >= vocab else max(given - 1, 0)
         except BayesmatrixError as exc:
             if "logprobs" not in str(exc):
                 raise
             found = re.search(r"max allowed: (\d+)", str(exc))
             cap = int(found.group(1)) if found else DEFAULT_SERVER_CAP
-    concurrency = int(options.get("concurrency", CONCURRENCY))
-    if concurrency < 1:
-        raise BayesmatrixError(f"concurrency must be at least 1, not {concurrency}")
-    limits = ServerLimits(cap == -1 or cap >= vocab, cap, concurrency=concurrency)
-    lm = ServerLanguageModel(base, served, tok, int(info.get("max_model_len", 2048)), vocab, limits)
+    try:
+        max_len = int(info.get("max_model_len", 2048))
+    except (TypeError, ValueError):
+        raise BayesmatrixError(
+            f"{options.base}/models gives a max_model_len that is no number"
+        ) from None
+    limits = VllmLimits(cap == -1 or cap >= vocab, cap, concurrency=options.concurrency)
+    identity = served_identity(transport, served, info)
+    lm = VllmLanguageModel(transport, served, tok, max_len, vocab, limits, identity)
     lm.limits = replace(limits, rungs=probe_rungs(lm))
-    if "rung" in options:
-        lm.rung = options["rung"]
+    if options.rung is not None:
+        lm.rung = options.rung
     return lm

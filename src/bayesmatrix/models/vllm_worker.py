@@ -64,6 +64,7 @@ def main() -> None:
         dtype=options.get("dtype", "float32"),
         max_model_len=options.get("max_model_len", 2048),
         max_logprobs=-1,
+        enforce_eager=bool(options.get("eager", False)),
     )
     send({"ready": True, "max_model_len": llm.llm_engine.model_config.max_model_len})
     for line in sys.stdin:

@@ -15,18 +15,13 @@ from typing import Any
 
 from bayesmatrix.claims import list_claims, run_claim, verdicts_of
 from bayesmatrix.claims.claim import PROFILE_NAMES
+from bayesmatrix.claims.registry import distinct_models
 from bayesmatrix.errors import BayesmatrixError, CapabilityError
-from bayesmatrix.executor import (
-    Executor,
-    Job,
-    KeptLoader,
-    LocalExecutor,
-    Resources,
-)
-from bayesmatrix.models.backends import CAPABILITIES, backend_for, missing_capabilities
-from bayesmatrix.models.loading import model_resources
-from bayesmatrix.models.paths import model_identity
+from bayesmatrix.executor import Executor, Job, LocalExecutor, Resources
+from bayesmatrix.models.backends import capability_message
+from bayesmatrix.models.loading import Loader
 from bayesmatrix.report.calibration import rule_summary
+from bayesmatrix.results.outdir import claim_output_dir
 from bayesmatrix.results.verdicts import Verdict
 
 PROFILES = PROFILE_NAMES
@@ -44,31 +39,45 @@ class ClaimSection:
     calibration: str = ""  # the rule's measured error rates (report.calibration)
 
 
-def profile_settings(profile: str, assignments: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
-    """Each claim's settings in a profile (claims without that profile are left out), with
-    `claim.key=value` assignments (`validate -s`) applied, each checked by its claim."""
+def profile_settings(
+    profile: str, assignments: Sequence[str] = (), claims: Sequence[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Each claim's settings in a profile (claims without that profile are left out; with
+    `claims`, only those), with `claim.key=value` assignments (`validate -s`) applied, each
+    checked by its claim. An assignment to a claim that is not run is an error: it would be
+    silently ignored."""
     if profile not in PROFILES:
         raise BayesmatrixError(f"unknown profile '{profile}'; choose from {', '.join(PROFILES)}")
-    claims = {c.name: c for c in list_claims() if profile in c.profiles}
+    available = {c.name: c for c in list_claims() if profile in c.profiles}
+    if claims is not None:
+        unknown = sorted(set(claims) - set(available))
+        if unknown or not claims:
+            raise BayesmatrixError(
+                f"no claim(s) {unknown} in profile '{profile}'; choose from {', '.join(available)}"
+            )
+        if len(set(claims)) != len(claims):
+            raise BayesmatrixError("a claim is given twice in --claims; name each once")
+    chosen = {n: c for n, c in available.items() if claims is None or n in claims}
     by_claim: dict[str, list[str]] = {}
     for text in assignments:
         name, dot, rest = text.partition(".")
         if not dot or "=" not in rest:
             raise BayesmatrixError(f"-s {text!r}: write claim.key=value, e.g. -s icl.seeds=3")
-        if name not in claims:
+        if name not in chosen:
+            where = "this run's claims" if claims is not None else f"profile '{profile}'"
             raise BayesmatrixError(
-                f"-s {text!r}: no claim '{name}' in profile '{profile}'; choose from "
-                f"{', '.join(claims)}"
+                f"-s {text!r}: claim '{name}' is not among {where} ({', '.join(chosen)}); a "
+                "setting of a claim that is not run would be ignored"
             )
         by_claim.setdefault(name, []).append(rest)
-    return {n: c.parse(by_claim.get(n, []), profile) for n, c in claims.items()}
+    return {n: c.parse(by_claim.get(n, []), profile) for n, c in chosen.items()}
 
 
 def run_validation(
     models: Sequence[str],
     profile: str,
     out: str | Path,
-    load_model: Callable[[str], Any],
+    load_model: Loader | None = None,
     progress: Callable[[str], None] = lambda _: None,
     force: bool = False,
     executor: Executor | None = None,
@@ -86,41 +95,26 @@ def run_validation(
     sections are then assembled here from the saved results."""
     from bayesmatrix.viz import save_figure
 
-    if not models:
-        raise BayesmatrixError("pass at least one --model")
-    settings = profile_settings(profile, assignments)
-    if claims is not None:
-        unknown = sorted(set(claims) - set(settings))
-        if unknown or not claims:
-            raise BayesmatrixError(
-                f"no claim(s) {unknown} in profile '{profile}'; choose from {', '.join(settings)}"
-            )
-        settings = {name: value for name, value in settings.items() if name in claims}
-    out = Path(out) / profile  # results of different profiles never mix
-    cache: dict[str, Any] = {}
-
-    def load(name: str) -> Any:
-        if name not in cache:
-            cache.clear()  # one model in memory at a time
-            cache[name] = load_model(name)
-        return cache[name]
-
-    load.identity = getattr(load_model, "identity", model_identity)  # type: ignore[attr-defined]
+    if isinstance(models, str) or not models:
+        raise BayesmatrixError("pass at least one model, as a list: models=['smollm2-135m']")
+    settings = profile_settings(profile, assignments, claims)
+    load = (load_model if load_model is not None else Loader()).kept()
+    distinct_models([str(m) for m in models], load)
+    out = claim_output_dir(Path(out)) / profile  # results of different profiles never mix
 
     unavailable: dict[str, str] = {}
     for claim in list_claims():
         if claim.name in settings and claim.scope != "none":
-            missing = {m: missing_capabilities(m, claim.requires) for m in models}
+            missing = {m: load.missing(m, claim.requires) for m in models}
             lacking = {m: caps for m, caps in missing.items() if caps}
             if lacking:
                 unavailable[claim.name] = "; ".join(
-                    f"{m} ({backend_for(m).name}) cannot give "
-                    + ", ".join(f"{CAPABILITIES[c]} (capability '{c}')" for c in caps)
+                    capability_message(m, load.backend(m)[0], caps, claim.name)
                     for m, caps in lacking.items()
                 )
     runnable = {k: v for k, v in settings.items() if k not in unavailable}
     if executor is not None and not isinstance(executor, LocalExecutor):
-        jobs = claim_jobs(models, runnable, out, load_model, force)
+        jobs = claim_jobs(models, runnable, out, load, force)
 
         def note(job: Job, missing: str | None) -> None:
             if missing:
@@ -164,11 +158,10 @@ def claim_jobs(
     models: Sequence[str],
     settings: dict[str, dict[str, Any]],
     out: Path,
-    load_model: Callable[[str], Any],
+    load_model: Loader,
     force: bool,
 ) -> list[Job]:
     """One job per (claim, model) for per-model claims, one per claim otherwise."""
-    device = str(getattr(load_model, "device", "auto"))
     jobs = []
     for claim in list_claims():
         if claim.name not in settings:
@@ -176,7 +169,7 @@ def claim_jobs(
         groups = [[m] for m in models] if claim.scope == "model" else [list(models)]
         for names in groups:
             key = f"{claim.name} on {', '.join(names)}" if claim.scope != "none" else claim.name
-            resources = model_resources(names[0], device) if claim.scope != "none" else Resources()
+            resources = load_model.resources(names[0]) if claim.scope != "none" else Resources()
             args = (claim.name, names, settings[claim.name], out / claim.name, load_model, force)
             jobs.append(Job(key, _claim_job, args, resources))
     return jobs
@@ -187,7 +180,7 @@ def _claim_job(
     models: list[str],
     settings: dict[str, Any],
     where: Path,
-    load_model: Callable[[str], Any],
+    load_model: Loader,
     force: bool,
 ) -> str | None:
     """A claim on its models, saved under `where` by the worker; the reason when the backend
@@ -195,7 +188,7 @@ def _claim_job(
     from bayesmatrix.claims import get_claim
 
     try:
-        run_claim(get_claim(name), models, settings, where, KeptLoader(load_model), force=force)
+        run_claim(get_claim(name), models, settings, where, load_model.kept(), force=force)
     except CapabilityError as exc:
         return str(exc)
     return None

@@ -3,7 +3,9 @@ damaged file instead of failing deep inside a parser.
 
 Every writer goes through `write_bytes`: the bytes go to a temporary sibling that is renamed
 over the target, so a reader (or a run killed midway) sees the old file or the whole new
-one, never a part. A damaged file (truncated, overwritten, not what its name says) is
+one, never a part; the file gets the permissions the user's umask gives a new file (not the
+0600 of a temporary file), so colleagues on a shared machine can read a report. A damaged
+file (truncated, overwritten, not what its name says) is
 reported as DamagedResultError naming the file, so a caller can recompute it (`--force`)."""
 
 from __future__ import annotations
@@ -19,6 +21,16 @@ from bayesmatrix.errors import BayesmatrixError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+
+def _umask() -> int:
+    """The process's umask (read once, at import, when no other thread creates files)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()
 
 
 class DamagedResultError(BayesmatrixError):
@@ -37,6 +49,7 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            os.fchmod(f.fileno(), FILE_MODE)
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)

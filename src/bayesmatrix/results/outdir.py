@@ -4,9 +4,12 @@
   reference) becomes one path component that cannot climb out of its folder.
 - `claim_output_dir`: an `--out` folder is new, empty, or one bayesmatrix made (it carries
   the marker file `.bayesmatrix`); a folder of the user's with other files is refused, so
-  their `summary.json` or `trace.png` is never overwritten. The run then holds an exclusive
-  lock on the folder (`.bayesmatrix.lock`, released when the process ends, even by kill -9):
-  a second run on the same folder refuses at once with one line naming the holder.
+  their `summary.json` or `trace.png` is never overwritten; a folder inside it that is a
+  symbolic link is refused, so nothing is written outside `--out`. Every front door that
+  writes results calls it (claims.registry.run_claim, validation, the CLI). The run then
+  holds an exclusive lock on the folder (`.bayesmatrix.lock`, released when the process
+  ends, even by kill -9): a second run on the same folder refuses at once with one line
+  naming the holder.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from bayesmatrix.errors import BayesmatrixError
@@ -61,6 +65,13 @@ def claim_output_dir(out: str | Path, option: str = "--out") -> Path:
                 f"{option} {out} holds files bayesmatrix did not write ({shown}); it never writes "
                 "into a folder of yours: pass a new or empty folder (or one an earlier run made)"
             )
+    linked = next(_linked_folders(out), None) if out.is_dir() else None
+    if linked is not None:
+        raise BayesmatrixError(
+            f"{option} {out} holds {linked}, a link to a folder elsewhere "
+            f"({os.path.realpath(linked)}); results are written only inside {option}: remove "
+            "the link or pass another folder"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
         if not (out / MARKER).is_file():
@@ -71,6 +82,15 @@ def claim_output_dir(out: str | Path, option: str = "--out") -> Path:
         raise BayesmatrixError(unwritable(out, exc, option)) from None
     lock(out / LOCK, out, option)
     return out
+
+
+def _linked_folders(out: Path) -> Iterator[Path]:
+    """Symbolic links to folders anywhere under `out` (not followed)."""
+    for root, dirs, _ in os.walk(out):
+        for name in dirs:
+            path = Path(root) / name
+            if path.is_symlink():
+                yield path
 
 
 def lock(path: Path, owner: Path, option: str = "--out") -> None:
@@ -101,6 +121,11 @@ def lock(path: Path, owner: Path, option: str = "--out") -> None:
     info = {"pid": os.getpid(), "command": command[:200], "since": _now()}
     os.write(fd, json.dumps(info).encode("utf-8", "replace"))
     _HELD[owner] = fd
+
+
+def held() -> list[Path]:
+    """The folders whose lock this process holds."""
+    return list(_HELD)
 
 
 def release(out: str | Path) -> None:

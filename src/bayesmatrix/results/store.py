@@ -2,17 +2,19 @@
 
 A result directory is *finished* when it holds `done.json`, written atomically and last (after
 every part it vouches for). The marker records the result's inputs (model identity, file
-contents, settings, the computation's version) and their fingerprint, and the toolkit version
-that wrote it (for the reader: not an input), so a rerun reuses a folder only for
-exactly the same inputs, recomputes an unfinished one, and refuses one that holds results of
-other inputs unless told to replace them. This module imports neither torch nor transformers.
+contents, settings, the computation's version) and their fingerprint, the digest of every
+file the result saved, and the toolkit version that wrote it (for the reader: not an input),
+so a rerun reuses a folder only for exactly the same inputs and files, recomputes an
+unfinished one, and refuses one that holds results of other inputs, or a file changed since
+(edited by hand, restored from elsewhere), unless told to replace them. This module imports
+neither torch nor transformers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +77,10 @@ class StaleResultError(BayesmatrixError):
     """A result folder holds results computed from other inputs."""
 
 
+class ChangedResultError(StaleResultError):
+    """A file of a finished result was changed after it was saved."""
+
+
 def read_marker(directory: str | Path) -> dict | None:
     """The marker of a finished result, or None when the folder is missing or unfinished
     (no marker, or a marker a kill left empty or half-written)."""
@@ -100,7 +106,17 @@ def is_saved(directory: str | Path, inputs: Mapping[str, Any], force: bool = Fal
     if marker is None:
         return False
     if marker["fingerprint"] == fingerprint(inputs):
-        return True
+        changed = changed_files(directory, marker)
+        if not changed:
+            return True
+        if force:
+            (directory / MARKER).unlink(missing_ok=True)
+            return False
+        raise ChangedResultError(
+            f"{directory / changed[0]} was changed after it was saved (its content differs "
+            "from the digest in done.json); pass --force to recompute the result, or restore "
+            "the file"
+        )
     if force:
         (directory / MARKER).unlink(missing_ok=True)
         return False
@@ -108,6 +124,32 @@ def is_saved(directory: str | Path, inputs: Mapping[str, Any], force: bool = Fal
         f"{directory} holds results of other inputs ({describe_difference(marker, inputs)}); "
         "pass --force to recompute them, or choose another --out"
     )
+
+
+def changed_files(directory: Path, marker: Mapping[str, Any]) -> list[str]:
+    """The files a marker vouches for that are missing or differ from their digest."""
+    changed = []
+    for name, want in (marker.get("files") or {}).items():
+        path = directory / name
+        try:
+            if file_digest(path) != want:
+                changed.append(name)
+        except OSError:
+            changed.append(name)
+    return changed
+
+
+def files_state(directory: Path) -> dict[str, tuple[int, int, int]]:
+    """{path relative to directory: (inode, size, modification time)} of the files under it
+    (a file written whole is renamed into place: a new inode, whatever the clock says)."""
+    if not directory.is_dir():
+        return {}
+    state = {}
+    for p in directory.rglob("*"):
+        if p.is_file() and p.name != MARKER:
+            st = p.stat()
+            state[str(p.relative_to(directory))] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    return state
 
 
 def describe_difference(marker: Mapping[str, Any], inputs: Mapping[str, Any]) -> str:
@@ -141,14 +183,16 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def mark_saved(directory: str | Path, inputs: Mapping[str, Any]) -> Path:
-    """Write the marker atomically; call it only after every part of the result is written."""
+def mark_saved(directory: str | Path, inputs: Mapping[str, Any], files: Sequence[str] = ()) -> Path:
+    """Write the marker atomically, with the digest of each of `files` (paths relative to
+    the directory: what the result saved); call it only after every part is written."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     marker = {
         "fingerprint": fingerprint(inputs),
         "version": _version(),
         "inputs": json.loads(_canonical(inputs)),
+        "files": {name: file_digest(directory / name) for name in sorted(files)},
     }
     write_bytes(directory / MARKER, json.dumps(marker, indent=1).encode())
     return directory / MARKER
@@ -169,7 +213,8 @@ def cached(
     """load(directory) when it holds a finished result of these inputs; otherwise
     compute(), save it there, and mark it finished (parts first, marker last).
     A finished result that cannot be read back (a file truncated or written over since) is
-    named, or with `force` computed again."""
+    named, or with `force` computed again. A file the result saved that was changed since is
+    named too (ChangedResultError), or with `force` computed again."""
     if is_saved(directory, inputs, force):
         try:
             return load(directory)
@@ -181,6 +226,9 @@ def cached(
                 ) from None
             (Path(directory) / MARKER).unlink(missing_ok=True)
     result = compute()
+    before = files_state(Path(directory))
     result.save(directory)
-    mark_saved(directory, inputs)
+    after = files_state(Path(directory))
+    saved = [name for name, stamp in after.items() if before.get(name) != stamp]
+    mark_saved(directory, inputs, saved)
     return result

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 import numpy as np
 import pandas as pd
 
+from bayesmatrix.bayes.dirichlet import beta_bernoulli_predictive
 from bayesmatrix.bayes.stats import binomial_p, bootstrap_mean_ci, holm, log_slope
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.results.cells import Cell, Cells
@@ -86,7 +87,7 @@ class BetaBernoulliSampler:
         return self._p()
 
     def _p(self) -> np.ndarray:
-        return (self.a + self.ones) / (self.a + self.b + self.seen)
+        return beta_bernoulli_predictive(self.ones, self.seen, self.a, self.b)
 
 
 @dataclass

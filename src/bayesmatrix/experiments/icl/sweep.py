@@ -18,16 +18,15 @@ import pandas as pd
 
 from bayesmatrix.bayes.information import entropy
 from bayesmatrix.data import PLAIN_TEMPLATE
-from bayesmatrix.errors import BayesmatrixError, ModelNotFoundError
-from bayesmatrix.executor import Executor, Resources, worker_model
-from bayesmatrix.models.loading import model_resources
-from bayesmatrix.models.paths import model_identity
+from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.executor import Executor
 from bayesmatrix.results.cells import Cell, Cells
 from bayesmatrix.results.store import fingerprint
 
 if TYPE_CHECKING:
     from bayesmatrix.experiments.icl.tasks import Task
     from bayesmatrix.models import LanguageModel
+    from bayesmatrix.models.loading import Loader
 
 TEMPLATE = PLAIN_TEMPLATE
 SEPARATOR = "\n\n"
@@ -375,12 +374,7 @@ CELL_VERSION = 1
 
 
 def cell_key(
-    kind: str,
-    model: str,
-    task: Task,
-    condition: Condition,
-    seed: int,
-    identity: str | None = None,
+    kind: str, model: str, task: Task, condition: Condition, seed: int, identity: str
 ) -> tuple[str, ...]:
     """The key of one cell under the sweep's `cells/` folder. `kind` names the settings (e.g.
     'shots32'); the key also carries a fingerprint of the model's identity, the task's content
@@ -390,7 +384,7 @@ def cell_key(
         {
             "kind": kind,
             "cell": CELL_VERSION,
-            "model": identity or _identity(model),
+            "model": identity,
             "task": task.digest,
             "condition": asdict(condition),
         }
@@ -399,25 +393,10 @@ def cell_key(
 
 
 def cell_path(
-    out: Path,
-    kind: str,
-    model: str,
-    task: Task,
-    condition: Condition,
-    seed: int,
-    identity: str | None = None,
+    out: Path, kind: str, model: str, task: Task, condition: Condition, seed: int, identity: str
 ) -> Path:
     """Where one cell lives (see cell_key); every part is a safe path component."""
     return Cells(Path(out) / "cells").path(cell_key(kind, model, task, condition, seed, identity))
-
-
-def _identity(model: str) -> str:
-    """The model's identity (see models.paths.model_identity); a name no loader resolves
-    (a model built in memory and passed by a custom `load`) stands for itself."""
-    try:
-        return model_identity(model)
-    except ModelNotFoundError:
-        return model
 
 
 CellFn = Callable[["LanguageModel", "Task", Condition, int], pd.DataFrame]
@@ -429,7 +408,7 @@ def run_sweep(
     conditions: Sequence[Condition],
     seeds: Sequence[int],
     out: str | Path,
-    load: Callable[[str], LanguageModel],
+    load: Loader,
     cell: CellFn,
     kind: str,
     progress: Callable[[str], None] | None = None,
@@ -439,13 +418,13 @@ def run_sweep(
     """Every (model, task, condition, seed) cell, each written to its own Parquet file as it
     finishes (by the driver; see results.Cells), so a killed sweep resumes without redoing or
     losing cells. Missing cells are jobs of `executor` (default: here, in order); a worker
-    loads each model once (executor.worker_model) and only if one of its cells is missing.
-    A damaged cell file is named, or with `force` computed again."""
-    device = str(getattr(load, "device", "auto"))
+    loads each model once (Loader.kept) and only if one of its cells is missing. A damaged
+    cell file is named, or with `force` computed again."""
+    kept = load.kept()
     units = []
     for model in models:
-        identity = load.identity(model) if hasattr(load, "identity") else _identity(model)
-        resources = _cell_resources(model, device)
+        identity = load.identity(model)
+        resources = load.resources(model)
         for task in tasks:
             for condition in conditions:
                 for seed in seeds:
@@ -454,7 +433,7 @@ def run_sweep(
                             cell_key(kind, model, task, condition, seed, identity),
                             f"{model} {task.name} {condition.tag} seed {seed}",
                             _sweep_cell,
-                            (load, model, task, condition, seed, cell),
+                            (kept, model, task, condition, seed, cell),
                             resources,
                         )
                     )
@@ -463,21 +442,7 @@ def run_sweep(
 
 
 def _sweep_cell(
-    load: Callable[[str], LanguageModel],
-    model: str,
-    task: Task,
-    condition: Condition,
-    seed: int,
-    cell: CellFn,
+    load: Loader, model: str, task: Task, condition: Condition, seed: int, cell: CellFn
 ) -> pd.DataFrame:
     """One cell as a job: the worker's kept model (loaded on its first cell)."""
-    return cell(worker_model(load, model), task, condition, seed)
-
-
-def _cell_resources(model: str, device: str) -> Resources:
-    """What a cell asks of a scheduler; a model no loader resolves (one built in memory by
-    a custom `load`) asks for one CPU."""
-    try:
-        return model_resources(model, device)
-    except ModelNotFoundError:
-        return Resources()
+    return cell(load(model), task, condition, seed)
