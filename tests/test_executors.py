@@ -119,7 +119,7 @@ def test_validation_of_two_claims_on_ray_equals_local(ray_executor, tmp_path):
         sections = run_validation(
             ["smollm2-135m"], "test", out, Loader(), claims=["rows", "entropy"], executor=executor
         )
-        return [(v.claim, v.status, v.evidence) for s in sections for v in s.verdicts]
+        return [(v.statement, v.status, v.evidence) for s in sections for v in s.verdicts]
 
     local = verdicts(tmp_path / "local", LocalExecutor())
     assert len(local) >= 2

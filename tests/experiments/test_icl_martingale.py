@@ -115,4 +115,4 @@ def test_martingale_verdicts_are_per_model():
     )
     verdicts = martingale_verdicts(frame)
     assert [v.status for v in verdicts] == ["supported", "not supported"]
-    assert "of a on t" in verdicts[0].claim and "of b on t" in verdicts[1].claim
+    assert "of a on t" in verdicts[0].statement and "of b on t" in verdicts[1].statement

@@ -121,7 +121,7 @@ def test_claim_runs_saves_reloads_and_resumes(smollm2, tmp_path):
     (result,) = run_claim(claim, ["smollm2-135m"], settings, tmp_path, Preloaded(smollm2))
     assert len(result.readings) == 2 * 2 * 2  # seeds x ns x orderings
     (verdict,) = verdicts_of([result])
-    assert "exchangeable after averaging" in verdict.claim
+    assert "exchangeable after averaging" in verdict.statement
     cells = sorted((tmp_path / "cells").rglob("*.parquet"))
     stamps = [c.stat().st_mtime_ns for c in cells]
     cells[0].unlink()  # a sweep killed after one cell: only the missing one is recomputed

@@ -48,10 +48,10 @@ def verdict_for(curve: np.ndarray) -> str:
     shown, agree, prior = seeds_of(curve, 0.01)
     fits = scaling_fits(shown, agree, prior, binary=True, bootstrap=40)
     key = {"model": "m", "task": "t", "condition": "regular"}
-    fits_frame = pd.DataFrame([{**key, "learner": "beta-bernoulli", "kappa": 3.0}])
+    fits_frame = pd.DataFrame([{**key, "shots": len(curve)}])
     analysis = IclAnalysis(fits_frame, pd.DataFrame(), None, scaling_frame(key, fits))
     (verdict,) = analysis.scaling_verdicts()
-    assert "rho" in verdict.evidence and "kappa 3.00" in verdict.evidence
+    assert "held-out RMSE" in verdict.evidence and verdict.rule == "icl.law"
     return verdict.status
 
 
@@ -69,6 +69,6 @@ def test_too_few_shots_give_an_inconclusive_line_not_a_failure():
     from tests.experiments.test_icl_analysis import synthetic
 
     assert fit_split(4) is None and fit_split(6) == 5 and fit_split(8) == 6
-    analysis = analyse(synthetic("beta-bernoulli", t=4, seeds=3), bootstrap=5)
+    analysis = analyse(synthetic("beta-bernoulli", t=4, seeds=3, conditions=["regular"]), 5)
     (verdict,) = analysis.scaling_verdicts()
     assert verdict.status == "inconclusive" and "4 shots are too few" in verdict.evidence

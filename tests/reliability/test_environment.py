@@ -265,7 +265,8 @@ def test_analysis_resumes_group_by_group(tmp_path, monkeypatch):
 
     monkeypatch.setattr(icl_analysis, "_analyse_group", spy)
     resumed = icl_analysis.analyse(frame, 5, 0, where)
-    assert fitted == ["sul"]
+    # the group the kill interrupted (sul) and the one after it (regular and flipped pooled)
+    assert fitted == ["sul", "regular"]
     monkeypatch.setattr(icl_analysis, "_analyse_group", original)
     fresh = icl_analysis.analyse(frame, 5, 0)
     pd.testing.assert_frame_equal(resumed.fits, fresh.fits)

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from bayesmatrix.bayes.stats import bootstrap_mean_ci
-from bayesmatrix.experiments.icl.analysis import NO_UPDATE_KAPPA, TIE_NATS, IclAnalysis
+from bayesmatrix.experiments.icl.analysis import POOLED, UPDATING, updating_verdict
+from bayesmatrix.experiments.updating import ALPHA, DECAY_MARGIN, NO_UPDATE_KAPPA
 from bayesmatrix.results.verdicts import Verdict, rule
 
 NAN = math.nan
@@ -58,85 +59,55 @@ def test_bootstrap_interval_is_nan_when_it_cannot_be_computed():
     assert lo < mean < hi
 
 
-def _fits(gap, gap_ci, decay, decay_ci, kappa_ci, r2=(0.6, 0.6, 0.5), mass=0.4, hm_ce=0.6):
-    """A fits frame as `analyse` writes it, for one (model, task, condition); r2 of the
-    Beta-Bernoulli, recency and hypothesis-mixture fits; mass: raw label mass at k=0."""
-    base = {"model": "m", "task": "t", "condition": "regular", "kl_bits": 0.1, "cv_ce": 0.5}
-    base |= {"label_mass_k0": mass}
-    cv = {"cv_gap": gap, "cv_gap_lo": gap_ci[0], "cv_gap_hi": gap_ci[1]}
-    bb = {**base, **cv, "learner": "beta-bernoulli", "kappa": 5.0, "r2": r2[0]}
-    bb |= {"kappa_lo": kappa_ci[0], "kappa_hi": kappa_ci[1]}
-    rec = {**base, **cv, "learner": "recency", "decay": decay, "r2": r2[1]}
-    rec |= {"decay_lo": decay_ci[0], "decay_hi": decay_ci[1], "cv_ce": 0.5 - gap}
-    hm = {**base, **cv, "learner": "hypothesis-mixture", "r2": r2[2], "cv_ce": hm_ce}
-    return IclAnalysis(pd.DataFrame([bb, rec, hm]), pd.DataFrame())
+def _row(**changes) -> pd.Series:
+    """A pooled fit row as `analyse` writes it (bayes.updating.UpdatingFit fields), Bayesian
+    by default, with `changes`."""
+    row = {
+        "model": "m", "task": "t", "condition": POOLED, "conditions": "flipped-0.25,flip-half",
+        "readings": 360, "sequences": 15, "shots": 24, "constant_evidence": False,
+        "sigma": 1.0, "rho": 0.0, "phi": 1.0, "kappa": 5.0, "kappa_lo": 3.0, "kappa_hi": 8.0,
+        "kappa_identified": True, "decay": 1.0, "decay_lo": 0.95, "decay_hi": 1.0,
+        "decay_identified": True, "kappa_discounted": 5.0, "lr_update": 80.0,
+        "p_update": 1e-19, "lr_forget": 0.0, "p_forget": 1.0, "r2": 0.5, "kappa_early": 5.0,
+        "kappa_late": 5.2, "p_drift": 0.8, "label_mass_k0": 0.9,
+    }  # fmt: skip
+    return pd.Series({**row, **changes})
 
 
 @pytest.mark.parametrize(
-    ("gap", "gap_ci", "decay", "decay_ci", "kappa_ci", "expected", "because"),
+    ("changes", "expected", "because"),
     [
-        # the reported defect: recency IS Beta-Bernoulli (decay 1), a 7.6e-10 nats difference,
-        # and a kappa interval reaching 5e7: inconclusive, never "not supported"
-        (7.6e-10, (1.3e-11, 1.5e-9), 1.0, (1.0, 1.0), (3.0, 5.25e7), "inconclusive", "decay 1"),
-        # a real refutation: forgetting is better by more than the tie threshold, kappa finite
-        (0.05, (0.02, 0.08), 0.8, (0.7, 0.9), (2.0, 40.0), "not supported", "forgetting"),
-        # a tie with a forgetting learner (decay 0.9): the demonstrations cannot tell it from
-        # Bayesian updating, so inconclusive (0.3.0 said supported; verdict calibration found
-        # that reading calls a window-4 learner Bayesian)
-        (1e-5, (-1e-4, 2e-4), 0.9, (0.8, 1.0), (2.0, 40.0), "inconclusive", "tie"),
-        # a tie with the forgetting learner at decay 1 (Beta-Bernoulli itself): supported
-        (1e-5, (-1e-4, 2e-4), 1.0, (1.0, 1.0), (2.0, 40.0), "supported", ""),
-        # Bayes better: supported
-        (-0.05, (-0.08, -0.02), 0.9, (0.8, 1.0), (2.0, 40.0), "supported", ""),
-        # the two rules disagree (refuted, but no measurable updating): inconclusive
-        (0.05, (0.02, 0.08), 0.8, (0.7, 0.9), (3.0, 2e5), "inconclusive", "zero-shot prior"),
-        # --bootstrap 0: no intervals, no verdict
-        (0.01, (NAN, NAN), 0.8, (NAN, NAN), (NAN, NAN), "inconclusive", "no interval"),
-        # one seed: no held-out comparison
-        (NAN, (NAN, NAN), 0.8, (0.7, 0.9), (2.0, 40.0), "inconclusive", "no interval"),
+        ({}, "supported", "decay 1.000 [0.950, 1.000]"),
+        ({"p_forget": 0.003, "lr_forget": 7.6, "decay": 0.8, "decay_lo": 0.7, "decay_hi": 0.9},
+         "not supported", "a forgetting learner explains the readings better"),
+        # a refutation wins over every reason to abstain but constant evidence
+        ({"p_forget": 0.003, "p_update": 0.5}, "not supported", "forgetting learner"),
+        ({"p_update": 0.2}, "inconclusive", "no measurable updating"),
+        ({"decay_identified": False, "decay_lo": 0.02}, "inconclusive", "cannot identify"),
+        ({"r2": -0.1}, "inconclusive", "worse than a constant"),
+        ({"decay_lo": 0.85}, "inconclusive", "as fast as decay 0.850"),
+        ({"decay_lo": 0.9}, "inconclusive", "the margin is 0.9"),  # the margin is strict
+        ({"constant_evidence": True, "p_forget": 0.001}, "inconclusive", "evidence is constant"),
     ],
-)
-def test_icl_verdict(gap, gap_ci, decay, decay_ci, kappa_ci, expected, because):
-    (v,) = _fits(gap, gap_ci, decay, decay_ci, kappa_ci).verdicts()
+)  # fmt: skip
+def test_icl_updating_verdict(changes, expected, because):
+    v = updating_verdict(_row(**changes))
     assert v.status == expected, v
     assert because in v.evidence
+    assert v.rule == "icl.updating" and v.alpha == ALPHA and v.threshold == DECAY_MARGIN
 
 
-def test_icl_verdict_says_which_learner_carries_it_and_how_well_each_fits():
-    """The held-out case of issue #17: Beta-Bernoulli explains less than a constant (R^2
-    -0.07), the hypothesis mixture carries the held-out comparison, recency sits on its
-    boundary 0, and the label words carried 0.0016 of the raw mass: not 'supported'."""
-    v = _fits(
-        -0.02,
-        (-0.04, -0.01),
-        0.0,
-        (0.0, 0.0),
-        (2.0, 40.0),
-        r2=(-0.07, -0.5, 0.3),
-        mass=0.0016,
-        hm_ce=0.4,
-    ).verdicts()[0]
-    assert v.status == "inconclusive", v
-    assert "NOT a measurement: Beta-Bernoulli R^2 -0.07" in v.evidence
-    assert "carried by: hypothesis-mixture" in v.evidence
-    assert "hypothesis-mixture R^2 0.30" in v.evidence and "recency R^2 -0.50" in v.evidence
-    assert "at its boundary 0" in v.evidence
-    assert "WARNING: the label words carry only 0.0016" in v.evidence
-    assert "kappa does not describe the curve" in v.evidence
-
-
-def test_icl_verdict_needs_a_carrier_better_than_a_constant():
-    v = _fits(-0.05, (-0.08, -0.02), 0.9, (0.8, 1.0), (2.0, 40.0), r2=(0.4, 0.4, -0.2),
-              hm_ce=0.3).verdicts()[0]  # fmt: skip
-    assert v.status == "inconclusive" and "fits worse than a constant" in v.evidence
-    good = _fits(-0.05, (-0.08, -0.02), 0.9, (0.8, 1.0), (2.0, 40.0)).verdicts()[0]
-    assert good.status == "supported" and "carried by: beta-bernoulli" in good.evidence
-    assert "WARNING" not in good.evidence and "boundary" not in good.evidence
+def test_icl_verdict_says_when_kappa_is_no_measurement_and_warns_of_little_label_mass():
+    v = updating_verdict(_row(p_drift=0.001, kappa_early=3.0, kappa_late=9.0, label_mass_k0=0.002))
+    assert "NOT a measurement: kappa drifts: 3.0 on the early and 9.0 on the late" in v.evidence
+    assert "WARNING: the label words carry only 0.0020" in v.evidence
+    good = updating_verdict(_row())
+    assert "NOT a measurement" not in good.evidence and "WARNING" not in good.evidence
 
 
 def test_icl_thresholds_are_stated():
-    assert TIE_NATS == 1e-3 and NO_UPDATE_KAPPA == 1e4
-    assert "TIE_NATS" in IclAnalysis.updating_verdicts.__doc__
+    assert ALPHA == 0.01 and DECAY_MARGIN == 0.9 and NO_UPDATE_KAPPA == 1e4
+    assert "0.9" in UPDATING.sentence()
 
 
 def test_estimates_show_bounds_missing_intervals_and_non_smooth_ones():

@@ -229,7 +229,7 @@ def test_peer_verdicts_use_each_protocols_published_figure(task, value, status):
         row |= {m: value, f"{m}_lo": 0.9 * value, f"{m}_hi": 1.1 * value}
     (verdict,) = WindTunnelResult(task, 1, pd.DataFrame(), pd.DataFrame([row])).verdicts()
     assert verdict.status == status
-    assert ("7.5e-5" in verdict.claim) == (task == "hmm-incontext")
+    assert ("7.5e-5" in verdict.statement) == (task == "hmm-incontext")
 
 
 def test_seed_spread_counts_the_seeds_that_reach_the_target():
@@ -261,5 +261,5 @@ def test_seed_spread_counts_the_seeds_that_reach_the_target():
     assert row["seeds_meeting_target"] == 2 and row["steps"] == 1001
     (verdict,) = result.verdicts()
     assert verdict.status == "inconclusive"  # the interval straddles 0.007
-    assert "2 CPU-minutes (1001 steps)" in verdict.claim
+    assert "2 CPU-minutes (1001 steps)" in verdict.statement
     assert "runs 0.0020 to 0.1500; 2 of 3 at the target" in verdict.evidence

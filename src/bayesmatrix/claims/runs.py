@@ -68,7 +68,7 @@ class ClaimRun:
     def _repr_html_(self) -> str:
         items = "".join(
             f"<li><b style='color:{COLOURS.get(v.status, '#000')}'>[{escape(v.status)}]</b> "
-            f"{escape(v.claim)}: {escape(v.evidence)}</li>"
+            f"{escape(v.statement)}: {escape(v.evidence)}</li>"
             for v in self.verdicts()
         )
         smoke = (" <i>(test profile: smoke-level settings, not evidence)</i>"

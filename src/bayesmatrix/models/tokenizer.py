@@ -60,10 +60,25 @@ def _json(path: Path) -> dict:
         return {}
 
 
+def _converted(reference: str | os.PathLike[str]) -> Path | None:
+    """The converted folder of a named or GGUF model, when its conversion is already cached."""
+    from bayesmatrix.errors import BayesmatrixError
+    from bayesmatrix.models.reference import converted_folder
+
+    try:
+        folder = converted_folder(reference)
+    except BayesmatrixError:
+        return None
+    return folder if (folder / "tokenizer.json").is_file() else None
+
+
 def load_tokenizer(name_or_path: str | os.PathLike[str]) -> Any:
-    """The tokenizer of a model folder (torch-free when it has tokenizer.json), or of any
-    other model reference through transformers."""
+    """The tokenizer of a model folder, or of a named or GGUF model already converted
+    (torch-free when it has tokenizer.json), or of any other model reference through
+    transformers."""
     folder = Path(name_or_path).expanduser()
+    if not (folder / "tokenizer.json").is_file():
+        folder = _converted(name_or_path) or folder
     if (folder / "tokenizer.json").is_file():
         try:
             return FastTokenizer(folder)

@@ -103,16 +103,18 @@ def calibration_runs(
                 progress(f"{name} replicate {r + 1}/{replicates} on the {kind} learner")
                 where = Path(out) / name / kind / f"r{r}"
                 for v in verdicts_of(run_claim(claim, [ref], settings, where, load)):
-                    key = rule_key(name, v.claim)
+                    key = rule_key(name, v.statement)
                     if key is not None:
                         found = (
-                            re.search(r"\(([\w.:-]+)\)", v.claim) if "conditions" in base else None
+                            re.search(r"\(([\w.:-]+)\)", v.statement)
+                            if "conditions" in base
+                            else None
                         )
                         rows.append(
                             {"claim": name, "rule": key,
                              "condition": found.group(1) if found else "",
                              "learner": kind, "replicate": r, "status": v.status,
-                             "verdict": v.claim}
+                             "verdict": v.statement}
                         )  # fmt: skip
     return pd.DataFrame(rows)
 

@@ -37,9 +37,9 @@ def summary_label(verdict: Verdict, repeated: bool) -> str:
     """The claim as the summary shows it: a text shared by several verdicts gets what tells
     them apart (the model and condition its evidence starts with)."""
     if not repeated:
-        return verdict.claim
+        return verdict.statement
     which = verdict.evidence.split(":", 1)[0].strip()
-    return f"{verdict.claim} ({which[:80]})"
+    return f"{verdict.statement} ({which[:80]})"
 
 
 def render_report(
@@ -71,12 +71,12 @@ def render_report(
     parts.append(
         "<h2>Summary</h2><table><tr><th>claim family</th><th>claim</th><th>verdict</th></tr>"
     )
-    repeated = Counter(v.claim for s in sections for v in s.verdicts)
+    repeated = Counter(v.statement for s in sections for v in s.verdicts)
     for s in sections:
         for v in s.verdicts:
             parts.append(
                 f"<tr class='{_status_class(v.status)}'><td>{html.escape(s.title)}</td>"
-                f"<td>{html.escape(summary_label(v, repeated[v.claim] > 1))}</td>"
+                f"<td>{html.escape(summary_label(v, repeated[v.statement] > 1))}</td>"
                 f"<td>{html.escape(v.status)}</td></tr>"
             )
         if s.note:
@@ -98,7 +98,7 @@ def render_report(
             for v in s.verdicts:
                 parts.append(
                     f"<tr class='{_status_class(v.status)}'><td>"
-                    f"{html.escape(v.status)}</td><td>{html.escape(v.claim)}</td><td>"
+                    f"{html.escape(v.status)}</td><td>{html.escape(v.statement)}</td><td>"
                     f"{html.escape(v.evidence)}</td></tr>"
                 )
             parts.append("</table>")

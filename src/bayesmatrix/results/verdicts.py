@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Status = Literal["supported", "not supported", "inconclusive"]
 NO_INTERVAL = (
@@ -28,30 +28,51 @@ NO_INTERVAL = (
 
 @dataclass(frozen=True)
 class Verdict:
-    """A claim, whether the numbers support it, and the numbers (with intervals) behind it."""
+    """What is judged (the statement), whether the numbers support it, and the numbers behind
+    it: in words (evidence), and as data: the rule that judged (its id), the model(s) it is
+    about, the key quantity's estimate and 95% interval, the threshold and the side of it
+    the statement claims, and, for a test, its p-value and level. A claim run adds the rest
+    of the record (claim, settings, versions: results.records)."""
 
-    claim: str
+    statement: str
     status: Status
     evidence: str
+    rule: str = ""
+    subject: str = ""
+    quantity: str = ""
+    estimate: float = float("nan")
+    lo: float = float("nan")
+    hi: float = float("nan")
+    threshold: float = float("nan")
+    direction: str = ""  # above, below, within: the side of the threshold claimed
+    p_value: float = float("nan")
+    alpha: float = float("nan")
 
     def __str__(self) -> str:
-        return f"[{self.status}] {self.claim}: {self.evidence}"
+        return f"[{self.status}] {self.statement}: {self.evidence}"
 
     def _repr_html_(self) -> str:
         from html import escape
 
         return (
-            f"<p><b>[{escape(self.status)}]</b> {escape(self.claim)}: {escape(self.evidence)}</p>"
+            f"<p><b>[{escape(self.status)}]</b> {escape(self.statement)}: "
+            f"{escape(self.evidence)}</p>"
         )
 
     @classmethod
     def from_rules(
-        cls, claim: str, evidence: str, statuses: Sequence[Status | None], why: str = ""
+        cls,
+        statement: str,
+        evidence: str,
+        statuses: Sequence[Status | None],
+        why: str = "",
+        **record: Any,
     ) -> Verdict:
         """Combine rule outcomes (None = not computable); `why` is appended to the evidence
-        when the verdict is not "supported" and a reason is known."""
+        when the verdict is not "supported" and a reason is known; `record`: the data fields
+        (rule, subject, estimate, lo, hi, ...)."""
         if any(s is None for s in statuses):
-            return cls(claim, "inconclusive", f"{evidence} ({NO_INTERVAL})")
+            return cls(statement, "inconclusive", f"{evidence} ({NO_INTERVAL})", **record)
         if "not supported" in statuses:
             status: Status = "not supported"
         elif all(s == "supported" for s in statuses):
@@ -59,7 +80,7 @@ class Verdict:
         else:
             status = "inconclusive"
         note = f" ({why})" if why and status != "supported" else ""
-        return cls(claim, status, evidence + note)
+        return cls(statement, status, evidence + note, **record)
 
 
 @dataclass(frozen=True)
@@ -78,6 +99,7 @@ class Rule:
     unit: str = ""
     centre: str = "0"  # what `within` is measured from, in words
     interval: bool = True  # False: judged on one number (lo = hi), said so in the sentence
+    id: str = ""  # claim-qualified (e.g. 'icl.law'): what records and calibration key on
 
     def __post_init__(self) -> None:
         if sum(x is not None for x in (self.above, self.below, self.within)) != 1:
@@ -87,6 +109,28 @@ class Rule:
     def threshold(self) -> float:
         """The threshold the claimed side starts at (the half-width for `within`)."""
         return next(x for x in (self.above, self.below, self.within) if x is not None)
+
+    @property
+    def direction(self) -> str:
+        """The side of the threshold the claim is on: above, below or within."""
+        return (
+            "above" if self.above is not None else "below" if self.below is not None else "within"
+        )
+
+    def record(
+        self, estimate: float, lo: float, hi: float, scale: float = 1.0, **more: Any
+    ) -> dict[str, Any]:
+        """The data fields of a verdict this rule judges (Verdict(..., **rule.record(...)))."""
+        return {
+            "rule": self.id,
+            "quantity": self.quantity,
+            "estimate": float(estimate),
+            "lo": float(lo),
+            "hi": float(hi),
+            "threshold": float(self.threshold * scale),
+            "direction": self.direction,
+            **more,
+        }
 
     def status(
         self, lo: float, hi: float, scale: float = 1.0, centre: float = 0.0

@@ -358,9 +358,9 @@ def create_app(
 
     @app.post("/api/icl")
     def icl(req: IclRequest) -> dict:
-        from bayesmatrix.bayes import BetaBernoulliLearner
-        from bayesmatrix.experiments.icl.analysis import NO_UPDATE_KAPPA
+        from bayesmatrix.bayes.updating import fit_updating, predictive
         from bayesmatrix.experiments.icl.sweep import prequential_label_probs
+        from bayesmatrix.experiments.updating import NO_UPDATE_KAPPA
         from bayesmatrix.experiments.icl.tasks import label_list
 
         total = sum(len(x) for x, _ in req.demos)
@@ -380,16 +380,16 @@ def create_app(
             zero = [float(read([(x, first)]).loc[0, f"p_{y}"]) for x, y in req.demos]
         p = np.clip(frame["p_true"].to_numpy(), 1e-4, 1 - 1e-4)
         prior = np.clip(np.asarray(zero), 1e-4, 1 - 1e-4)
-        fitted = BetaBernoulliLearner(prior[None]).fit(p[None], np.ones((1, len(p))), bootstrap=0)
+        agree = np.ones((1, len(p)))
+        fitted = fit_updating(p[None], prior[None], agree)  # as the icl claim fits kappa
         return {
             "k": frame["k"].tolist(),
             "p_label": p.tolist(),
             "zero_shot": prior.tolist(),
-            "bayes_fit": fitted.predict(np.ones((1, len(p))))[0].tolist(),
+            "bayes_fit": predictive(prior[None], agree, fitted.kappa)[0].tolist(),
             # a fit at its bound is no number: null, and said so (the page shows "> 10^4")
             "kappa": None if fitted.kappa >= NO_UPDATE_KAPPA else fitted.kappa,
             "kappa_at_bound": bool(fitted.kappa >= NO_UPDATE_KAPPA),
-            "kl_bits": fitted.fit_.kl_bits,
             "label_mass_k0": float(frame.loc[0, "label_mass"]),
         }
 

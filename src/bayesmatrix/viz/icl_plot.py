@@ -1,4 +1,4 @@
-"""ICL figures: learning curves with fitted Bayesian curves, and kappa per model/condition."""
+"""ICL figures: learning curves with the fitted learners, and kappa and decay per fit."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ if TYPE_CHECKING:
 
 
 def plot_learning_curves(analysis: IclAnalysis, task: str) -> Figure:
-    """One panel per (model, condition): P(semantic label) against the number of
-    demonstrations seen (mean over seeds, 95% bootstrap band), the fitted Beta-Bernoulli curve,
-    and the zero-shot prior."""
+    """One panel per (model, condition): P(true label) against the demonstrations seen (mean
+    over seeds, 95% bootstrap band), the fitted Beta-Bernoulli and discounting curves, and
+    the zero-shot prior."""
     curves = analysis.curves[analysis.curves["task"] == task]
     models = list(dict.fromkeys(curves["model"]))
     conditions = list(dict.fromkeys(curves["condition"]))
@@ -22,26 +22,27 @@ def plot_learning_curves(analysis: IclAnalysis, task: str) -> Figure:
     axes = np.atleast_2d(
         fig.subplots(len(models), len(conditions), sharex=True, sharey=True, squeeze=False)
     )
-    fits = analysis.fits[analysis.fits["learner"] == "beta-bernoulli"].set_index(
-        ["model", "task", "condition"]
-    )
+    fits = analysis.fits.set_index(["model", "task", "condition"])
     for r, model in enumerate(models):
         for c, cond in enumerate(conditions):
             ax = axes[r, c]
             g = curves[(curves["model"] == model) & (curves["condition"] == cond)]
             ax.fill_between(g["k"], g["p_true_lo"], g["p_true_hi"], alpha=0.25, color="tab:blue")
             ax.plot(g["k"], g["p_true_mean"], color="tab:blue", lw=1.5, label="LM")
-            ax.plot(
-                g["k"], g["bayes_fit"], "--", color="tab:red", lw=1.2, label="Beta-Bernoulli fit"
-            )
+            ax.plot(g["k"], g["bayes_fit"], "--", color="tab:red", lw=1.2, label="Beta-Bernoulli")
+            ax.plot(g["k"], g["discounted_fit"], "-.", color="tab:orange", lw=1.0,
+                    label="discounting")  # fmt: skip
             ax.plot(g["k"], g["zero_shot_mean"], ":", color="grey", lw=1, label="zero-shot")
             ax.axhline(0.5, color="black", lw=0.5, alpha=0.5)
-            kappa = fits.loc[(model, task, cond), "kappa"]
-            ax.set_title(f"{model} · {cond}\nkappa = {kappa:.1f}", fontsize=8)
+            row = fits.loc[(model, task, cond)]
+            ax.set_title(
+                f"{model} · {cond}\nkappa {row['kappa']:.1f}, decay {row['decay']:.2f}",
+                fontsize=8,
+            )
             ax.set_ylim(0, 1)
             ax.grid(alpha=0.3)
             if c == 0:
-                ax.set_ylabel("P(semantic label)")
+                ax.set_ylabel("P(true label)")
             if r == len(models) - 1:
                 ax.set_xlabel("demonstrations seen k")
     axes[0, 0].legend(fontsize=6, frameon=False, loc="lower left")
@@ -51,46 +52,42 @@ def plot_learning_curves(analysis: IclAnalysis, task: str) -> Figure:
 
 
 def plot_kappa(analysis: IclAnalysis) -> Figure:
-    """Fitted prior strength kappa (pseudo-counts, log scale) with 95% intervals, per
-    model and condition, one group per task. A fit at or beyond NO_UPDATE_KAPPA (no
-    measurable updating) is drawn as an upward triangle at that bound, not as its number."""
-    from bayesmatrix.experiments.icl.analysis import NO_UPDATE_KAPPA
+    """Left: prior strength kappa (pseudo-counts, log scale) with 95% profile intervals per
+    fit; a kappa that is not a measurement (experiments.updating.kappa_measured) is hollow and
+    grey, one at the search's bound as a triangle. Right: the discounting learner's decay
+    with its interval and the margin above which the rule calls it Bayesian."""
+    from bayesmatrix.experiments.updating import DECAY_MARGIN, NO_UPDATE_KAPPA, kappa_measured
 
-    bb = analysis.fits[analysis.fits["learner"] == "beta-bernoulli"]
-    groups = list(dict.fromkeys(zip(bb["task"], bb["condition"], strict=True)))
-    models = list(dict.fromkeys(bb.sort_values("model_params")["model"]))
-    fig = Figure(figsize=(max(5.0, 1.1 * len(groups) + 2), 3.4))
-    ax = fig.subplots()
-    width = 0.8 / max(1, len(models))
-    for m, model in enumerate(models):
-        rows = bb[bb["model"] == model].set_index(["task", "condition"])
-        xs, ys, lo, hi, capped = [], [], [], [], []
-        for i, key in enumerate(groups):
-            if key in rows.index:
-                row = rows.loc[key]
-                x = i + (m - (len(models) - 1) / 2) * width
-                if row["kappa"] >= NO_UPDATE_KAPPA:
-                    capped.append(x)
-                    continue
-                xs.append(x)
-                ys.append(row["kappa"])
-                lo.append(row["kappa"] - min(row["kappa_lo"], row["kappa"]))
-                hi.append(min(max(row["kappa_hi"], row["kappa"]), NO_UPDATE_KAPPA) - row["kappa"])
-        bar = ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o", capsize=3, label=model)
-        if capped:
-            ax.scatter(
-                capped,
-                [NO_UPDATE_KAPPA] * len(capped),
-                marker="^",
-                color=bar[0].get_color(),
-                label=f"{model}: kappa > 10^4 (no update)",
-            )
-    ax.axhline(NO_UPDATE_KAPPA, color="0.6", lw=0.6, ls=":")
-    ax.set_yscale("log")
-    ax.set_xticks(range(len(groups)), [f"{t}\n{c}" for t, c in groups], fontsize=7)
-    ax.set_ylabel("prior strength kappa (pseudo-counts)")
-    ax.set_title("Smaller kappa = demonstrations override the prior faster", fontsize=9)
-    ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=7, frameon=False)
+    fits = analysis.fits
+    labels = [f"{r.model}\n{r.task} · {r.condition}" for r in fits.itertuples()]
+    fig = Figure(figsize=(max(7.0, 1.2 * len(fits) + 3), 3.6))
+    left, right = fig.subplots(1, 2)
+    x = np.arange(len(fits))
+    for i, (_, row) in enumerate(fits.iterrows()):
+        measured = not kappa_measured(row)
+        kappa = min(row["kappa"], NO_UPDATE_KAPPA)
+        lo = kappa - min(row["kappa_lo"], kappa)
+        hi = min(max(row["kappa_hi"], kappa), NO_UPDATE_KAPPA) - kappa
+        style = {"color": "tab:blue" if measured else "0.6",
+                 "mfc": "tab:blue" if measured else "none"}  # fmt: skip
+        marker = "^" if row["kappa"] >= NO_UPDATE_KAPPA else "o"
+        left.errorbar([i], [kappa], yerr=[[lo], [hi]], fmt=marker, capsize=3, **style)
+        d_style = {"color": "tab:orange" if row["decay_identified"] else "0.6"}
+        right.errorbar(
+            [i], [row["decay"]],
+            yerr=[[row["decay"] - row["decay_lo"]], [row["decay_hi"] - row["decay"]]],
+            fmt="o", capsize=3, **d_style,
+        )  # fmt: skip
+    left.set_yscale("log")
+    left.set_ylabel("prior strength kappa (pseudo-counts)")
+    left.set_title("kappa (hollow grey: not a measurement)", fontsize=8)
+    right.axhline(DECAY_MARGIN, color="tab:green", lw=0.8, ls="--")
+    right.set_ylim(0, 1.05)
+    right.set_ylabel("decay (1: Beta-Bernoulli)")
+    right.set_title(f"decay (dashed: the margin {DECAY_MARGIN:g}; grey: not identified)",
+                    fontsize=8)  # fmt: skip
+    for ax in (left, right):
+        ax.set_xticks(x, labels, fontsize=6)
+        ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return fig

@@ -1,17 +1,22 @@
-"""Reading ICL curves as Bayesian updating: fitted learners, their comparison, verdicts.
+"""Reading ICL curves as Bayesian updating, by likelihood (bayes.updating).
 
-Per (model, task, condition): the LM's probability of the semantic (true) label at every
-demonstration, q[s, k], is fitted by
-- Beta-Bernoulli: prior mean = the zero-shot probability of the true label, kappa in
-  pseudo-counts, outcomes = whether each shown label agreed with the semantic one;
-- a hypothesis mixture over {semantic mapping, flipped (binary) / shifted mapping, base rate};
-- the non-Bayesian recency baseline (exponential forgetting; decay = 1 is Beta-Bernoulli).
-Learners are compared by leave-one-seed-out cross-entropy on q.
+Per (model, task, condition), the LM's probability of the true label before each
+demonstration, q[s, k], its zero-shot probability of that input's true label, m[s, k], and
+whether each shown label agreed with the true one, o[s, k], are fitted by three nested
+learners: a fixed prior, the Beta-Bernoulli learner of the paper (prior strength kappa) and a
+discounting learner that forgets (decay d; d = 1 is Beta-Bernoulli). Per (model, task), the
+conditions whose labels are the task's own words are fitted together (one prior strength and
+one decay for all of them: a Bayesian learner has one prior whatever the demonstrations
+show), and judged by the updating rule of experiments.updating (the unrelated-label
+condition has another prior and is judged on its own).
+
+The Bayesian scaling law (Arora et al.) is compared with a power law on the conditions with
+constant evidence, whose curve it models; models are compared on their pooled kappa.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -19,51 +24,43 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from bayesmatrix.bayes import BetaBernoulliLearner, HypothesisMixtureLearner, RecencyLearner
-from bayesmatrix.bayes.information import binary_cross_entropy
 from bayesmatrix.bayes.stats import bootstrap_mean_ci
+from bayesmatrix.bayes.updating import UpdatingFit, fit_updating, predictive
 from bayesmatrix.experiments.icl.scaling import LAW, MIN_FIT_SHOTS, scaling_fits, scaling_frame
+from bayesmatrix.experiments.updating import (
+    NO_UPDATE_KAPPA,
+    evidence,
+    judge,
+    kappa_measured,
+    record,
+    updating_rule,
+)
 from bayesmatrix.results.frame import FrameResult, Schema
 from bayesmatrix.results.store import cached, fingerprint
-from bayesmatrix.results.verdicts import Rule, Status, Verdict, bounded, estimate
+from bayesmatrix.results.verdicts import Rule, Verdict, estimate
 
 KEYS = ["model", "task", "condition"]
-# a kappa interval reaching this means the curve cannot be told apart from the zero-shot prior
-NO_UPDATE_KAPPA = 1e4
-# held-out cross-entropy differences smaller than this (nats per demonstration) are ties
-TIE_NATS = 1e-3
-FORGETTING = Rule(
-    "the held-out cross-entropy of the best Bayesian learner minus the forgetting learner's",
-    above=TIE_NATS,
-    refute_at=-TIE_NATS,
-    unit=" nats/demo",
-)
-UPDATES = Rule("kappa", below=NO_UPDATE_KAPPA)
-FASTER = Rule("the larger model's kappa minus the smaller's", below=0)
-# a recency decay this close to 1 is the Beta-Bernoulli learner itself
-DECAY_IS_BAYES = 1e-3
+POOLED = "pooled"  # the condition column of a (model, task)'s pooled fit
+UPDATING = updating_rule("icl")
+FASTER = Rule("the larger model's kappa minus the smaller's", below=0, id="icl.faster")
 # label words carrying less raw probability than this before any demonstration get a warning
 LOW_LABEL_MASS = 0.05
+CONSTANT = ("regular", "flipped", "sul")  # conditions whose evidence is constant by design
 
-
-def _decay(rec: pd.Series) -> str:
-    """The recency baseline's decay with its interval; at its boundary 0 (it forgets all but
-    the last demonstration: a degenerate baseline) without one, since its resamples' fits are
-    flat there and land at 0 or 1 with float noise."""
-    if rec["decay"] <= DECAY_IS_BAYES:
-        return f"{rec['decay']:.3f} (at its boundary 0: a degenerate fit, not an estimate)"
-    return estimate(rec["decay"], rec["decay_lo"], rec["decay_hi"])
+FIT_COLUMNS = {
+    "model": "O", "task": "O", "condition": "O", "model_params": "i", "kappa": "f",
+    "kappa_lo": "f", "kappa_hi": "f", "decay": "f", "decay_lo": "f", "decay_hi": "f",
+    "p_update": "f", "p_forget": "f", "r2": "f", "label_mass_k0": "f",
+}  # fmt: skip
 
 
 @dataclass
 class _Arrays:
     q: np.ndarray  # [S, T] LM probability of the true label
-    probs: np.ndarray  # [S, T, K]
-    agree: np.ndarray  # [S, T] shown label == true label
     prior: np.ndarray  # [S, T] zero-shot probability of the true label
-    shown: np.ndarray  # [S, T] shown label index
-    hyp: np.ndarray  # [S, 2, T] label under the semantic and the flipped/shifted mapping
-    k_classes: int
+    agree: np.ndarray  # [S, T] shown label == true label
+    shown_p: np.ndarray  # [S, T] LM probability of the shown label
+    binary: bool
 
 
 def _arrays(group: pd.DataFrame) -> _Arrays:
@@ -71,116 +68,134 @@ def _arrays(group: pd.DataFrame) -> _Arrays:
     seeds = group["seed"].nunique()
     t = len(group) // seeds
     probs = np.stack(group["probs"].to_numpy()).reshape(seeds, t, -1)
-    k = probs.shape[-1]
-    true = group["true_index"].to_numpy().reshape(seeds, t)
-    shifted = 1 - true if k == 2 else (true + 1) % k
-    eps = 1e-4
+    shown = group["shown_index"].to_numpy().reshape(seeds, t)
     return _Arrays(
-        q=np.clip(group["p_true"].to_numpy().reshape(seeds, t), eps, 1 - eps),
-        probs=probs,
+        q=group["p_true"].to_numpy(float).reshape(seeds, t),
+        prior=group["zero_shot_p_true"].to_numpy(float).reshape(seeds, t),
         agree=group["agree"].to_numpy().reshape(seeds, t).astype(float),
-        prior=np.clip(group["zero_shot_p_true"].to_numpy().reshape(seeds, t), eps, 1 - eps),
-        shown=group["shown_index"].to_numpy().reshape(seeds, t),
-        hyp=np.stack([true, shifted], axis=1),
-        k_classes=k,
+        shown_p=np.take_along_axis(probs, shown[..., None], 2)[..., 0],
+        binary=probs.shape[-1] == 2,
     )
 
 
-def _fit_all(a: _Arrays, bootstrap: int, seed: int) -> dict[str, object]:
-    hm_probs = a.probs / a.probs.sum(-1, keepdims=True)
-    return {
-        "beta-bernoulli": BetaBernoulliLearner(a.prior).fit(
-            a.q, a.agree, bootstrap=bootstrap, seed=seed
-        ),
-        "recency": RecencyLearner(a.prior).fit(a.q, a.agree, bootstrap=bootstrap, seed=seed),
-        "hypothesis-mixture": HypothesisMixtureLearner(np.ones(3) / 3).fit(
-            hm_probs, a.shown, a.hyp, bootstrap=bootstrap, seed=seed
-        ),
-    }
+def pooled_conditions(conditions: Sequence[str]) -> list[str]:
+    """The conditions fitted together: those whose labels are the task's own words (the
+    unrelated-label condition has another prior and is judged on its own)."""
+    return [c for c in conditions if not c.startswith("sul")]
 
 
-def _predict_true(name: str, learner: object, a: _Arrays, rows: np.ndarray) -> np.ndarray:
-    """A fitted learner's predicted P(true label) for the sequences in rows."""
-    if name == "hypothesis-mixture":
-        pred = learner.predict(a.shown[rows], a.hyp[rows], a.k_classes)  # type: ignore[attr-defined]
-        true = a.hyp[rows, 0]
-        return np.take_along_axis(pred, true[..., None], 2)[..., 0]
-    params = {"kappa": learner.kappa, "prior_mean": a.prior[rows]}  # type: ignore[attr-defined]
-    if name == "recency":
-        return RecencyLearner(decay=learner.decay, **params).predict(a.agree[rows])  # type: ignore[attr-defined]
-    return BetaBernoulliLearner(**params).predict(a.agree[rows])
-
-
-def _cv_cross_entropy(a: _Arrays) -> dict[str, np.ndarray]:
-    """Leave-one-seed-out cross-entropy (nats/position) of each learner on held-out seeds."""
-    seeds = a.q.shape[0]
-    out: dict[str, list[float]] = {}
-    for held in range(seeds):
-        train = np.array([s for s in range(seeds) if s != held])
-        sub = _Arrays(
-            a.q[train],
-            a.probs[train],
-            a.agree[train],
-            a.prior[train],
-            a.shown[train],
-            a.hyp[train],
-            a.k_classes,
-        )
-        for name, learner in _fit_all(sub, 0, 0).items():
-            pred = _predict_true(name, learner, a, np.array([held]))
-            out.setdefault(name, []).append(float(binary_cross_entropy(a.q[held], pred[0]).mean()))
-    return {k: np.asarray(v) for k, v in out.items()}
+def is_constant(condition: str) -> bool:
+    """Whether a condition's evidence is constant by design (see the module docstring)."""
+    return condition in CONSTANT
 
 
 @dataclass
 class IclAnalysis(FrameResult):
-    """fits: one row per (model, task, condition, learner) with parameters, 95% intervals,
-    goodness of fit and held-out cross-entropy. curves: mean P(true label) per k with a
-    bootstrap band over seeds, next to the fitted Beta-Bernoulli curve. cells: the sweep's
-    cells the fits were made from (when known)."""
+    """fits: one row per (model, task, condition) and per (model, task) pooled (condition
+    'pooled', or 'sul' fitted alone) with the three learners' fit (bayes.updating.UpdatingFit
+    fields) and the label mass at zero shots. curves: mean P(true label) per k with a
+    bootstrap band over seeds, beside the fitted Beta-Bernoulli and discounting curves.
+    cells: the sweep's cells. scaling: the scaling-law fits per constant-evidence condition."""
 
     SCHEMA: ClassVar[Schema] = {
-        "fits": {
-            "model": "O", "task": "O", "condition": "O", "model_params": "i", "learner": "O",
-            "kl_bits": "f", "r2": "f", "cv_ce": "f", "cv_gap": "f", "cv_gap_lo": "f",
-            "cv_gap_hi": "f", "kappa": "f", "kappa_lo": "f", "kappa_hi": "f",
-        },
+        "fits": FIT_COLUMNS,
         "curves": {
             "model": "O", "task": "O", "condition": "O", "k": "i", "p_true_mean": "f",
-            "p_true_lo": "f", "p_true_hi": "f", "bayes_fit": "f", "zero_shot_mean": "f",
+            "p_true_lo": "f", "p_true_hi": "f", "bayes_fit": "f", "discounted_fit": "f",
+            "zero_shot_mean": "f",
         },
     }  # fmt: skip
 
     fits: pd.DataFrame
     curves: pd.DataFrame
     cells: pd.DataFrame | None = None
-    scaling: pd.DataFrame | None = None  # icl_scaling: one row per (group, law)
+    scaling: pd.DataFrame | None = None
 
     def verdicts(self) -> list[Verdict]:
-        """Updating verdicts per (model, task, condition), the model comparisons, then the
-        Bayesian scaling law against a power law."""
+        """The updating verdict per (model, task) (and per unrelated-label condition), the
+        model comparisons, then the Bayesian scaling law against a power law."""
         return self.updating_verdicts() + self.comparison_verdicts() + self.scaling_verdicts()
 
-    def scaling_verdicts(self) -> list[Verdict]:
-        """Per (model, task, condition): does the Bayesian scaling law (Arora et al.) predict
-        the held-out shots at least as well as a power law (RMSE within TIE_RMSE)?"""
-        if self.scaling is None:  # an analysis made without the scaling law
-            return []
+    def pooled(self) -> pd.DataFrame:
+        """The fits the updating verdicts judge: pooled rows and unrelated-label ones."""
+        mask = (self.fits["condition"] == POOLED) | self.fits["condition"].str.startswith("sul")
+        return self.fits[mask]
+
+    def updating_verdicts(self) -> list[Verdict]:
+        """Per pooled fit: is the ICL curve consistent with Bayesian updating (UPDATING)?"""
+        return [updating_verdict(row) for _, row in self.pooled().iterrows()]
+
+    def comparison_verdicts(self) -> list[Verdict]:
+        """Per task with two or more models: does the larger model update faster?"""
         out = []
-        bbs = self.fits[self.fits["learner"] == "beta-bernoulli"].set_index(KEYS)
-        fitted = dict(iter(self.scaling.groupby(KEYS, sort=False)))
-        for key, bb_row in bbs.iterrows():
+        for row in self.compare_models().itertuples(index=False):
+            large = estimate(row.kappa_larger, *row.kappa_larger_ci, ".1f", NO_UPDATE_KAPPA)
+            small = estimate(row.kappa_smaller, *row.kappa_smaller_ci, ".1f", NO_UPDATE_KAPPA)
+            lo = row.kappa_larger_ci[0] - row.kappa_smaller_ci[1]
+            hi = row.kappa_larger_ci[1] - row.kappa_smaller_ci[0]
+            out.append(
+                Verdict(
+                    f"{row.larger} updates faster than {row.smaller} on {row.task}",
+                    row.larger_updates_faster,
+                    f"pooled kappa {large} vs {small} ({row.why})",
+                    subject=f"{row.larger}, {row.smaller}",
+                    **FASTER.record(row.kappa_larger - row.kappa_smaller, lo, hi),
+                )
+            )
+        return out
+
+    def compare_models(self) -> pd.DataFrame:
+        """Per task with two or more models: pooled kappa with intervals by model size, and
+        whether the larger model updates faster (its whole interval below the smaller's);
+        inconclusive unless both kappas are measurements (see kappa_measured)."""
+        pooled = self.fits[self.fits["condition"] == POOLED]
+        rows = []
+        for task, g in pooled.groupby("task", sort=False):
+            if g["model"].nunique() < 2:
+                continue
+            g = g.sort_values("model_params")
+            small, large = g.iloc[0], g.iloc[-1]
+            status = (
+                FASTER.status(
+                    large["kappa_lo"] - small["kappa_hi"], large["kappa_hi"] - small["kappa_lo"]
+                )
+                or "inconclusive"
+            )
+            problems = [
+                f"{r['model']}: {why}" for r in (small, large) if (why := kappa_measured(r))
+            ]
+            if problems:
+                status = "inconclusive"
+            rows.append(
+                {"task": task, "smaller": small["model"], "larger": large["model"],
+                 "kappa_smaller": small["kappa"],
+                 "kappa_smaller_ci": (small["kappa_lo"], small["kappa_hi"]),
+                 "kappa_larger": large["kappa"],
+                 "kappa_larger_ci": (large["kappa_lo"], large["kappa_hi"]),
+                 "larger_updates_faster": status,
+                 "why": "; ".join(problems) or "both kappas are measurements"}
+            )  # fmt: skip
+        return pd.DataFrame(rows)
+
+    def scaling_verdicts(self) -> list[Verdict]:
+        """Per constant-evidence (model, task, condition): does the Bayesian scaling law
+        (Arora et al.) predict the held-out shots at least as well as a power law?"""
+        laws = self.scaling if self.scaling is not None else pd.DataFrame(columns=KEYS)
+        fitted = dict(iter(laws.groupby(KEYS, sort=False))) if len(laws) else {}
+        out = []
+        for _, fit in self.fits[self.fits["condition"].map(is_constant)].iterrows():
+            key = (fit["model"], fit["task"], fit["condition"])
             model, task, cond = key
-            claim = (
+            statement = (
                 f"A Bayesian scaling law predicts held-out shots of {model} on {task} ({cond}) "
                 "at least as well as a power law"
             )
             if key not in fitted:
                 text = (
-                    f"{int(bb_row['shots'])} shots are too few to fit the law's 4 parameters to "
-                    f"at least {MIN_FIT_SHOTS} of them and judge it on the rest"
+                    f"{int(fit['shots'])} shots are too few to fit the law's 4 parameters to at "
+                    f"least {MIN_FIT_SHOTS} of them and judge it on the rest"
                 )
-                out.append(Verdict(claim, "inconclusive", text))
+                out.append(Verdict(statement, "inconclusive", text, rule=LAW.id, subject=model))
                 continue
             rows = fitted[key].set_index("law")
             b, p = rows.loc["bayesian-law"], rows.loc["power-law"]
@@ -191,201 +206,56 @@ class IclAnalysis(FrameResult):
             text = (
                 f"held-out RMSE on the last {int(b['heldout_shots'])} of "
                 f"{int(b['fit_shots'] + b['heldout_shots'])} shots: Bayesian law "
-                f"{est(b, 'heldout_rmse')}, power law {est(p, 'heldout_rmse')}"
+                f"{est(b, 'heldout_rmse')}, power law {est(p, 'heldout_rmse')}; difference "
+                f"{est(b, 'rmse_gap', '+.4f')}; R^2 on the fitted shots: Bayesian "
+                f"{b['r2']:.2f}, power {p['r2']:.2f} (the law's prior rho and efficiency K are "
+                "in the scaling table: they trade off along a valley the curve barely bends, "
+                "so their values are not measurements)"
             )
-            if "beta-bernoulli" in rows.index:
-                text += f", Beta-Bernoulli {est(rows.loc['beta-bernoulli'], 'heldout_rmse')}"
-            text += (
-                f"; difference Bayesian - power {est(b, 'rmse_gap', '+.4f')}; prior on the "
-                f"demonstrated task rho {est(b, 'rho', '.3f')} (kappa "
-                f"{bounded(bb_row['kappa'], '.2f', NO_UPDATE_KAPPA)}), efficiency K "
-                f"{est(b, 'K', '.3f')}, P1 "
-                f"{b['p1']:.3f}, P2 {b['p2']:.3f}; R^2 on the fitted shots: Bayesian "
-                f"{b['r2']:.2f}, power {p['r2']:.2f}"
-            )
-            statuses = [LAW.status(b["rmse_gap_lo"], b["rmse_gap_hi"])]
-            out.append(Verdict.from_rules(claim, text, statuses))
-        return out
-
-    def comparison_verdicts(self) -> list[Verdict]:
-        """Per (task, condition) with two or more models: does the larger model update faster
-        (smaller kappa, non-overlapping 95% intervals)?"""
-        out = []
-        for row in self.compare_models().itertuples(index=False):
-            large = estimate(row.kappa_larger, *row.kappa_larger_ci, ".1f", NO_UPDATE_KAPPA)
-            small = estimate(row.kappa_smaller, *row.kappa_smaller_ci, ".1f", NO_UPDATE_KAPPA)
             out.append(
-                Verdict(
-                    f"{row.larger} updates faster than {row.smaller} ({row.condition} labels)",
-                    row.larger_updates_faster,
-                    f"kappa {large} vs {small} "
-                    f"(Beta-Bernoulli R^2 {row.r2_larger:.2f} vs {row.r2_smaller:.2f}; a fit "
-                    "that does not beat a constant gives no rate to compare)",
+                Verdict.from_rules(
+                    statement,
+                    text,
+                    [LAW.status(b["rmse_gap_lo"], b["rmse_gap_hi"])],
+                    subject=model,
+                    **LAW.record(b["rmse_gap"], b["rmse_gap_lo"], b["rmse_gap_hi"]),
                 )
             )
         return out
 
-    def updating_verdicts(self) -> list[Verdict]:
-        """Per (model, task, condition): is the curve consistent with Bayesian updating?
 
-        Rules, judged independently and combined:
-        - refutation: the recency (forgetting) learner predicts held-out seeds better than the
-          best Bayesian learner by more than TIE_NATS per demonstration (95% interval), and
-          it is not the Bayesian learner itself (a decay within DECAY_IS_BAYES of 1 is
-          Beta-Bernoulli, which cannot refute Beta-Bernoulli);
-        - a Bayesian learner must carry it: the one with the best held-out cross-entropy must
-          fit the curve better than a constant (R^2 > 0), else inconclusive;
-        - measurable updating: the kappa interval stays below NO_UPDATE_KAPPA, and kappa is a
-          measurement only when the Beta-Bernoulli fit beats a constant (otherwise
-          inconclusive: the curve cannot be told apart from the zero-shot prior, or kappa
-          does not describe it).
-        The evidence names the carrying learner, every learner's fit, a recency baseline on
-        its parameter boundary, and warns when the label words carry little raw probability
-        (renormalising such rows manufactures confident priors).
-        """
-        out = []
-        for (model, task, cond), g in self.fits.groupby(KEYS, sort=False):
-            rows = g.set_index("learner")
-            bb, rec = rows.loc["beta-bernoulli"], rows.loc["recency"]
-            claim = f"ICL of {model} on {task} ({cond}) is consistent with Bayesian updating"
-            kappa_ok = bool(bb["r2"] > 0)
-            kappa = estimate(bb["kappa"], bb["kappa_lo"], bb["kappa_hi"], ".2f", NO_UPDATE_KAPPA)
-            text = (
-                f"kappa = {kappa} pseudo-counts ("
-                + ("" if kappa_ok else "NOT a measurement: ")
-                + f"Beta-Bernoulli R^2 {bb['r2']:.2f}, fit KL {bb['kl_bits']:.4f} bits/demo)"
-            )
-            text += f"; recency decay {_decay(rec)}"
-            gap, lo, hi = bb["cv_gap"], bb["cv_gap_lo"], bb["cv_gap_hi"]
-            bayes = g[g["learner"] != "recency"]
-            carrier = (
-                bayes.loc[bayes["cv_ce"].idxmin(), "learner"]
-                if bayes["cv_ce"].notna().any()
-                else None
-            )
-            best = g.loc[g["cv_ce"].idxmin(), "learner"] if g["cv_ce"].notna().any() else "n/a"
-            text += (
-                f"; held-out CE of the best Bayesian learner minus recency {gap:+.4f} "
-                f"[{lo:+.4f}, {hi:+.4f}] nats/demo; best held-out learner: {best}; "
-                f"carried by: {carrier or 'n/a (one seed: no held-out comparison)'}; fits: "
-                + ", ".join(f"{n} R^2 {r['r2']:.2f}" for n, r in rows.iterrows())
-            )
-            mass = rows["label_mass_k0"].iloc[0] if "label_mass_k0" in rows else float("nan")
-            if mass < LOW_LABEL_MASS:
-                text += (
-                    f"; WARNING: the label words carry only {mass:.4f} of the raw probability "
-                    "before any demonstration: renormalised over them, the row's confidence "
-                    "is manufactured"
-                )
-            is_bayes = rec["decay"] >= 1 - DECAY_IS_BAYES
-            forgetting = FORGETTING.status(lo, hi)
-            updates = UPDATES.status(bb["kappa_lo"], bb["kappa_hi"])
-            refuted = forgetting == "supported" and not is_bayes
-            carried = carrier is not None and bool(rows.loc[carrier, "r2"] > 0)
-            reasons = []
-            if refuted:
-                reasons.append("a forgetting learner predicts held-out seeds better")
-            elif is_bayes:
-                reasons.append("the recency fit is Beta-Bernoulli itself (decay 1): no refutation")
-            elif forgetting == "inconclusive":
-                reasons.append(f"Bayesian and forgetting learners tie within {TIE_NATS} nats/demo")
-            if updates in ("inconclusive", "not supported"):
-                reasons.append("no measurable updating: the curve stays at the zero-shot prior")
-            elif not kappa_ok:
-                reasons.append("kappa does not describe the curve (Beta-Bernoulli R^2 <= 0)")
-            if carrier is not None and not carried:
-                reasons.append(f"the carrying learner ({carrier}) fits worse than a constant")
-            if forgetting is None or updates is None:
-                statuses: list[Status | None] = [None]
-            elif refuted and updates == "supported":
-                statuses = ["not supported"]
-            elif refuted or updates != "supported" or not kappa_ok:
-                statuses = ["inconclusive"]  # no updating to judge, or the rules disagree
-            elif forgetting == "inconclusive" and not is_bayes:
-                # a forgetting learner (decay < 1) predicts held-out seeds as well: the
-                # demonstrations cannot tell it from Bayesian updating (a window-4 learner on
-                # all-agreeing labels is said "supported" otherwise: verdict calibration)
-                statuses = ["inconclusive"]
-            elif carrier is not None and not carried:
-                statuses = ["inconclusive"]
-            else:
-                statuses = ["supported"]
-            out.append(Verdict.from_rules(claim, text, statuses, "; ".join(reasons)))
-        return out
-
-    def compare_models(self) -> pd.DataFrame:
-        """Per (task, condition) with two or more models: kappa with intervals by model size,
-        the k from which P(semantic label) stays below 0.5, and whether the larger model
-        updates faster (smaller kappa with non-overlapping 95% intervals; inconclusive when
-        either model's Beta-Bernoulli fit does not beat a constant, R^2 <= 0)."""
-        bb = self.fits[self.fits["learner"] == "beta-bernoulli"]
-        rows = []
-        for (task, cond), g in bb.groupby(["task", "condition"], sort=False):
-            if g["model"].nunique() < 2:
-                continue
-            g = g.sort_values("model_params")
-            small, large = g.iloc[0], g.iloc[-1]
-            # the larger model's whole interval below the smaller's: it updates faster (the
-            # difference's interval from the two intervals' ends; no interval: inconclusive)
-            status = (
-                FASTER.status(
-                    large["kappa_lo"] - small["kappa_hi"], large["kappa_hi"] - small["kappa_lo"]
-                )
-                or "inconclusive"
-            )
-            if not (small["r2"] > 0 and large["r2"] > 0):
-                status = "inconclusive"  # a kappa whose fit does not beat a constant is no rate
-            crossing = {}
-            for model in (small["model"], large["model"]):
-                c = self.curves[
-                    (self.curves["model"] == model)
-                    & (self.curves["task"] == task)
-                    & (self.curves["condition"] == cond)
-                ]
-                crossing[model] = sustained_crossing(c.sort_values("k")["p_true_mean"].to_numpy())
-            rows.append(
-                {
-                    "task": task,
-                    "condition": cond,
-                    "smaller": small["model"],
-                    "larger": large["model"],
-                    "kappa_smaller": small["kappa"],
-                    "kappa_smaller_ci": (small["kappa_lo"], small["kappa_hi"]),
-                    "kappa_larger": large["kappa"],
-                    "kappa_larger_ci": (large["kappa_lo"], large["kappa_hi"]),
-                    "r2_smaller": small["r2"],
-                    "r2_larger": large["r2"],
-                    "crossing_smaller": crossing[small["model"]],
-                    "crossing_larger": crossing[large["model"]],
-                    "larger_updates_faster": status,
-                }
-            )
-        return pd.DataFrame(rows)
-
-
-def sustained_crossing(curve: np.ndarray) -> int | None:
-    """The first k from which the curve stays below 0.5 to the end (None if it never does);
-    a single noisy dip below 0.5 is not a crossing."""
-    above = np.nonzero(np.asarray(curve) >= 0.5)[0]
-    if len(above) == 0:
-        return 0
-    k = int(above[-1]) + 1
-    return k if k < len(curve) else None
+def updating_verdict(row: pd.Series) -> Verdict:
+    """The updating verdict of one pooled fit (experiments.updating)."""
+    model, task, conds = row["model"], row["task"], row["conditions"]
+    statement = (
+        f"ICL of {model} on {task} ({conds.replace(',', ', ')}) is consistent with Bayesian "
+        "updating"
+    )
+    text = evidence(row)
+    mass = row["label_mass_k0"]
+    if mass < LOW_LABEL_MASS:
+        text += (
+            f"; WARNING: the label words carry only {mass:.4f} of the raw probability before "
+            "any demonstration: renormalised over them, the row's confidence is manufactured"
+        )
+    status, why = judge(row)
+    return Verdict(
+        statement, status, text + (f" ({why})" if why else ""), subject=model,
+        **record("icl", row),
+    )  # fmt: skip
 
 
 # bump when the analysis of a group changes, so that saved group checkpoints are recomputed
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 
 
 @dataclass
 class GroupAnalysis(FrameResult):
-    """The analysis of one (model, task, condition): its fit rows, curve rows and scaling-law
-    rows; saved as one folder per group, so a killed analysis resumes group by group."""
+    """The analysis of one group (a condition, or a model and task's pooled conditions): fit
+    rows, curve rows, scaling-law rows; saved one folder per group, so a killed analysis
+    resumes group by group."""
 
-    SCHEMA: ClassVar[Schema] = {
-        "fits": IclAnalysis.SCHEMA["fits"],
-        "curves": IclAnalysis.SCHEMA["curves"],
-    }
+    SCHEMA: ClassVar[Schema] = {"fits": FIT_COLUMNS}
 
     fits: pd.DataFrame
     curves: pd.DataFrame
@@ -400,50 +270,61 @@ def analyse(
     progress: Callable[[str], None] | None = None,
     force: bool = False,
 ) -> IclAnalysis:
-    """Fit every learner to every (model, task, condition) group of a sweep's cells. With
-    `checkpoints`, each group's analysis is saved there as it finishes (under a fingerprint
-    of its readings and settings) and reused by a rerun: a kill loses at most one group."""
-    groups = list(frame.groupby(KEYS, sort=False))
+    """Fit the learners to every (model, task, condition) of a sweep's cells and to each
+    (model, task)'s pooled conditions. With `checkpoints`, each group's analysis is saved
+    there as it finishes (under a fingerprint of its readings and settings) and reused by a
+    rerun: a kill loses at most one group. `bootstrap`: resamples of the scaling laws'
+    intervals (the learners' intervals are profile-likelihood ones)."""
+    groups: list[tuple[dict[str, str], pd.DataFrame]] = []
+    for (model, task), by_task in frame.groupby(["model", "task"], sort=False):
+        conditions = list(dict.fromkeys(by_task["condition"]))
+        for cond in conditions:
+            key = {"model": model, "task": task, "condition": cond}
+            groups.append((key, by_task[by_task["condition"] == cond]))
+        pooled = pooled_conditions(conditions)
+        if pooled:
+            key = {"model": model, "task": task, "condition": POOLED}
+            groups.append((key, by_task[by_task["condition"].isin(pooled)]))
     done = []
-    for i, ((model, task, cond), group) in enumerate(groups):
+    for i, (key, group) in enumerate(groups):
         if progress:
-            progress(f"fitting learners: {model} {task} {cond} ({i + 1} of {len(groups)})")
-        a = _arrays(group)
+            progress(f"fitting learners: {key['model']} {key['task']} {key['condition']} "
+                     f"({i + 1} of {len(groups)})")  # fmt: skip
 
-        def compute(a: _Arrays = a, group: pd.DataFrame = group) -> GroupAnalysis:
-            return _analyse_group(a, group, bootstrap, seed)
+        def compute(key: dict[str, str] = key, group: pd.DataFrame = group) -> GroupAnalysis:
+            return _analyse_group(key, group, bootstrap, seed)
 
         if checkpoints is None:
             done.append(compute())
             continue
         inputs = {
-            "group": [model, task, cond],
-            "readings": _digest_arrays(a, group),
+            "group": key,
+            "readings": _digest(group),
             "bootstrap": bootstrap,
             "seed": seed,
             "analysis": ANALYSIS_VERSION,
         }
         where = Path(checkpoints) / fingerprint(inputs)[:16]
         done.append(cached(where, inputs, GroupAnalysis.load, compute, force))
-    fits = [g.fits for g in done]
-    curves = [g.curves for g in done]
     scaling = [g.scaling for g in done if len(g.scaling)]
-    laws = pd.concat(scaling, ignore_index=True) if scaling else pd.DataFrame(columns=KEYS)
     return IclAnalysis(
-        pd.concat(fits, ignore_index=True) if fits else pd.DataFrame(),
-        pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(),
+        pd.concat([g.fits for g in done], ignore_index=True) if done else pd.DataFrame(),
+        pd.concat([g.curves for g in done], ignore_index=True) if done else pd.DataFrame(),
         frame,
-        laws,
+        pd.concat(scaling, ignore_index=True) if scaling else pd.DataFrame(columns=KEYS),
     )
 
 
-def _digest_arrays(a: _Arrays, group: pd.DataFrame) -> str:
+def _digest(group: pd.DataFrame) -> str:
     """A hash of every reading the analysis of a group uses."""
     import hashlib
 
     h = hashlib.sha256()
-    for array in (a.q, a.probs, a.agree, a.prior, a.shown, a.hyp):
-        h.update(np.ascontiguousarray(array).tobytes())
+    for cond, g in group.groupby("condition", sort=True):
+        a = _arrays(g)
+        h.update(str(cond).encode())
+        for array in (a.q, a.prior, a.agree, a.shown_p):
+            h.update(np.ascontiguousarray(array).tobytes())
     h.update(str((int(group["model_params"].iloc[0]), _mass_k0(group))).encode())
     return h.hexdigest()[:16]
 
@@ -455,59 +336,48 @@ def _mass_k0(group: pd.DataFrame) -> float:
     return float(group.loc[group["k"] == 0, "label_mass"].mean())
 
 
-def _analyse_group(a: _Arrays, group: pd.DataFrame, bootstrap: int, seed: int) -> GroupAnalysis:
-    """One (model, task, condition): learners fitted, compared on held-out seeds, the scaling
-    laws, and the mean curve with its band."""
-    model, task, cond = (group[k].iloc[0] for k in KEYS)
-    key = {"model": model, "task": task, "condition": cond}
-    shown_p = np.take_along_axis(a.probs, a.shown[..., None], 2)[..., 0]
-    law_fits = scaling_fits(shown_p, a.agree, a.prior, a.k_classes == 2, bootstrap, seed)
-    scaling = scaling_frame(key, law_fits) if law_fits is not None else pd.DataFrame()
-    fits = _fit_all(a, bootstrap, seed)
-    cv = _cv_cross_entropy(a) if a.q.shape[0] >= 2 else {}
-    best_bayes = min(
-        ("beta-bernoulli", "hypothesis-mixture"), key=lambda n: cv[n].mean() if cv else 0.0
+def _stacked(group: pd.DataFrame) -> _Arrays:
+    """The group's conditions' arrays stacked along sequences."""
+    parts = [_arrays(g) for _, g in group.groupby("condition", sort=False)]
+    if len({p.q.shape[1] for p in parts}) > 1:
+        raise ValueError("conditions pooled together must have as many shots")
+    stack = _Arrays(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in ("q", "prior", "agree")),
+        np.concatenate([p.shown_p for p in parts]),
+        parts[0].binary,
     )
-    if cv:
-        gap, lo, hi = bootstrap_mean_ci(cv[best_bayes] - cv["recency"], seed=seed)
-    else:
-        gap = lo = hi = float("nan")
-    params = int(group["model_params"].iloc[0])
-    fit_rows, curve_rows = [], []
-    for name, learner in fits.items():
-        fit = learner.fit_  # type: ignore[attr-defined]
-        row = {
-            **key,
-            "model_params": params,
-            "learner": name,
-            "kl_bits": fit.kl_bits,
-            "r2": fit.r2,
-            "cross_entropy": fit.cross_entropy,
-            "n_params": fit.n_params,
-            "n_seeds": fit.n_sequences,
-            "shots": fit.n_positions,
-            "cv_ce": float(cv[name].mean()) if cv else float("nan"),
-            "cv_gap": gap,
-            "cv_gap_lo": lo,
-            "cv_gap_hi": hi,
-            "label_mass_k0": _mass_k0(group),
-        }
-        for name_, value in fit.params.items():
-            row[name_] = value
-            row[f"{name_}_lo"], row[f"{name_}_hi"] = fit.ci[name_]
-        fit_rows.append(row)
-    fitted_bb = _predict_true("beta-bernoulli", fits["beta-bernoulli"], a, np.arange(a.q.shape[0]))
-    for k in range(a.q.shape[1]):
-        mean, lo, hi = bootstrap_mean_ci(a.q[:, k], n_boot=500, seed=seed)
-        curve_rows.append(
-            {
-                **key,
-                "k": k,
-                "p_true_mean": mean,
-                "p_true_lo": lo,
-                "p_true_hi": hi,
-                "bayes_fit": float(fitted_bb[:, k].mean()),
-                "zero_shot_mean": float(a.prior[:, k].mean()),
-            }
-        )
-    return GroupAnalysis(pd.DataFrame(fit_rows), pd.DataFrame(curve_rows), scaling)
+    return stack
+
+
+def _analyse_group(
+    key: dict[str, str], group: pd.DataFrame, bootstrap: int, seed: int
+) -> GroupAnalysis:
+    """One group: the three learners fitted (bayes.updating), the mean curve with its band
+    beside the fitted curves, and for a constant-evidence condition the scaling laws."""
+    a = _stacked(group)
+    fit: UpdatingFit = fit_updating(a.q, a.prior, a.agree)
+    conditions = list(dict.fromkeys(group["condition"]))
+    row = {
+        **key,
+        "conditions": ",".join(conditions),
+        "model_params": int(group["model_params"].iloc[0]),
+        **fit.to_dict(),
+        "label_mass_k0": _mass_k0(group),
+    }
+    curves, scaling = pd.DataFrame(), pd.DataFrame()
+    if key["condition"] != POOLED:
+        bb = predictive(a.prior, a.agree, fit.kappa)
+        disc = predictive(a.prior, a.agree, fit.kappa_discounted, fit.decay)
+        rows = []
+        for k in range(a.q.shape[1]):
+            mean, lo, hi = bootstrap_mean_ci(a.q[:, k], n_boot=500, seed=seed)
+            rows.append(
+                {**key, "k": k, "p_true_mean": mean, "p_true_lo": lo, "p_true_hi": hi,
+                 "bayes_fit": float(bb[:, k].mean()), "discounted_fit": float(disc[:, k].mean()),
+                 "zero_shot_mean": float(a.prior[:, k].mean())}
+            )  # fmt: skip
+        curves = pd.DataFrame(rows)
+        if is_constant(key["condition"]):
+            law = scaling_fits(a.shown_p, a.agree, a.prior, a.binary, bootstrap, seed)
+            scaling = scaling_frame(key, law) if law is not None else pd.DataFrame()
+    return GroupAnalysis(pd.DataFrame([row]), curves, scaling)

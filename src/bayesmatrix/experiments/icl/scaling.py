@@ -14,6 +14,7 @@ over seeds (the whole fit repeated on resampled seeds).
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -28,7 +29,9 @@ FIT_SHARE = 0.75
 MIN_FIT_SHOTS = 5
 # held-out RMSE differences below this (probability units) count as ties
 TIE_RMSE = 0.005
-LAW = Rule("the held-out RMSE of the Bayesian law minus the power law's", below=TIE_RMSE)
+LAW = Rule(
+    "the held-out RMSE of the Bayesian law minus the power law's", below=TIE_RMSE, id="icl.law"
+)
 EPS = 1e-6
 
 
@@ -61,6 +64,58 @@ def _power_params(theta: np.ndarray) -> tuple[np.ndarray, ...]:
     return expit(t[0]), t[1], np.exp(np.clip(t[2], -10, 5))
 
 
+def _sig(x: float) -> float:
+    """The logistic function of a float, without overflow."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+def _bayes_scalar(t: np.ndarray) -> tuple[float, ...]:
+    """_bayes_params of one parameter vector, in scalar arithmetic (the fits call it tens of
+    thousands of times: numpy's per-call overhead dominated)."""
+    t0, t1, t2 = (min(max(float(x), -30.0), 30.0) for x in t[:3])
+    rho = min(max(_sig(t0), EPS), 1 - EPS)
+    p1 = min(max(_sig(t1), EPS), 1 - EPS)
+    p2 = max(p1 * _sig(t2), EPS)
+    return rho, p1, p2, math.exp(min(max(float(t[3]), -10.0), 7.0))
+
+
+def _bayes_jacobian(n: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """d bayesian_law(n) / d theta [len(n), 4] (zero where a parameter is clipped)."""
+    t = [float(x) for x in theta]
+    rho, p1, p2, k = _bayes_scalar(theta)
+    s2 = _sig(min(max(t[2], -30.0), 30.0))
+    log_ratio = math.log(p1) - math.log(p2)
+    w1 = expit(math.log(rho) - math.log1p(-rho) + k * n * log_ratio)
+    live = np.array([abs(t[0]) < 30 and EPS < rho < 1 - EPS, abs(t[1]) < 30 and EPS < p1 < 1 - EPS,
+                     abs(t[2]) < 30 and p2 > EPS, -10 < t[3] < 7], dtype=float)  # fmt: skip
+    dw = w1 * (1 - w1)
+    d_p1 = np.array([0.0, p1 * (1 - p1), 0.0, 0.0])
+    d_p2 = np.array([0.0, p2 * (1 - p1), p2 * (1 - s2), 0.0]) if p2 > EPS else np.zeros(4)
+    d_logit = np.empty((len(n), 4))
+    d_logit[:, 0], d_logit[:, 1] = 1.0, 0.0
+    d_logit[:, 2], d_logit[:, 3] = -k * n * (1 - s2), k * n * log_ratio
+    jac = d_p2 + (dw * (p1 - p2))[:, None] * d_logit + w1[:, None] * (d_p1 - d_p2)
+    return jac * live
+
+
+def _power_scalar(t: np.ndarray) -> tuple[float, ...]:
+    """_power_params of one parameter vector, in scalar arithmetic."""
+    return _sig(float(t[0])), float(t[1]), math.exp(min(max(float(t[2]), -10.0), 5.0))
+
+
+def _power_jacobian(n: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """d power_law(n) / d theta [len(n), 3] (zero where alpha's log is clipped)."""
+    c, a, alpha = _power_scalar(theta)
+    base = (n + 1.0) ** (-alpha)
+    live = float(-10 < float(theta[2]) < 5)
+    jac = np.empty((len(n), 3))
+    jac[:, 0], jac[:, 1], jac[:, 2] = c * (1 - c), -base, a * base * np.log(n + 1.0) * alpha * live
+    return jac
+
+
 def _grid(*axes: Sequence[float]) -> np.ndarray:
     """Every combination of the axes' values, one row per start."""
     return np.array(list(itertools.product(*axes)), dtype=float)
@@ -85,6 +140,8 @@ LAWS: dict[str, tuple[Callable, Callable, np.ndarray, tuple[str, ...]]] = {
         ("c", "a", "alpha"),
     ),
 }
+JACOBIANS = {"bayesian-law": _bayes_jacobian, "power-law": _power_jacobian}
+SCALARS = {"bayesian-law": _bayes_scalar, "power-law": _power_scalar}
 POLISHED = 4  # the best grid points each refined by least squares
 
 
@@ -100,23 +157,31 @@ def fit_law(name: str, n: np.ndarray, y: np.ndarray) -> tuple[dict[str, float], 
     starts found the global one only on some data, so which minimum a fit reported (and a
     bootstrap percentile over fits) could move under float noise in the data."""
     law, to_params, grid, names = LAWS[name]
+    jacobian, scalar = JACOBIANS[name], SCALARS[name]
     reference, pull = np.zeros(grid.shape[1]), np.sqrt(TIE_BREAK)
+    n = np.asarray(n, dtype=float)
+    eye = pull * np.eye(grid.shape[1])
 
     def residuals(t: np.ndarray) -> np.ndarray:
-        return np.concatenate([law(n, *to_params(t)) - y, pull * (t - reference)])
+        return np.concatenate([law(n, *scalar(t)) - y, pull * (t - reference)])
 
+    def jac(t: np.ndarray) -> np.ndarray:
+        return np.vstack([jacobian(n, t), eye])
+
+    tolerances = {"xtol": 1e-15, "ftol": 1e-15, "gtol": 1e-15}
     on_grid = law(n[None, :], *(v[:, None] for v in to_params(grid))) - y
     costs = (on_grid**2).sum(axis=1) + TIE_BREAK * (grid**2).sum(axis=1)
     best = None
     for start in grid[np.argsort(costs, kind="stable")[:POLISHED]]:
-        fit = least_squares(residuals, start, method="lm", xtol=1e-15, ftol=1e-15, gtol=1e-15)
+        fit = least_squares(residuals, start, jac=jac, method="lm", **tolerances)
         if best is None or fit.cost < best.cost:
             best = fit
     # the pull decided the flat directions; the exact least-squares fit from there removes
     # its bias (~1e-7) in the directions the data determine
     exact = least_squares(
-        lambda t: law(n, *to_params(t)) - y, best.x, method="lm", xtol=1e-15, ftol=1e-15, gtol=1e-15
-    )  # type: ignore[union-attr]
+        lambda t: law(n, *scalar(t)) - y, best.x,  # type: ignore[union-attr]
+        jac=lambda t: jacobian(n, t), method="lm", **tolerances,
+    )  # fmt: skip
     params = tuple(float(v) for v in to_params(exact.x))
     return dict(zip(names, params, strict=True)), lambda m: law(m, *params)
 

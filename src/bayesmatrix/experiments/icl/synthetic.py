@@ -9,8 +9,6 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from bayesmatrix.bayes import BetaBernoulliLearner, RecencyLearner
-
 
 def synthetic_cells(
     learner: str,
@@ -18,48 +16,62 @@ def synthetic_cells(
     params: int = 1,
     kappa: float = 6.0,
     decay: float = 0.4,
-    condition: str = "flip-half",
+    conditions: Sequence[str] = ("flipped:0.25", "flip-half"),
     seeds: int = 8,
     t: int = 24,
-    noise: float = 0.02,
+    noise: float = 0.3,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Sweep cells whose P(true label) curve is a learner's prediction ('beta-bernoulli' or
-    'recency' with `decay`) plus a little noise: flip-half conditions show true labels for
-    the first half, flipped ones after; 'flipped' shows them all flipped."""
+    """Sweep cells whose P(true label) curve is a learner's prediction with Gaussian noise of
+    SD `noise` on its logit (as an LM's readings scatter about any learner): 'beta-bernoulli',
+    or 'recency' (forgetting with `decay`), with per-input priors spread about 0.7. Conditions
+    as the sweep's: regular, flipped (every label flipped), flipped:P (a fraction P flipped
+    at random), flip-half (true labels, then flipped from halfway)."""
+    from scipy.special import expit, logit
+
+    from bayesmatrix.bayes.updating import predictive
+
     rng = np.random.default_rng(seed)
-    prior = rng.uniform(0.55, 0.85, size=(seeds, t))
-    agree = np.ones((seeds, t))
-    if condition == "flip-half":
-        agree[:, t // 2 :] = 0
-    elif condition == "flipped":
-        agree[:] = 0
-    if learner == "recency":
-        q = RecencyLearner(prior, kappa, decay).predict(agree)
-    else:
-        q = BetaBernoulliLearner(prior, kappa).predict(agree)
-    q = np.clip(q + rng.normal(0, noise, q.shape), 0.01, 0.99)
+    frames = []
+    for condition in conditions:
+        prior = expit(logit(0.7) + 0.8 * rng.standard_normal((seeds, t)))
+        agree = np.ones((seeds, t))
+        name, _, fraction = condition.partition(":")
+        if condition == "flip-half":
+            agree[:, t // 2 :] = 0
+        elif name == "flipped":
+            share = float(fraction) if fraction else 1.0
+            for s in range(seeds):
+                agree[s, rng.permutation(t)[: round(share * t)]] = 0
+        q = predictive(prior, agree, kappa, decay if learner == "recency" else 1.0)
+        q = expit(logit(q) + noise * rng.standard_normal(q.shape))
+        tag = condition.replace(":", "-") if ":" in condition else condition
+        frames.append(_cells(model, params, tag, q, prior, agree, rng))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _cells(
+    model: str,
+    params: int,
+    condition: str,
+    q: np.ndarray,
+    prior: np.ndarray,
+    agree: np.ndarray,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """The sweep's cell rows of readings q [seeds, t] (binary labels)."""
+    seeds, t = q.shape
     true_idx = rng.integers(0, 2, size=(seeds, t))
     shown_idx = np.where(agree == 1, true_idx, 1 - true_idx)
     probs = np.where(true_idx[..., None] == np.arange(2), q[..., None], 1 - q[..., None])
     rows = [
-        {
-            "model": model,
-            "model_params": params,
-            "task": "synthetic",
-            "condition": condition,
-            "seed": s,
-            "k": k,
-            "p_true": q[s, k],
-            "probs": probs[s, k],
-            "agree": bool(agree[s, k]),
-            "zero_shot_p_true": prior[s, k],
-            "true_index": true_idx[s, k],
-            "shown_index": shown_idx[s, k],
-        }
+        {"model": model, "model_params": params, "task": "synthetic", "condition": condition,
+         "seed": s, "k": k, "p_true": q[s, k], "probs": probs[s, k], "agree": bool(agree[s, k]),
+         "zero_shot_p_true": prior[s, k], "true_index": true_idx[s, k],
+         "shown_index": shown_idx[s, k], "label_mass": 0.9}
         for s in range(seeds)
         for k in range(t)
-    ]
+    ]  # fmt: skip
     return pd.DataFrame(rows)
 
 
