@@ -360,8 +360,8 @@ def create_app(
     def icl(req: IclRequest) -> dict:
         from bayesmatrix.bayes.updating import fit_updating, predictive
         from bayesmatrix.experiments.icl.sweep import prequential_label_probs
-        from bayesmatrix.experiments.updating import NO_UPDATE_KAPPA
         from bayesmatrix.experiments.icl.tasks import label_list
+        from bayesmatrix.experiments.updating import NO_UPDATE_KAPPA
 
         total = sum(len(x) for x, _ in req.demos)
         if total > max_prompt_chars:
