@@ -1,6 +1,6 @@
 """The coin-flip protocol (Gupta et al. 2025): the exact posterior predictive against scipy,
-the one-pass readings against separate prompts on both embedded models, and the exact
-Bayesian learner read through the claim's own code path."""
+the one-pass readings against separate prompts on both embedded models, the exact Bayesian
+learner and a forgetting one read through the claim's own code path, and the low-mass rule."""
 
 from __future__ import annotations
 
@@ -11,16 +11,15 @@ from scipy import stats
 
 from bayesmatrix.bayes.dirichlet import beta_bernoulli_predictive
 from bayesmatrix.experiments.coinflips import (
+    MIN_MASS,
     SEPARATOR,
-    STATEMENT,
-    VARIANTS,
     CoinFlipResult,
     CoinPrompt,
     bernoulli_kl_bits,
-    draw_flips,
-    fit_kappa,
+    phrasings,
     read_flips,
     run_coin_flips,
+    sequences,
 )
 from bayesmatrix.models.loading import load
 
@@ -44,12 +43,13 @@ def test_bernoulli_kl_against_scipy():
 
 def test_one_pass_readings_equal_separate_prompts(embedded):
     flips = [1, 0, 0, 1, 1]
-    for prompt in (CoinPrompt(), CoinPrompt(VARIANTS[3], stated=0.3)):
+    texts, statement = phrasings()
+    for prompt in (CoinPrompt(texts[0]), CoinPrompt(texts[3], stated=0.3)):
         frame = read_flips(embedded, prompt, flips)
         assert list(frame["heads"]) == [0, 1, 1, 1, 2, 3]
         words = ["heads" if z else "tails" for z in flips]
         for n in (0, 2, 5):
-            head = STATEMENT.format(percent=30) if prompt.stated is not None else ""
+            head = statement.format(percent=30) if prompt.stated is not None else ""
             text = head + prompt.variant + "".join(f" {w}{SEPARATOR}" for w in words[:n])
             ref = embedded.next_token_probs(text, [" heads", " tails"])
             p = ref["prob"].to_numpy()
@@ -59,31 +59,40 @@ def test_one_pass_readings_equal_separate_prompts(embedded):
 
 def test_exact_bayesian_learner_has_zero_kl_through_the_claims_code():
     lm = load("learner:bayesian?kappa=5")
-    readings = run_coin_flips(lm, [0.2, 0.7], range(3), 12, variants=VARIANTS[:2])
+    readings = run_coin_flips(lm, [0.2, 0.7], range(3), 12, 2, [0.75, 0.25], [0.2, 0.8])
+    assert set(readings["condition"]) == {"prior", "evidence", "chain", "conflict"}
+    assert (readings["condition"] == "prior").sum() == 50  # every phrasing of Gupta et al.
     result = CoinFlipResult(readings, bootstrap=20)
-    compared = result.compared()
-    ev = compared[compared["condition"] == "evidence"]
+    compared = result.compared(lm.name)
     # its own formula: Beta(2.5, 2.5) (prior mean 0.5, kappa 5)
-    np.testing.assert_allclose(ev["p"], beta_bernoulli_predictive(ev["heads"], ev["n"], 2.5, 2.5))
-    assert ev["kappa"].iloc[0] == pytest.approx(5.0, rel=1e-3)
-    assert ev["kl_fitted"].max() < 1e-9
-    assert ev.loc[ev["n"] >= 1, "kl_uniform"].mean() > 1e-3  # kappa 5 is not the uniform prior
-    statuses = [v.status for v in result.verdicts()]
-    assert statuses == ["supported"] * 3
+    want = beta_bernoulli_predictive(compared["heads"], compared["n"], 2.5, 2.5)
+    np.testing.assert_allclose(compared["p"], want, rtol=1e-9)
+    assert result.fit(lm.name).kappa == pytest.approx(5.0, rel=1e-3)
+    assert compared["kl_fitted"].max() < 1e-9
+    assert compared.loc[compared["n"] >= 1, "kl_uniform"].mean() > 1e-3  # kappa 5, not 2
+    assert [v.status for v in result.verdicts()] == ["supported"] * 3
 
 
-def test_kappa_fit_recovers_a_known_prior_and_reports_a_bound():
+def test_a_forgetting_learner_and_a_follower_of_statements_are_not_supported():
+    from bayesmatrix.claims import get_claim
+
+    bayes, forgets = get_claim("coin-flips").examples()
+    assert [v.status for v in bayes.verdicts()] == ["supported"] * 3
+    assert [v.status for v in forgets.verdicts()] == ["not supported"] * 3
+    rules = [v.rule for v in forgets.verdicts()]
+    assert rules == ["coin-flips.prior", "coin-flips.evidence", "coin-flips.updating"]
+
+
+def test_positions_where_the_outcome_words_carry_little_mass_are_left_out_and_counted():
+    """A reading whose heads/tails mass is under MIN_MASS is the prompt's artefact: it is
+    left out of the phrasing average (NaN when every phrasing falls under), and counted."""
     rows = []
-    for seed in range(4):
-        flips = draw_flips(0.7, 20, seed)
-        heads = np.concatenate([[0], np.cumsum(flips)])
-        n = np.arange(21)
-        rows.append(
-            {"bias": 0.7, "seed": seed, "n": n, "heads": heads, "prior_mean": 0.4,
-             "p": beta_bernoulli_predictive(heads, n, 12 * 0.4, 12 * 0.6)}
-        )  # fmt: skip
-    frame = pd.concat([pd.DataFrame(r) for r in rows], ignore_index=True)
-    kappa, loss = fit_kappa(frame)
-    assert kappa == pytest.approx(12, rel=1e-3) and loss < 1e-9
-    constant = frame.assign(p=0.4)
-    assert fit_kappa(constant)[0] == 1e4  # an ignorer: at the bound, reported as > 10^4
+    for v, mass in enumerate((0.9, 0.05)):
+        for n in range(3):
+            rows.append({"model": "m", "condition": "evidence", "variant": v, "bias": 0.5,
+                         "after": np.nan, "stated": np.nan, "seed": 0, "n": n, "heads": n,
+                         "p": 0.6 if v == 0 else 0.1, "mass": mass if n else 0.9})  # fmt: skip
+    seqs = sequences(pd.DataFrame(rows))
+    assert MIN_MASS == 0.1
+    np.testing.assert_allclose(seqs["p"], [0.35, 0.6, 0.6])  # n = 0: both kept
+    assert seqs["kept"].tolist() == [2, 1, 1]

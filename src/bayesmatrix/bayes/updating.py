@@ -44,6 +44,7 @@ LOG_KAPPA = (np.log(1e-2), np.log(1e4))  # the range kappa is searched on
 DECAY_LOW = 0.02  # the smallest decay searched (it forgets all but the last outcome)
 CRITICAL = float(chi2.ppf(0.95, 1))  # 95% profile-likelihood intervals
 MAX_RHO = 0.9  # residual autocorrelation is capped here (phi at most 19)
+SIGMA_FLOOR = 1e-3  # logits: far below any model's scatter, far above float rounding
 _KAPPA_GRID = np.linspace(*LOG_KAPPA, 97)
 _DECAY_GRID = np.concatenate([np.linspace(DECAY_LOW, 0.9, 45), np.linspace(0.905, 1.0, 20)])
 
@@ -169,7 +170,9 @@ class _Curves:
 
 
 def _loglik(rss: float, n: float) -> float:
-    return -0.5 * n * np.log(max(rss, 1e-300) / n)
+    """The profiled Gaussian log-likelihood; residuals below SIGMA_FLOOR (a learner's own
+    noise-free readings) count as that floor, so rounding cannot make a test significant."""
+    return -0.5 * n * np.log(max(rss / n, SIGMA_FLOOR**2))
 
 
 def _interval(

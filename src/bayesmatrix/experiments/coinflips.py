@@ -2,36 +2,44 @@
 (ACL 2025, code rcorona/llm-coin-flips): the evidence is coin flips of known bias, so the
 exact Bayesian posterior predictive is known, and the model's predictive can be held to it.
 
-What we follow: their prompt ("I just flipped a coin, and it came up heads, then tails,
-then ..."), their explicit-bias sentence ("When I flip coins they land on heads {p}% of the
-time."), the two outcomes read as the next token's probability of " heads" and " tails"
-renormalised over the pair (the raw mass kept as a check), biases on a grid, and the
-comparison with the Beta-Binomial posterior. Where we differ: the model is read
-prequentially, every flip's predictive from one forward pass (they sample and query each n
-separately); the distance is the KL divergence in bits per flip between the model's
-Bernoulli predictive and the posterior predictive (they report total variation on sampled
-frequencies); the prior is read over our own eight prompt phrasings in their style (theirs
-are not on this machine); and the strength of the Beta prior (kappa) that best explains the
-model's updates is fitted, with its fit quality, besides the uniform Beta(1, 1).
+What we follow: their 50 prompt phrasings ("I just flipped a coin, and it came up heads,
+then tails, then ...", data/coinflips/gupta_prompts.json), each sequence read under several
+of them and the readings averaged, as they average; their explicit-bias sentence ("When I
+flip coins they land on heads {p}% of the time."); P(heads) as the next token's probability
+of " heads" renormalised over " heads" and " tails"; biases on their grid, up to 100 flips;
+their posterior chains (the bias switches mid-sequence, 0.75 -> 0.25) beside a discounting
+filter (gamma 0.5, their reference for forgetting). Where we differ: the model is read
+prequentially, every flip's predictive from one forward pass; positions where the two outcome
+words carry less than MIN_MASS of the raw probability are left out and counted (the model
+expects another word there, and the renormalised P(heads) would be the prompt's artefact);
+the stated bias is judged in a conflict design (a statement that contradicts the flips)
+rather than by slopes; and updating is judged by the nested learners of bayes.updating (the
+rule of experiments.updating, as for ICL), with the KL from the exact posterior predictive
+and from their filter as description.
 
-Readings are one frame: per (condition, variant, bias, seed) sequence and n = 0..N, the
-heads seen so far and the model's renormalised P(heads) and raw mass. Everything else is
-computed from it (`coin_flip_verdicts`).
+Readings are one frame: per (condition, variant, bias, stated, seed) sequence and n = 0..N,
+the heads seen so far and the model's renormalised P(heads) and raw mass. Conditions: prior
+(each phrasing, no flip), evidence (flips of a bias), chain (the bias switches halfway),
+conflict (flips of a bias after a sentence stating the opposite one).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from importlib.resources import files
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize_scalar
 
 from bayesmatrix.bayes.dirichlet import beta_bernoulli_predictive
 from bayesmatrix.bayes.stats import bootstrap_mean_ci
+from bayesmatrix.bayes.updating import UpdatingFit, fit_updating, predictive
 from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.experiments import updating
 from bayesmatrix.results.frame import FrameResult, Schema
 from bayesmatrix.results.verdicts import Rule, Verdict, estimate
 
@@ -40,50 +48,45 @@ if TYPE_CHECKING:
 
 OUTCOMES = ("heads", "tails")
 SEPARATOR = ", then"
-# the prompt of Gupta et al. first, then our phrasings in their style (for the prior only)
-VARIANTS = (
-    "I just flipped a coin, and it came up",
-    "I flipped a coin and it landed on",
-    "We tossed a coin. It came up",
-    "My friend flipped a coin and got",
-    "I tossed a coin, and the result was",
-    "The coin was flipped, and it showed",
-    "Flipping a coin, I got",
-    "She flipped a coin. It came up",
-)
-STATEMENT = "When I flip coins they land on heads {percent}% of the time. "
-CONDITIONS = ("evidence", "stated")
-KAPPA_BOUNDS = (0.1, 1e4)  # the fitted prior strength is searched on this range (log scale)
-KAPPA_BOOTSTRAP = 200  # resamples of the kappa fit (each refits; more buys little)
+CONDITIONS = ("prior", "evidence", "chain", "conflict")
+MIN_MASS = 0.1  # a position counts when " heads" and " tails" carry at least this share
+GAMMA = 0.5  # the discounting filter Gupta et al. compare posterior chains with
 
-PRIOR = Rule("P(heads) before any flip, over prompt phrasings", within=0.05, centre="0.5")
-EVIDENCE = Rule(
-    "the slope of P(heads) on the observed frequency after N flips minus its slope on a "
-    "stated bias before any flip",
+PRIOR = Rule(
+    "P(heads) before any flip, over Gupta et al.'s phrasings",
+    within=0.05,
+    centre="0.5",
+    id="coin-flips.prior",
+)
+CONFLICT = Rule(
+    "after the flips, how much closer P(heads) is to the flips' frequency than to a stated "
+    "bias that contradicts them (probability)",
     above=0,
+    id="coin-flips.evidence",
 )
-UPDATING = Rule(
-    "the mean KL (bits per flip) of the model's predictive from the Beta-Binomial posterior "
-    "predictive with the best-fitting prior strength",
-    below=0.02,
-    unit=" bits",
-)
-# a fixed prior that ignores the flips is a Beta prior of infinite strength, and fits the
-# KL rule well: updating also needs the flips to carry weight in the fitted posterior
-WEIGHT = Rule("the weight N/(kappa + N) of the N flips in the fitted posterior", above=0.25)
+UPDATING = updating.updating_rule("coin-flips")
+
+
+@cache
+def phrasings() -> tuple[tuple[str, ...], str]:
+    """Gupta et al.'s 50 phrasings (trailing space removed: the outcome word brings its own)
+    and their bias sentence."""
+    path = files("bayesmatrix.data").joinpath("coinflips/gupta_prompts.json")
+    body = json.loads(path.read_text(encoding="utf-8"))
+    return tuple(p.rstrip() for p in body["phrasings"]), body["statement"] + " "
 
 
 @dataclass(frozen=True)
 class CoinPrompt:
     """How a sequence is put to the model: a phrasing, and optionally a stated bias."""
 
-    variant: str = VARIANTS[0]
+    variant: str
     stated: float | None = None  # the bias the prompt states (Gupta et al.'s needle)
 
     def head(self) -> str:
         if self.stated is None:
             return self.variant
-        return STATEMENT.format(percent=round(100 * self.stated)) + self.variant
+        return phrasings()[1].format(percent=round(100 * self.stated)) + self.variant
 
 
 def outcome_tokens(lm: LanguageModel) -> tuple[int, int]:
@@ -97,10 +100,11 @@ def outcome_tokens(lm: LanguageModel) -> tuple[int, int]:
     return ids[0][0], ids[1][0]
 
 
-def read_flips(lm: LanguageModel, prompt: CoinPrompt, flips: Sequence[int]) -> pd.DataFrame:
-    """One forward pass over "<head> heads, then tails, then ..."; for n = 0..len(flips) the
-    model's P(heads) for flip n+1 after the first n (renormalised over heads/tails), the raw
-    mass on the two, and the heads seen. flips: 1 = heads."""
+def _requests(
+    lm: LanguageModel, prompt: CoinPrompt, flips: Sequence[int]
+) -> tuple[list[int], list[tuple[int, list[int]]]]:
+    """The ids of "<head> heads, then tails, then ..." and, before each flip and after the
+    last, a request for the two outcome tokens."""
     heads_id, tails_id = outcome_tokens(lm)
     words = [OUTCOMES[0] if z else OUTCOMES[1] for z in flips]
     head = prompt.head()
@@ -120,21 +124,43 @@ def read_flips(lm: LanguageModel, prompt: CoinPrompt, flips: Sequence[int]) -> p
         cuts.append(j + shift)
         pos += len(f" {w}{SEPARATOR}")
     cuts.append(len(full))  # after the last flip (and its separator): the next one
-    requests = [(c, [tok]) for c in cuts for tok in (heads_id, tails_id)]
-    logp = lm.continuation_logprobs(full, requests).reshape(len(cuts), 2)
-    p = np.exp(logp)
-    mass = p.sum(axis=1)
-    seen = np.concatenate([[0], np.cumsum(flips)]).astype(int)
-    return pd.DataFrame(
-        {"n": np.arange(len(cuts)), "heads": seen, "p": p[:, 0] / mass, "mass": mass}
-    )
+    return full, [(c, [tok]) for c in cuts for tok in (heads_id, tails_id)]
 
 
-def draw_flips(bias: float, n: int, seed: int) -> np.ndarray:
-    """n flips with P(heads) = bias, seeded by (seed, bias): the same sequence for the
-    evidence and the stated condition."""
-    rng = np.random.default_rng([seed, round(bias * 1e6), 11])
-    return (rng.random(n) < bias).astype(int)
+def read_flips(lm: LanguageModel, prompt: CoinPrompt, flips: Sequence[int]) -> pd.DataFrame:
+    """One forward pass; for n = 0..len(flips) the model's P(heads) for flip n+1 after the
+    first n (renormalised over heads/tails), the raw mass on the two, and the heads seen."""
+    (frame,) = read_many(lm, [(prompt, flips)])
+    return frame
+
+
+def read_many(
+    lm: LanguageModel, items: Sequence[tuple[CoinPrompt, Sequence[int]]]
+) -> list[pd.DataFrame]:
+    """read_flips for several (prompt, flips) items, read together (a served model sends
+    their requests at once)."""
+    requests = [_requests(lm, prompt, flips) for prompt, flips in items]
+    readings = lm.continuation_logprobs_many(requests)
+    out = []
+    for (_, flips), logp in zip(items, readings, strict=True):
+        p = np.exp(np.asarray(logp).reshape(-1, 2))
+        mass = p.sum(axis=1)
+        seen = np.concatenate([[0], np.cumsum(flips)]).astype(int)
+        out.append(
+            pd.DataFrame({"n": np.arange(len(p)), "heads": seen, "p": p[:, 0] / mass, "mass": mass})
+        )
+    return out
+
+
+def draw_flips(bias: float, n: int, seed: int, after: float | None = None) -> np.ndarray:
+    """n flips with P(heads) = bias (switching to `after` from halfway: a posterior chain),
+    seeded by (seed, bias, after): one sequence whatever the prompt it is read under."""
+    key = [seed, round(bias * 1e6), 11] + ([] if after is None else [round(after * 1e6)])
+    rng = np.random.default_rng(key)
+    p = np.full(n, bias)
+    if after is not None:
+        p[n // 2 :] = after
+    return (rng.random(n) < p).astype(int)
 
 
 def run_coin_flips(
@@ -142,264 +168,256 @@ def run_coin_flips(
     biases: Sequence[float],
     seeds: Sequence[int],
     flips: int,
-    variants: Sequence[str] = VARIANTS,
+    variants: int,
+    chain: Sequence[float] = (),
+    conflict: Sequence[float] = (),
 ) -> pd.DataFrame:
-    """Every reading of the protocol for one model: the prior over phrasings (n = 0, no
-    statement), and per bias and seed one sequence of `flips` flips, read without a
-    statement (evidence) and after a sentence stating the true bias (stated)."""
-    rows = []
-    for v, variant in enumerate(variants):
-        frame = read_flips(lm, CoinPrompt(variant), [])
-        rows.append(frame.assign(condition="prior", variant=v, bias=np.nan, seed=-1))
-    for bias in biases:
+    """Every reading of the protocol for one model: the prior over all 50 phrasings, and per
+    sequence (evidence of each bias, a chain from chain[0] to chain[1], a conflict stating
+    each of `conflict` against flips of its opposite) one reading under each of the first
+    `variants` phrasings."""
+    texts = phrasings()[0]
+    if not 1 <= variants <= len(texts):
+        raise BayesmatrixError(f"variants must lie in 1..{len(texts)}, not {variants}")
+    items, keys = [], []
+    for v, text in enumerate(texts):
+        items.append((CoinPrompt(text), []))
+        keys.append(("prior", v, np.nan, np.nan, np.nan, -1))
+    designs = [("evidence", b, None, None) for b in biases]
+    if chain:
+        designs.append(("chain", chain[0], chain[1], None))
+    designs += [("conflict", 1 - s, None, s) for s in conflict]
+    for condition, bias, after, stated in designs:
         for seed in seeds:
-            seq = draw_flips(bias, flips, seed)
-            for condition in CONDITIONS:
-                stated = bias if condition == "stated" else None
-                frame = read_flips(lm, CoinPrompt(VARIANTS[0], stated), seq)
-                rows.append(frame.assign(condition=condition, variant=0, bias=bias, seed=seed))
+            seq = draw_flips(bias, flips, seed, after)
+            for v in range(variants):
+                items.append((CoinPrompt(texts[v], stated), seq))
+                keys.append((condition, v, bias, after, stated, seed))
+    frames = read_many(lm, items)
+    rows = [
+        frame.assign(condition=c, variant=v, bias=b, after=a, stated=s, seed=seed)
+        for frame, (c, v, b, a, s, seed) in zip(frames, keys, strict=True)
+    ]
     out = pd.concat(rows, ignore_index=True)
+    for column in ("bias", "after", "stated"):
+        out[column] = out[column].astype(float)
     out.insert(0, "model", lm.name)
-    return out[["model", "condition", "variant", "bias", "seed", "n", "heads", "p", "mass"]]
+    return out[[*COLUMNS]]
 
 
-# ---- the exact learner and the comparison ------------------------------------------------------
+COLUMNS = ("model", "condition", "variant", "bias", "after", "stated", "seed", "n", "heads",
+           "p", "mass")  # fmt: skip
+SEQUENCE = ["model", "condition", "bias", "after", "stated", "seed"]
+
+
+def sequences(readings: pd.DataFrame) -> pd.DataFrame:
+    """One row per (sequence, n) of the flip conditions: P(heads) averaged over the phrasings
+    whose outcome words carry at least MIN_MASS there (NaN when none does: left out), the
+    sequence's prior (its n = 0 readings averaged), the flip that follows, and how many
+    phrasings were left out."""
+    frame = readings[readings["condition"] != "prior"].copy()
+    frame["kept"] = frame["mass"] >= MIN_MASS
+    frame["p_kept"] = frame["p"].where(frame["kept"])
+    keys = [k for k in SEQUENCE]
+    grouped = frame.groupby([*keys, "n"], dropna=False, sort=True)
+    out = grouped.agg(p=("p_kept", "mean"), prior=("p", "mean"), heads=("heads", "first"),
+                      kept=("kept", "sum"), read=("kept", "size")).reset_index()  # fmt: skip
+    first = out["n"] == 0
+    out["prior"] = (
+        out["prior"].where(first).groupby([out[k].fillna(-1) for k in keys]).transform("max")
+    )
+    out["next"] = out.groupby([out[k].fillna(-1) for k in keys])["heads"].shift(-1) - out["heads"]
+    return out
+
+
+def _arrays(seqs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(readings, priors, flips) [S, N] of sequences (the reading after the last flip has no
+    flip to predict and is left out)."""
+    keys = [k for k in SEQUENCE]
+    q, m, o = [], [], []
+    for _, g in seqs.groupby([seqs[k].fillna(-1) for k in keys], sort=True):
+        g = g.sort_values("n").iloc[:-1]
+        q.append(g["p"].to_numpy(float))
+        m.append(np.clip(g["prior"].to_numpy(float), 1e-4, 1 - 1e-4))
+        o.append(g["next"].to_numpy(float))
+    return np.array(q), np.array(m), np.array(o)
+
+
 def bernoulli_kl_bits(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """KL(Bernoulli(p) || Bernoulli(q)) in bits, elementwise (0 log 0 = 0)."""
     p = np.clip(np.asarray(p, float), 0.0, 1.0)
     q = np.clip(np.asarray(q, float), 1e-12, 1 - 1e-12)
     with np.errstate(divide="ignore", invalid="ignore"):
-        one = np.where(p > 0, p * np.log2(p / q), 0.0)
-        zero = np.where(p < 1, (1 - p) * np.log2((1 - p) / (1 - q)), 0.0)
+        one = np.where(p > 0, p * np.log2(np.where(p > 0, p, 1) / q), 0.0)
+        zero = np.where(p < 1, (1 - p) * np.log2(np.where(p < 1, 1 - p, 1) / (1 - q)), 0.0)
     return np.maximum(one + zero, 0.0)  # rounding never makes a divergence negative
 
 
-def fit_kappa(seqs: pd.DataFrame) -> tuple[float, float]:
-    """The strength kappa of the Beta(kappa m, kappa (1 - m)) prior, m = each sequence's own
-    P(heads) before any flip (column prior_mean), whose posterior predictive is closest to
-    the model's readings (mean KL bits over flips n >= 1); returns (kappa, that mean KL).
-    kappa is searched on KAPPA_BOUNDS in log space (grid, then bounded refinement); a fit at
-    a bound means 'at least' / 'at most' that."""
-    later = seqs[seqs["n"] >= 1]
-    if later.empty:
-        return float("nan"), float("nan")
-    m = np.clip(later["prior_mean"].to_numpy(float), 1e-6, 1 - 1e-6)
-    heads, n, p = (later[c].to_numpy(float) for c in ("heads", "n", "p"))
-
-    def loss(log_k: float) -> float:
-        k = np.exp(log_k)
-        return float(
-            bernoulli_kl_bits(p, beta_bernoulli_predictive(heads, n, k * m, k * (1 - m))).mean()
-        )
-
-    lo, hi = np.log(KAPPA_BOUNDS)
-    grid = np.linspace(lo, hi, 61)
-    best = grid[int(np.argmin([loss(g) for g in grid]))]
-    res = minimize_scalar(loss, bounds=(max(lo, best - 0.2), min(hi, best + 0.2)), method="bounded")
-    fitted = float(res.x)
-    for edge, bound in zip((lo, hi), KAPPA_BOUNDS, strict=True):
-        if abs(fitted - edge) < 0.01:  # the optimiser stops short of a bound it presses on
-            return float(bound), loss(edge)
-    return float(np.exp(fitted)), loss(fitted)
-
-
-def kappa_interval(seqs: pd.DataFrame, n_boot: int, seed: int = 0) -> tuple[float, float]:
-    """A percentile bootstrap interval of fit_kappa over sequences (NaN with < 2)."""
-    groups = [g for _, g in seqs.groupby(["bias", "seed"], sort=False)]
-    if len(groups) < 2 or n_boot < 1:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    fits = [
-        fit_kappa(pd.concat([groups[i] for i in rng.integers(0, len(groups), len(groups))]))[0]
-        for _ in range(n_boot)
-    ]
-    lo, hi = np.exp(np.percentile(np.log(fits), [2.5, 97.5]))
-    return float(lo), float(hi)
-
-
-def comparison(readings: pd.DataFrame) -> pd.DataFrame:
-    """Per reading of the evidence and stated sequences: the model's P(heads), the posterior
-    predictive under the uniform prior and under the fitted prior (kappa fitted over every
-    sequence of the model and condition, prior mean its own n = 0 reading), and the KL bits
-    of the model from each."""
-    frame = readings[readings["condition"] != "prior"]
-    if frame.empty:
-        return pd.DataFrame()
-    keys = ["model", "condition", "bias", "seed"]
-    first = frame["p"].where(frame["n"] == 0)
-    frame = frame.assign(prior_mean=first.groupby([frame[k] for k in keys]).transform("max"))
+def references(seqs: pd.DataFrame, kappa: float) -> pd.DataFrame:
+    """Sequences with the exact posterior predictives (uniform prior; the fitted kappa with
+    the sequence's own prior mean), Gupta et al.'s discounting filter (gamma = GAMMA, same
+    prior), and the KL bits of the model from each."""
     parts = []
-    for _, g in frame.groupby(["model", "condition"], sort=False):
-        kappa = fit_kappa(g)[0]
-        m = g["prior_mean"].to_numpy()
-        uniform = beta_bernoulli_predictive(g["heads"], g["n"], 1.0, 1.0)
-        fitted = beta_bernoulli_predictive(g["heads"], g["n"], kappa * m, kappa * (1 - m))
-        parts.append(
-            g.assign(
-                kappa=kappa,
-                uniform=uniform,
-                fitted=fitted,
-                kl_uniform=bernoulli_kl_bits(g["p"], uniform),
-                kl_fitted=bernoulli_kl_bits(g["p"], fitted),
-            )
-        )
-    return pd.concat(parts, ignore_index=True)
+    keys = [k for k in SEQUENCE]
+    for _, g in seqs.groupby([seqs[k].fillna(-1) for k in keys], sort=True):
+        g = g.sort_values("n").copy()
+        flips = g["next"].to_numpy(float)[:-1]
+        m = float(np.clip(g["prior"].iloc[0], 1e-4, 1 - 1e-4))
+        n, heads = g["n"].to_numpy(float), g["heads"].to_numpy(float)
+        g["uniform"] = beta_bernoulli_predictive(heads, n, 1.0, 1.0)
+        g["fitted"] = beta_bernoulli_predictive(heads, n, kappa * m, kappa * (1 - m))
+        padded = np.append(flips, 0.0)[None, :]  # the filter's prediction at n uses n flips
+        g["filter"] = predictive(np.full((1, len(g)), m), padded, kappa, GAMMA)[0]
+        for ref in ("uniform", "fitted", "filter"):
+            kl = bernoulli_kl_bits(g["p"].fillna(0.5), g[ref])
+            g[f"kl_{ref}"] = np.where(g["p"].notna(), kl, np.nan)
+        parts.append(g)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def kl_curve(compared: pd.DataFrame, bootstrap: int = 1000) -> pd.DataFrame:
-    """Mean KL bits against n per (model, condition, reference prior), with a bootstrap
-    interval over sequences."""
-    rows = []
-    for (model, condition, n), g in compared.groupby(["model", "condition", "n"], sort=True):
-        for ref in ("uniform", "fitted"):
-            mean, lo, hi = bootstrap_mean_ci(g[f"kl_{ref}"].to_numpy(), n_boot=bootstrap)
-            rows.append(
-                {"model": model, "condition": condition, "n": int(n), "prior": ref,
-                 "kl_bits": mean, "kl_lo": lo, "kl_hi": hi}
-            )  # fmt: skip
-    return pd.DataFrame(rows)
-
-
-def _slope(x: np.ndarray, y: np.ndarray) -> float:
-    x = np.asarray(x, float)
-    if len(x) < 2 or np.ptp(x) == 0:
-        return float("nan")
-    return float(np.polyfit(x, np.asarray(y, float), 1)[0])
-
-
-def evidence_against_statement(
-    readings: pd.DataFrame, model: str, bootstrap: int = 1000, seed: int = 0
-) -> tuple[float, float, float, float, float]:
-    """(slope on evidence, slope on the statement, their difference and its bootstrap
-    interval over sequences). The evidence slope regresses the model's P(heads) after all N
-    flips of the evidence-only sequences on the frequency of heads among them; the statement
-    slope regresses P(heads) before any flip on the stated bias. Gupta et al. find evidence
-    outweighs the statement: a positive difference."""
-    ev = readings[(readings["model"] == model) & (readings["condition"] == "evidence")]
-    st = readings[(readings["model"] == model) & (readings["condition"] == "stated")]
-    last = ev[ev["n"] == ev["n"].max()]
-    first = st[st["n"] == 0]
-    freq = last["heads"].to_numpy(float) / max(int(ev["n"].max()), 1)
-    s_ev = _slope(freq, last["p"].to_numpy())
-    s_st = _slope(first["bias"].to_numpy(), first["p"].to_numpy())
-    rng = np.random.default_rng(seed)
-    diffs = []
-    for _ in range(bootstrap):
-        i = rng.integers(0, len(last), len(last))
-        j = rng.integers(0, len(first), len(first))
-        diffs.append(
-            _slope(freq[i], last["p"].to_numpy()[i])
-            - _slope(first["bias"].to_numpy()[j], first["p"].to_numpy()[j])
-        )
-    diffs_arr = np.asarray(diffs)
-    diffs_arr = diffs_arr[np.isfinite(diffs_arr)]
-    if len(diffs_arr) < 2:
-        return s_ev, s_st, s_ev - s_st, float("nan"), float("nan")
-    lo, hi = np.percentile(diffs_arr, [2.5, 97.5])
-    return s_ev, s_st, s_ev - s_st, float(lo), float(hi)
-
-
-# ---- the result ---------------------------------------------------------------------------------
 @dataclass
 class CoinFlipResult(FrameResult):
     """The coin-flip protocol's readings (see run_coin_flips), judged by three rules: the
-    prior (is the coin fair before any flip?), the evidence against a stated bias, and the
-    updating against the exact Beta-Binomial posterior predictive."""
+    prior (is the coin fair before any flip?), a stated bias against contradicting flips,
+    and the updating of the flip sequences (evidence and chain) against the nested learners."""
 
     SCHEMA: ClassVar[Schema] = {
         "readings": {
-            "model": "O", "condition": "O", "variant": "i", "bias": "f", "seed": "i",
-            "n": "i", "heads": "i", "p": "f", "mass": "f",
+            "model": "O", "condition": "O", "variant": "i", "bias": "f", "after": "f",
+            "stated": "f", "seed": "i", "n": "i", "heads": "i", "p": "f", "mass": "f",
         }
     }  # fmt: skip
 
     readings: pd.DataFrame
     bootstrap: int = 1000
-    # comparison(readings), computed once: verdicts, the KL curve and the figure share it
-    _compared: pd.DataFrame | None = field(
-        default=None, init=False, repr=False, compare=False, metadata={"saved": False}
+    _fits: dict[str, UpdatingFit] = field(
+        default_factory=dict, init=False, repr=False, compare=False, metadata={"saved": False}
     )
 
     @property
     def frame(self) -> pd.DataFrame:
         return self.readings
 
-    def compared(self) -> pd.DataFrame:
-        """Readings with the exact posterior predictives and the KL bits from each."""
-        if self._compared is None:
-            self._compared = comparison(self.readings)
-        return self._compared
+    def fit(self, model: str) -> UpdatingFit | None:
+        """The nested learners fitted to a model's evidence and chain sequences."""
+        if model not in self._fits:
+            seqs = sequences(self.readings[self.readings["model"] == model])
+            flips = seqs[seqs["condition"].isin(["evidence", "chain"])]
+            if flips.empty or flips["p"].notna().sum() < 3:
+                return None
+            self._fits[model] = fit_updating(*_arrays(flips))
+        return self._fits[model]
+
+    def compared(self, model: str) -> pd.DataFrame:
+        """A model's evidence and chain sequences with the reference predictives and KLs."""
+        fit = self.fit(model)
+        seqs = sequences(self.readings[self.readings["model"] == model])
+        flips = seqs[seqs["condition"].isin(["evidence", "chain"])]
+        return references(flips, fit.kappa if fit else 1e4)
 
     def kl_curve(self) -> pd.DataFrame:
-        """Mean KL bits per flip against n, with intervals over sequences."""
-        compared = self.compared()
-        return kl_curve(compared, self.bootstrap) if len(compared) else pd.DataFrame()
+        """Mean KL bits against n per (model, condition, reference), with a bootstrap interval
+        over sequences."""
+        rows = []
+        for model in dict.fromkeys(self.readings["model"]):
+            compared = self.compared(model)
+            for (condition, n), g in compared.groupby(["condition", "n"], sort=True):
+                for ref in ("uniform", "fitted", "filter"):
+                    values = g[f"kl_{ref}"].dropna().to_numpy()
+                    if not len(values):
+                        continue
+                    mean, lo, hi = bootstrap_mean_ci(values, n_boot=min(self.bootstrap, 500))
+                    rows.append(
+                        {
+                            "model": model,
+                            "condition": condition,
+                            "n": int(n),
+                            "prior": ref,
+                            "kl_bits": mean,
+                            "kl_lo": lo,
+                            "kl_hi": hi,
+                        }
+                    )
+        return pd.DataFrame(rows)
 
     def verdicts(self) -> list[Verdict]:
         out = []
-        compared = self.compared()
         for model in dict.fromkeys(self.readings["model"]):
-            out += _model_verdicts(self.readings, compared, model, self.bootstrap)
+            out += self._model_verdicts(model)
         return out
 
+    def _model_verdicts(self, model: str) -> list[Verdict]:
+        mine = self.readings[self.readings["model"] == model]
+        prior = mine[mine["condition"] == "prior"]
+        kept = prior[prior["mass"] >= MIN_MASS]
+        mean, lo, hi = bootstrap_mean_ci(kept["p"].to_numpy(), n_boot=self.bootstrap)
+        out = [
+            Verdict.from_rules(
+                f"{model}'s prior for a coin is fair (P(heads) = 0.5 before any flip)",
+                f"P(heads) {estimate(mean, lo, hi)} over {len(kept)} of Gupta et al.'s "
+                f"{len(prior)} phrasings ({len(prior) - len(kept)} left out: heads/tails "
+                f"carry under {MIN_MASS:g} of the mass there; mean raw mass "
+                f"{prior['mass'].mean():.2f}); Gupta et al. (2025) find models' coin priors "
+                "miscalibrated",
+                [PRIOR.status(lo, hi, centre=0.5)],
+                subject=model,
+                **PRIOR.record(mean, lo, hi),
+            )
+        ]
+        seqs = sequences(mine)
+        conflict = seqs[(seqs["condition"] == "conflict")]
+        if len(conflict):
+            out.append(self._conflict_verdict(model, conflict))
+        fit = self.fit(model)
+        if fit is not None:
+            out.append(self._updating_verdict(model, fit, seqs))
+        return out
 
-def _model_verdicts(
-    readings: pd.DataFrame, compared: pd.DataFrame, model: str, bootstrap: int
-) -> list[Verdict]:
-    prior = readings[(readings["model"] == model) & (readings["condition"] == "prior")]
-    mean, lo, hi = bootstrap_mean_ci(prior["p"].to_numpy(), n_boot=bootstrap)
-    mass = readings.loc[readings["model"] == model, "mass"]
-    out = [
-        Verdict.from_rules(
-            f"{model}'s prior for a coin is fair (P(heads) = 0.5 before any flip)",
-            f"P(heads) {estimate(mean, lo, hi)} over {len(prior)} phrasings (raw mass on "
-            f"heads/tails {prior['mass'].mean():.2f}); Gupta et al. (2025) find models' coin "
-            "priors miscalibrated",
-            [PRIOR.status(lo, hi, centre=0.5)],
+    def _conflict_verdict(self, model: str, conflict: pd.DataFrame) -> Verdict:
+        """After the flips, is P(heads) closer to their frequency than to the stated bias?"""
+        keys = [k for k in SEQUENCE]
+        gaps, left_out = [], 0
+        for _, g in conflict.groupby([conflict[k].fillna(-1) for k in keys], sort=True):
+            last = g.sort_values("n").iloc[-1]
+            if not np.isfinite(last["p"]):
+                left_out += 1
+                continue
+            freq = last["heads"] / max(int(last["n"]), 1)
+            gaps.append(abs(last["p"] - last["stated"]) - abs(last["p"] - freq))
+        mean, lo, hi = bootstrap_mean_ci(np.array(gaps), n_boot=self.bootstrap)
+        stated = ", ".join(f"{s:g}" for s in sorted(conflict["stated"].unique()))
+        return Verdict.from_rules(
+            f"in-context evidence moves {model} more than a stated bias that contradicts it",
+            f"after {int(conflict['n'].max())} flips, P(heads) is closer to the flips' "
+            f"frequency than to the stated bias by {estimate(mean, lo, hi, '+.3f')} over "
+            f"{len(gaps)} sequences (stated {stated}, flips at the opposite bias; {left_out} left "
+            "out for low mass); Gupta et al. (2025) find evidence outweighs explicit bias "
+            "instructions",
+            [CONFLICT.status(lo, hi)],
+            subject=model,
+            **CONFLICT.record(mean, lo, hi),
         )
-    ]
-    if (readings["condition"] == "stated").any():
-        s_ev, s_st, diff, d_lo, d_hi = evidence_against_statement(readings, model, bootstrap)
-        out.append(
-            Verdict.from_rules(
-                f"in-context evidence moves {model} more than a stated bias",
-                f"slope on the observed frequency {s_ev:.3f}, on the stated bias {s_st:.3f}; "
-                f"difference {estimate(diff, d_lo, d_hi, '+.3f')}; Gupta et al. (2025) find "
-                "evidence outweighs explicit bias instructions",
-                [EVIDENCE.status(d_lo, d_hi)],
-            )
+
+    def _updating_verdict(self, model: str, fit: UpdatingFit, seqs: pd.DataFrame) -> Verdict:
+        row = fit.to_dict()
+        compared = self.compared(model)
+        later = compared[(compared["n"] >= 1)]
+        kl = {ref: later[f"kl_{ref}"].mean() for ref in ("uniform", "fitted", "filter")}
+        flips = seqs[seqs["condition"].isin(["evidence", "chain"])]
+        left = int((flips["kept"] < flips["read"]).sum())
+        text = (
+            f"{updating.evidence(row, 'flips')}; mean KL per flip from the exact posterior "
+            f"predictive with the fitted kappa {kl['fitted']:.4f} bits, with the uniform prior "
+            f"{kl['uniform']:.4f}, from Gupta et al.'s discounting filter (gamma {GAMMA:g}) "
+            f"{kl['filter']:.4f}; {left} of {len(flips)} readings had a phrasing left out for "
+            f"low mass; Gupta et al. (2025) find updates broadly Bayesian, with a shorter "
+            "horizon in instruction-tuned models"
         )
-    ev = compared[(compared["model"] == model) & (compared["condition"] == "evidence")]
-    ev = ev[ev["n"] >= 1]
-    if len(ev):
-        per_seq = ev.groupby(["bias", "seed"])
-        fitted = per_seq["kl_fitted"].mean().to_numpy()
-        uniform = per_seq["kl_uniform"].mean().to_numpy()
-        f, f_lo, f_hi = bootstrap_mean_ci(fitted, n_boot=bootstrap)
-        u, u_lo, u_hi = bootstrap_mean_ci(uniform, n_boot=bootstrap)
-        kappa = float(ev["kappa"].iloc[0])
-        all_ev = compared[(compared["model"] == model) & (compared["condition"] == "evidence")]
-        k_lo, k_hi = kappa_interval(all_ev, min(bootstrap, KAPPA_BOOTSTRAP))
-        k_text = estimate(kappa, k_lo, k_hi, ".2f", bound=KAPPA_BOUNDS[1])
-        n_max = int(ev["n"].max())
-        weight = (n_max / (k_hi + n_max), n_max / (k_lo + n_max))
-        spread = float(np.sum((ev["p"] - ev["p"].mean()) ** 2))
-        r2 = (
-            f"{1 - float(np.sum((ev['p'] - ev['fitted']) ** 2)) / spread:.2f}"
-            if spread > 1e-9
-            else "undefined: the predictive does not vary"
+        status, why = updating.judge(row)
+        return Verdict(
+            f"{model} updates on coin flips like the Beta-Binomial posterior",
+            status,
+            text + (f" ({why})" if why else ""),
+            subject=model,
+            **updating.record("coin-flips", row),
         )
-        out.append(
-            Verdict.from_rules(
-                f"{model} updates on coin flips like the Beta-Binomial posterior",
-                f"mean KL from the posterior predictive with the fitted prior (kappa "
-                f"{k_text}, prior mean its own n = 0 reading; R^2 {r2}; weight of the "
-                f"flips {estimate(n_max / (kappa + n_max), *weight)}) "
-                f"{estimate(f, f_lo, f_hi, '.4f')} bits/flip, with the uniform prior "
-                f"{estimate(u, u_lo, u_hi, '.4f')}; over {len(fitted)} sequences and "
-                f"{int(ev['n'].max())} flips (raw mass on heads/tails {mass.mean():.2f}); Gupta "
-                "et al. (2025) find updates broadly Bayesian, deviations mostly from the prior",
-                [UPDATING.status(f_lo, f_hi), WEIGHT.status(*weight)],
-            )
-        )
-    return out
