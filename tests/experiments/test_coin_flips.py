@@ -94,5 +94,6 @@ def test_positions_where_the_outcome_words_carry_little_mass_are_left_out_and_co
                          "p": 0.6 if v == 0 else 0.1, "mass": mass if n else 0.9})  # fmt: skip
     seqs = sequences(pd.DataFrame(rows))
     assert MIN_MASS == 0.1
-    np.testing.assert_allclose(seqs["p"], [0.35, 0.6, 0.6])  # n = 0: both kept
+    both = 1 / (1 + np.sqrt(6))  # n = 0: odds 1.5 and 1/9 averaged on the log scale
+    np.testing.assert_allclose(seqs["p"], [both, 0.6, 0.6])
     assert seqs["kept"].tolist() == [2, 1, 1]

@@ -30,6 +30,7 @@ that spans the whole searched range means the design cannot identify the paramet
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -45,6 +46,7 @@ DECAY_LOW = 0.02  # the smallest decay searched (it forgets all but the last out
 CRITICAL = float(chi2.ppf(0.95, 1))  # 95% profile-likelihood intervals
 MAX_RHO = 0.9  # residual autocorrelation is capped here (phi at most 19)
 SIGMA_FLOOR = 1e-3  # logits: far below any model's scatter, far above float rounding
+SHIFT = 3.0  # a shared shift of the priors (shift_prior) is searched on [-3, 3] logits
 _KAPPA_GRID = np.linspace(*LOG_KAPPA, 97)
 _DECAY_GRID = np.concatenate([np.linspace(DECAY_LOW, 0.9, 45), np.linspace(0.905, 1.0, 20)])
 
@@ -108,6 +110,7 @@ class UpdatingFit:
     kappa_early: float
     kappa_late: float
     p_drift: float
+    prior_shift: float = 0.0  # the shared shift of the priors (logits; fit_updating)
 
     def to_dict(self) -> dict[str, float | int | bool]:
         return asdict(self)
@@ -201,14 +204,48 @@ def _interval(
     return lo, hi, identified
 
 
-def fit_updating(q: object, prior: object, outcomes: object) -> UpdatingFit:
+def _shifted(m: np.ndarray, shift: float) -> np.ndarray:
+    return np.clip(expit(logit(m) + shift), CLIP, 1 - CLIP)
+
+
+def _best_shift(
+    y: np.ndarray, m: np.ndarray, o: np.ndarray, weights: np.ndarray, rss: Callable
+) -> float:
+    """The shift of every prior on the logit scale minimising rss(curves): a grid on
+    [-SHIFT, SHIFT], then Brent's method between the best point's neighbours."""
+    grid = np.linspace(-SHIFT, SHIFT, 25)
+    values = [rss(_Curves(y, _shifted(m, x), o, weights)) for x in grid]
+    i = int(np.argmin(values))
+    res = minimize_scalar(
+        lambda x: rss(_Curves(y, _shifted(m, float(x)), o, weights)),
+        bounds=(grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]),
+        method="bounded",
+        options={"xatol": 1e-8},
+    )
+    return float(res.x) if res.fun < values[i] else float(grid[i])
+
+
+def fit_updating(
+    q: object, prior: object, outcomes: object, shift_prior: bool = False
+) -> UpdatingFit:
     """The three learners fitted to readings [S, T] (see the module docstring); a reading
-    that is NaN is missing (left out of every fit; its outcome still counts as evidence)."""
+    that is NaN is missing (left out of every fit; its outcome still counts as evidence).
+
+    shift_prior: the priors are a reading as noisy as any other and shared by every
+    sequence (coin flips: one prompt before any flip), so their error would not average
+    out; every prior is then moved by one shift on the logit scale, fitted with the fixed
+    prior's and with Beta-Bernoulli's other parameters (the discounting learner keeps
+    Beta-Bernoulli's shift, so the test of forgetting compares like with like)."""
     y, m, o, weights = _prepare(q, prior, outcomes)
     s, t = y.shape
     n = float(weights.sum())
+    shift0 = shift1 = 0.0
+    if shift_prior:
+        shift0 = _best_shift(y, m, o, weights, lambda c: c.fixed())
+        shift1 = _best_shift(y, m, o, weights, lambda c: c.best_kappa(1.0)[1])
+    rss0 = _Curves(y, _shifted(m, shift0), o, weights).fixed()
+    m = _shifted(m, shift1) if shift_prior else m
     curves = _Curves(y, m, o, weights)
-    rss0 = curves.fixed()
     lk1, rss1 = curves.best_kappa(1.0)
     # the discounted learner: its profile over decay (kappa refitted at each decay)
     profile = {float(d): curves.best_kappa(float(d)) for d in _DECAY_GRID}
@@ -248,6 +285,7 @@ def fit_updating(q: object, prior: object, outcomes: object) -> UpdatingFit:
     spread = max(float((((q_obs - mean) ** 2) * weights).sum()), 1e-12)
     r2 = 1 - float((((p_bb - q_obs) ** 2) * weights).sum() / spread)
     early, late, p_drift = _drift(y, m, o, weights, rss1, n, phi)
+    prior_shift = shift1
     return UpdatingFit(
         readings=int(n), sequences=s, shots=t, constant_evidence=constant,
         sigma=float(np.sqrt(rss1 / n)), rho=rho, phi=phi,
@@ -258,7 +296,7 @@ def fit_updating(q: object, prior: object, outcomes: object) -> UpdatingFit:
         kappa_discounted=float(np.exp(lk2)),
         lr_update=lr_update, p_update=chibar_p(lr_update / phi),
         lr_forget=lr_forget, p_forget=chibar_p(lr_forget / phi),
-        r2=r2, kappa_early=early, kappa_late=late, p_drift=p_drift,
+        r2=r2, kappa_early=early, kappa_late=late, p_drift=p_drift, prior_shift=prior_shift,
     )  # fmt: skip
 
 

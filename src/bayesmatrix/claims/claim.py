@@ -171,6 +171,33 @@ class Setting:
 KINDS = ("int", "float", "str", "bool")
 
 
+# the learners by construction a claim's rules are calibrated on (report.calibration builds
+# them): Bayesian ones (two prior strengths), forgetting ones, and a prior that never moves
+S, N = "supported", "not supported"
+BAYESIAN_LEARNERS = ("bayesian-exact", "bayesian", "bayesian-strong")
+FORGETTING_LEARNERS = ("window-4", "window-8", "decay-0.8")
+
+
+def right_answers(
+    bayesian: str | None, forgetting: str | None, ignorer: str | None
+) -> dict[str, str | None]:
+    """The right verdict of a rule for each calibration learner (None: not scored). The
+    Bayesian learners read with noise (bayesian, bayesian-strong) are Bayesian only up to
+    their noise: a rule that checks an exact identity (a martingale, exchangeability) scores
+    the noise-free one (bayesian-exact) alone: exact_only."""
+    return (
+        dict.fromkeys(BAYESIAN_LEARNERS, bayesian)
+        | dict.fromkeys(FORGETTING_LEARNERS, forgetting)
+        | {"ignorer": ignorer}
+    )
+
+
+def exact_only(answers: dict[str, str | None]) -> dict[str, str | None]:
+    """The answers of a rule that checks an exact identity: the noisy Bayesian learners are
+    not scored (their noise is a violation of it)."""
+    return answers | {"bayesian": None, "bayesian-strong": None}
+
+
 @dataclass
 class Context:
     """What a run may use: its settings, the model(s), a model loader, a folder for
@@ -238,6 +265,9 @@ class Claim(Generic[R]):
     consistent: Callable[[Mapping[str, Any]], None] = lambda _: None
     # how many units of work (progress lines counted) a run of these settings on n models has
     units: Callable[[Mapping[str, Any], int], int | None] = lambda s, n: None
+    # the right verdict of each calibrated rule per learner by construction (report.calibration
+    # names the learners; None: reported, not scored)
+    calibration: Mapping[Rule, Mapping[str, str | None]] = field(default_factory=dict)
     version: int = 1
     order: int = 1000
     source: str = field(default="", compare=False)  # the module that declared it

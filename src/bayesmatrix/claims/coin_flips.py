@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from bayesmatrix.claims._icl import BOOTSTRAP
-from bayesmatrix.claims.claim import Claim, Context, Setting
+from bayesmatrix.claims.claim import Claim, Context, N, S, Setting, right_answers
 from bayesmatrix.claims.registry import register
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.experiments.coinflips import (
@@ -19,6 +19,7 @@ from bayesmatrix.experiments.coinflips import (
     GAMMA,
     MIN_MASS,
     PRIOR,
+    UPDATING,
     CoinFlipResult,
     draw_flips,
     phrasings,
@@ -212,7 +213,7 @@ CLAIM = register(
                 "seeds": 3,
                 "first_seed": 0,
                 "flips": 30,
-                "phrasings": 6,
+                "phrasings": 4,
                 "chain": CHAIN,
                 "conflict": [0.2, 0.8],
                 "bootstrap": 200,
@@ -233,6 +234,11 @@ CLAIM = register(
         figures=lambda results, models, s: [("coin_flips", plot_coin_flips(results))],
         examples=_examples,
         consistent=_consistent,
+        calibration={
+            PRIOR: right_answers(S, S, S),
+            CONFLICT: right_answers(S, S, None),
+            UPDATING: right_answers(S, N, None),
+        },
         requires=frozenset({"logprobs"}),
         order=55,
         version=2,

@@ -71,7 +71,11 @@ CLAIM = register(
             "bootstrap": Setting("bootstrap resamples", "int", min=0, max=MAX_BOOTSTRAP),
             "seed": Setting("random seed", "int", min=0, max=10**6),
         },
-        profiles={"full": {"per_k": 50, "bootstrap": 1000, "seed": 42}},
+        profiles={
+            "test": {"per_k": 6, "bootstrap": 100, "seed": 42},
+            "quick": {"per_k": 20, "bootstrap": 500, "seed": 42},
+            "full": {"per_k": 50, "bootstrap": 1000, "seed": 42},
+        },
         run=_run,
         result=GeometryResult,
         figures=_figures,

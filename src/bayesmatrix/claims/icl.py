@@ -19,10 +19,11 @@ from bayesmatrix.claims._icl import (
     task_data,
     units,
 )
-from bayesmatrix.claims.claim import Claim, Context, Setting
+from bayesmatrix.claims.claim import Claim, Context, N, S, Setting, right_answers
 from bayesmatrix.claims.registry import register
 from bayesmatrix.experiments.icl.analysis import (
     FASTER,
+    UPDATING,
     IclAnalysis,
     analyse,
 )
@@ -99,6 +100,10 @@ CLAIM = register(
         examples=_examples,
         data=task_data,
         units=units,
+        calibration={
+            UPDATING: right_answers(S, N, None),
+            LAW: right_answers(S, N, None),
+        },
         consistent=lambda s: consistent(s, [s["shots"]]),
         requires=frozenset({"logprobs"}),
         order=30,

@@ -14,7 +14,7 @@ from bayesmatrix.claims._icl import (
     task_data,
     units,
 )
-from bayesmatrix.claims.claim import Claim, Context
+from bayesmatrix.claims.claim import Claim, Context, N, S, exact_only, right_answers
 from bayesmatrix.claims.registry import register
 from bayesmatrix.experiments.icl.martingale import MARTINGALE, MartingaleResult, martingale_gaps
 from bayesmatrix.experiments.icl.tasks import Task
@@ -58,13 +58,20 @@ CLAIM = register(
         rules=(MARTINGALE,),
         scope="models",
         settings=SWEEP_SETTINGS,
-        profiles={"full": sweep_settings(5)},
+        profiles={
+            "test": sweep_settings(2, conditions=["regular"]),
+            "quick": sweep_settings(2),
+            "full": sweep_settings(5),
+        },
         run=_run,
         result=MartingaleResult,
         figures=lambda results, models, settings: [],
         examples=_examples,
         data=task_data,
         units=units,
+        calibration={
+            MARTINGALE: exact_only(right_answers(S, N, S)),
+        },
         consistent=lambda s: consistent(s, [max(KS) + 1]),
         requires=frozenset({"logprobs"}),
         order=40,

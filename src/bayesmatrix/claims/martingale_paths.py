@@ -3,14 +3,16 @@ uncertainty shrinks at the Bayesian rate (Falck, Wang & Holmes 2024, on coin fli
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from bayesmatrix.claims._icl import BOOTSTRAP
-from bayesmatrix.claims.claim import Claim, Context, Setting
+from bayesmatrix.claims.claim import Claim, Context, N, S, Setting, exact_only, right_answers
 from bayesmatrix.claims.registry import register
+from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.experiments.icl.paths import (
     ALPHA,
     DRIFT,
@@ -87,6 +89,22 @@ def _examples() -> list[MartingalePathsResult]:
     ]
 
 
+# flips sampled in all (paths x horizon per cell): about 2 s per 10,000 on SmolLM2 here
+MAX_SAMPLED = 5_000_000
+
+
+def _budget(s: Mapping[str, Any]) -> None:
+    """Refuse settings whose sampled flips together would run for days."""
+    cells = len(s["thetas"]) * len(s["ns"]) * s["seeds"]
+    total = cells * s["paths"] * s["horizon"]
+    if total > MAX_SAMPLED:
+        raise BayesmatrixError(
+            f"these settings sample {total:,} flips ({cells} cells x {s['paths']} paths x "
+            f"{s['horizon']} flips), over the {MAX_SAMPLED:,} a run may take (about "
+            f"{total / 5000 / 3600:,.0f} hours here); lower paths, horizon or the cells"
+        )
+
+
 CLAIM = register(
     Claim(
         name="martingale-paths",
@@ -109,6 +127,24 @@ CLAIM = register(
             "bootstrap": BOOTSTRAP,
         },
         profiles={
+            "test": {
+                "thetas": [0.2, 0.8],
+                "ns": [4, 8],
+                "seeds": 1,
+                "first_seed": 0,
+                "paths": 8,
+                "horizon": 6,
+                "bootstrap": 50,
+            },
+            "quick": {
+                "thetas": [0.2, 0.5, 0.8],
+                "ns": [8, 32],
+                "seeds": 1,
+                "first_seed": 0,
+                "paths": 16,
+                "horizon": 10,
+                "bootstrap": 100,
+            },
             "full": {
                 "thetas": [0.2, 0.5, 0.8],
                 "ns": [8, 16, 32, 64],
@@ -117,12 +153,17 @@ CLAIM = register(
                 "paths": 40,
                 "horizon": 24,
                 "bootstrap": 200,
-            }
+            },
         },
         run=_run,
         result=MartingalePathsResult,
         figures=lambda results, models, s: [("martingale_paths", plot_martingale_paths(results))],
         examples=_examples,
+        consistent=_budget,
+        calibration={
+            DRIFT: exact_only(right_answers(S, N, S)),
+            RATE: exact_only(right_answers(S, N, N)),
+        },
         requires=frozenset({"streams"}),
         order=50,
     )

@@ -18,10 +18,14 @@ from bayesmatrix.claims._icl import (
     task_data,
     units,
 )
-from bayesmatrix.claims.claim import Claim, Context, Setting
+from bayesmatrix.claims.claim import Claim, Context, N, S, Setting, exact_only, right_answers
 from bayesmatrix.claims.registry import register
 from bayesmatrix.experiments.icl.order import AVERAGED, GAP_FALLS, OrderResult, order_cell
 from bayesmatrix.experiments.icl.tasks import Task
+
+# labels flipped at random: under constant evidence (every label true, or every one flipped)
+# every learner that counts agreements is exchangeable, and order effects cannot show
+VARYING = ["flipped:0.25"]
 
 
 def _run(ctx: Context, tasks: list[Task]) -> OrderResult:
@@ -90,13 +94,24 @@ CLAIM = register(
             "orderings": Setting("orderings K per n", "int", min=2, max=1000),
             "bootstrap": BOOTSTRAP,
         },
-        profiles={"full": sweep_settings(5, ns=[4, 8, 16, 32], orderings=8, bootstrap=200)},
+        profiles={
+            "test": sweep_settings(2, ns=[2, 4], orderings=3, bootstrap=50, conditions=VARYING),
+            "quick": sweep_settings(
+                2, ns=[4, 8, 16], orderings=4, bootstrap=100, conditions=VARYING
+            ),
+            "full": sweep_settings(
+                5, ns=[4, 8, 16, 32], orderings=8, bootstrap=200, conditions=VARYING
+            ),
+        },
         run=_run,
         result=OrderResult,
         figures=lambda results, models, s: [("order_effects", plot_order_effects(results))],
         examples=_examples,
         data=task_data,
         units=units,
+        calibration={
+            GAP_FALLS: exact_only(right_answers(S, N, S)),
+        },
         consistent=lambda s: consistent(s, [max(s["ns"]) + 1]),
         requires=frozenset({"logprobs"}),
         order=60,

@@ -100,7 +100,11 @@ CLAIM = register(
             "max_new_tokens": Setting("tokens per sampled answer", "int", min=1, max=512),
             "temperature": Setting("sampling temperature", "float", min=1e-3, max=10),
         },
-        profiles={"full": _settings(None, 10)},
+        profiles={
+            "test": _settings(8, 4) | {"max_new_tokens": 8},
+            "quick": _settings(20, 5),
+            "full": _settings(None, 10),
+        },
         run=_run,
         result=SemanticEntropyResult,
         figures=lambda results, models, s: [("risk_coverage", plot_risk_coverage(results))],

@@ -81,7 +81,7 @@ CLAIM = register(
             ),
             "steps": Setting("training steps per architecture", "int", min=1, max=1_000_000),
         },
-        profiles={"test": _settings(150), "quick": _settings(3000), "full": _settings(20_000)},
+        profiles={"test": _settings(150), "quick": _settings(1500), "full": _settings(20_000)},
         run=_run,
         result=WindTunnelResult,
         figures=_figures,

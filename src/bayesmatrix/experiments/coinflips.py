@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit, logit
 
 from bayesmatrix.bayes.dirichlet import beta_bernoulli_predictive
 from bayesmatrix.bayes.stats import bootstrap_mean_ci
@@ -214,14 +215,19 @@ def sequences(readings: pd.DataFrame) -> pd.DataFrame:
     """One row per (sequence, n) of the flip conditions: P(heads) averaged over the phrasings
     whose outcome words carry at least MIN_MASS there (NaN when none does: left out), the
     sequence's prior (its n = 0 readings averaged), the flip that follows, and how many
-    phrasings were left out."""
+    phrasings were left out. Readings are averaged on the log-odds scale: averaging
+    probabilities would pull a confident curve toward 0.5 the more its phrasings disagree,
+    which looks like forgetting to a fit."""
     frame = readings[readings["condition"] != "prior"].copy()
     frame["kept"] = frame["mass"] >= MIN_MASS
-    frame["p_kept"] = frame["p"].where(frame["kept"])
+    odds = logit(np.clip(frame["p"].to_numpy(float), 1e-6, 1 - 1e-6))
+    frame["odds"] = odds
+    frame["odds_kept"] = frame["odds"].where(frame["kept"])
     keys = [k for k in SEQUENCE]
     grouped = frame.groupby([*keys, "n"], dropna=False, sort=True)
-    out = grouped.agg(p=("p_kept", "mean"), prior=("p", "mean"), heads=("heads", "first"),
+    out = grouped.agg(p=("odds_kept", "mean"), prior=("odds", "mean"), heads=("heads", "first"),
                       kept=("kept", "sum"), read=("kept", "size")).reset_index()  # fmt: skip
+    out["p"], out["prior"] = expit(out["p"]), expit(out["prior"])
     first = out["n"] == 0
     out["prior"] = (
         out["prior"].where(first).groupby([out[k].fillna(-1) for k in keys]).transform("max")
@@ -232,14 +238,25 @@ def sequences(readings: pd.DataFrame) -> pd.DataFrame:
 
 def _arrays(seqs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(readings, priors, flips) [S, N] of sequences (the reading after the last flip has no
-    flip to predict and is left out)."""
+    flip to predict and is left out). A reading of a context another sequence already read
+    (sequences that begin with the same flips read the same prompt: every one at n = 0) is
+    one observation, not several: the copies are left out (NaN)."""
     keys = [k for k in SEQUENCE]
     q, m, o = [], [], []
+    seen: set[tuple] = set()
     for _, g in seqs.groupby([seqs[k].fillna(-1) for k in keys], sort=True):
         g = g.sort_values("n").iloc[:-1]
-        q.append(g["p"].to_numpy(float))
+        flips = g["next"].to_numpy(float)
+        readings = g["p"].to_numpy(float).copy()
+        stated = g["stated"].iloc[0]
+        for t in range(len(flips)):
+            context = (None if stated != stated else float(stated), *flips[:t].astype(int))
+            if context in seen:
+                readings[t] = np.nan
+            seen.add(context)
+        q.append(readings)
         m.append(np.clip(g["prior"].to_numpy(float), 1e-4, 1 - 1e-4))
-        o.append(g["next"].to_numpy(float))
+        o.append(flips)
     return np.array(q), np.array(m), np.array(o)
 
 
@@ -305,7 +322,7 @@ class CoinFlipResult(FrameResult):
             flips = seqs[seqs["condition"].isin(["evidence", "chain"])]
             if flips.empty or flips["p"].notna().sum() < 3:
                 return None
-            self._fits[model] = fit_updating(*_arrays(flips))
+            self._fits[model] = fit_updating(*_arrays(flips), shift_prior=True)
         return self._fits[model]
 
     def compared(self, model: str) -> pd.DataFrame:

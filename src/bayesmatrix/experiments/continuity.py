@@ -30,12 +30,17 @@ if TYPE_CHECKING:
 EPS_GRID = tuple(float(x) for x in np.logspace(-4, 0, 9))
 LAMBDAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 CONVEXITY_TOLERANCE = 0.1  # TV(row at the mixed embedding, mixed row) / TV(p1, p2) at lambda=0.5
-SLOPE = Rule("the log-log slope of TV against eps", above=0.5, refute_at=0.1)
+SLOPE = Rule("the log-log slope of TV against eps", above=0.5, refute_at=0.1, id="continuity.slope")
 CONVEX = Rule(
     "TV(row at the mixed embedding, mixed row) / TV(p1, p2) at lambda 0.5",
     below=CONVEXITY_TOLERANCE,
+    id="continuity.convexity",
 )
-NEIGHBOURS = Rule("the KL gain of k nearest neighbours over k random positions", above=0)
+NEIGHBOURS = Rule(
+    "the KL gain of k nearest neighbours over k random positions",
+    above=0,
+    id="continuity.neighbours",
+)
 
 
 def hidden_bank(
@@ -245,16 +250,24 @@ class ContinuityResult(FrameResult):
                 "Theorem 1: rows depend continuously on the embedding",
                 cont,
                 [SLOPE.status(s["slope_lo"], s["slope_hi"])],
+                subject=self.model,
+                **SLOPE.record(s["slope"], s["slope_lo"], s["slope_hi"]),
             ),
             Verdict.from_rules(
                 "The embedding-to-row map preserves convexity (the paper's assumption)",
                 conv,
                 [CONVEX.status(s["convexity_gap_lo"], s["convexity_gap_hi"])],
+                subject=self.model,
+                **CONVEX.record(s["convexity_gap"], s["convexity_gap_lo"], s["convexity_gap_hi"]),
             ),
             Verdict.from_rules(
                 "Nearby embeddings give nearby rows (neighbours predict unseen rows)",
                 knn,
                 [NEIGHBOURS.status(s["knn_gain_vs_random_lo"], s["knn_gain_vs_random_hi"])],
+                subject=self.model,
+                **NEIGHBOURS.record(
+                    s["knn_gain_vs_random"], s["knn_gain_vs_random_lo"], s["knn_gain_vs_random_hi"]
+                ),
             ),
         ]
 

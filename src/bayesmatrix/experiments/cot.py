@@ -19,8 +19,12 @@ from bayesmatrix.results.verdicts import Rule, Verdict
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
 
-ENTROPY_FALLS = Rule("the answer-row entropy change with the steps", below=0, unit=" bits")
-ANSWER_RISES = Rule("the change in log P(answer) with the steps", above=0, unit=" nats")
+ENTROPY_FALLS = Rule(
+    "the answer-row entropy change with the steps", below=0, unit=" bits", id="cot.entropy"
+)
+ANSWER_RISES = Rule(
+    "the change in log P(answer) with the steps", above=0, unit=" nats", id="cot.answer"
+)
 
 
 @dataclass
@@ -60,6 +64,8 @@ class CotResult(ModelFrame):
                 "the right answer",
                 text,
                 [ENTROPY_FALLS.status(h_lo, h_hi), ANSWER_RISES.status(lp_lo, lp_hi)],
+                subject=self.model,
+                **ENTROPY_FALLS.record(h, h_lo, h_hi),
             )
         ]
 

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 MAJORIZATION_TOL = 1e-6
 
-FALLS = Rule("the mean entropy change", below=0, unit=" bits")
-MOSTLY = Rule("the share of pairs where entropy falls (Wilson)", above=0.5)
+FALLS = Rule("the mean entropy change", below=0, unit=" bits", id="entropy.falls")
+MOSTLY = Rule("the share of pairs where entropy falls (Wilson)", above=0.5, id="entropy.mostly")
 
 
 def entropy_bits(rows: np.ndarray) -> np.ndarray:
@@ -183,6 +183,8 @@ class EntropyResult(ModelFrame):
                     "Theorem 3: more specific prompts give more concentrated rows",
                     text,
                     [FALLS.status(lo, hi), MOSTLY.status(f_lo, f_hi)],
+                    subject=self.model,
+                    **FALLS.record(row.delta_bits, lo, hi),
                 )
             )
         return out

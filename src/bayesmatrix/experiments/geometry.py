@@ -39,9 +39,12 @@ if TYPE_CHECKING:
 
 DECODABLE_RHO = 0.5  # |Spearman(PC1, entropy)| must exceed this for "decodable along PC1"
 READOUT_BITS = 0.05  # ablating PC1 may change the Bayesian error by at most this (bits)
-DECODABLE = Rule("Spearman(PC1, model entropy)", above=DECODABLE_RHO)
+DECODABLE = Rule("Spearman(PC1, model entropy)", above=DECODABLE_RHO, id="geometry.decodable")
 READOUT = Rule(
-    "the change in Bayesian error when PC1 is projected out", within=READOUT_BITS, unit=" bits"
+    "the change in Bayesian error when PC1 is projected out",
+    within=READOUT_BITS,
+    unit=" bits",
+    id="geometry.readout",
 )
 CONTROL_SUBSPACE = 10  # random control directions are drawn in the top-10 principal subspace
 SULA_KS = (0, 1, 2, 4, 8)
@@ -355,6 +358,8 @@ def geometry_verdicts(model: str, protocol: str, g: dict[str, float]) -> list[Ve
         f"{g['pc1_variance']:.1%} of the variance; a linear probe on all {int(g['dim'])} "
         f"dimensions reaches cross-validated R^2 {g['probe_r2']:.3f} ({int(g['states'])} states)",
         [DECODABLE.status(g["rho_model_lo"], g["rho_model_hi"])],
+        subject=model,
+        **DECODABLE.record(g["rho_model"], g["rho_model_lo"], g["rho_model_hi"]),
     )
     if "ablation_change" not in g:
         return [first]
@@ -369,5 +374,7 @@ def geometry_verdicts(model: str, protocol: str, g: dict[str, float]) -> list[Ve
         [
             READOUT.status(g["ablation_change_lo"], g["ablation_change_hi"]),
         ],
+        subject=model,
+        **READOUT.record(g["ablation_change"], g["ablation_change_lo"], g["ablation_change_hi"]),
     )
     return [first, second]

@@ -21,7 +21,9 @@ from bayesmatrix.results.verdicts import Rule, Verdict
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
 
-SIGNALS_WRONG = Rule("the AUROC of low answer-row entropy for a right answer", above=0.5)
+SIGNALS_WRONG = Rule(
+    "the AUROC of low answer-row entropy for a right answer", above=0.5, id="hallucination.auroc"
+)
 
 
 @dataclass
@@ -67,9 +69,15 @@ class HallucinationResult(ModelFrame):
             )
             claim = "Diffuse (high-entropy) answer rows signal wrong answers"
             if np.isnan(a):
-                out.append(Verdict(claim, "inconclusive", text + " (all answers right or wrong)"))
+                out.append(
+                    Verdict(claim, "inconclusive", text + " (all answers right or wrong)",
+                            subject=self.model, **SIGNALS_WRONG.record(a, lo, hi))
+                )  # fmt: skip
             else:
-                out.append(Verdict.from_rules(claim, text, [SIGNALS_WRONG.status(lo, hi)]))
+                out.append(
+                    Verdict.from_rules(claim, text, [SIGNALS_WRONG.status(lo, hi)],
+                                       subject=self.model, **SIGNALS_WRONG.record(a, lo, hi))
+                )  # fmt: skip
         return out
 
 

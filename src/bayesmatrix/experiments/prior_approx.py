@@ -24,7 +24,7 @@ from bayesmatrix.results.verdicts import Rule, Status, Verdict
 
 SOURCES = ("logistic-normal", "spiky", "lm")
 CLAIM = "Theorem 2: finite Dirichlet mixtures approximate the prior better than one Dirichlet"
-GAIN = Rule("the best k's held-out gain over k = 1", above=0, unit=" nats/point")
+GAIN = Rule("the best k's held-out gain over k = 1", above=0, unit=" nats/point", id="prior.gain")
 
 
 @dataclass
@@ -68,9 +68,15 @@ class PriorApproxResult(FrameResult):
             text += f"; gap to the true prior {gap1:.4f} at k=1 -> {row['gap_to_truth']:.4f}"
         if self.frame["k"].max() < 2:  # no mixture was fitted: nothing was compared
             why = "only k = 1 was fitted, so no mixture was compared with one Dirichlet"
-            return Verdict(CLAIM, "inconclusive", f"{text} ({why})")
+            return Verdict(
+                CLAIM, "inconclusive", f"{text} ({why})", subject=self.source,
+                **GAIN.record(gain, lo, hi),
+            )  # fmt: skip
         best: Status = "not supported" if self.best_k == 1 else "supported"
-        return Verdict.from_rules(CLAIM, text, [best, GAIN.status(lo, hi)])
+        return Verdict.from_rules(
+            CLAIM, text, [best, GAIN.status(lo, hi)], subject=self.source,
+            **GAIN.record(gain, lo, hi),
+        )  # fmt: skip
 
 
 def sample_prior(

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
 TOLERANCE = 1e-4  # max |traced row - separate pass| allowed, in probability
 MATCHES = Rule(
-    "the largest |traced row - separate pass| (a number, not an interval)", below=TOLERANCE
+    "the largest |traced row - separate pass| (a number, not an interval)",
+    below=TOLERANCE,
+    id="rows.matches",
 )
 
 
@@ -45,6 +47,8 @@ class RowsCheck(FrameResult):
                 f"max |difference| {err:.1e} over {len(self.frame)} rows of {self.vocab_size} "
                 f"tokens; rows sum to 1 within {sums:.1e}",
                 [MATCHES.status(err, err)],
+                subject=self.model,
+                **MATCHES.record(err, err, err),
             )
         ]
 

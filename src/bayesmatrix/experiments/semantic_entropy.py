@@ -42,7 +42,11 @@ SIGNALS = {
 }
 # row entropy "matches" semantic entropy when its AUROC is lower by less than this
 MARGIN = 0.05
-AS_GOOD = Rule("the paired-bootstrap AUROC(semantic entropy) - AUROC(row entropy)", below=MARGIN)
+AS_GOOD = Rule(
+    "the paired-bootstrap AUROC(semantic entropy) - AUROC(row entropy)",
+    below=MARGIN,
+    id="semantic-entropy.as-good",
+)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 
@@ -170,7 +174,13 @@ class SemanticEntropyResult(ModelFrame):
                 f"(AUROC within {MARGIN})"
             )
             out.append(
-                Verdict.from_rules(claim, text, [AS_GOOD.status(d["auroc_lo"], d["auroc_hi"])])
+                Verdict.from_rules(
+                    claim,
+                    text,
+                    [AS_GOOD.status(d["auroc_lo"], d["auroc_hi"])],
+                    subject=self.model,
+                    **AS_GOOD.record(d["auroc"], d["auroc_lo"], d["auroc_hi"]),
+                )
             )
         return out
 

@@ -20,9 +20,17 @@ if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
 
 HELDOUT_EVERY = 20  # every 20th file of the corpus is held out of the index and compared on
-CLOSER = Rule("the change in KL(matrix || LM) per token of matched suffix", below=0, unit=" bits")
-GENERALISES = Rule("the LM's saving over the matrix in bits per held-out token", above=0)
-MIXTURE = Rule("the held-out gain of the matrix-LM mixture in bits per token", above=0)
+CLOSER = Rule(
+    "the change in KL(matrix || LM) per token of matched suffix", below=0, unit=" bits",
+    id="matrix.closer",
+)  # fmt: skip
+GENERALISES = Rule(
+    "the LM's saving over the matrix in bits per held-out token", above=0,
+    id="matrix.generalises",
+)  # fmt: skip
+MIXTURE = Rule(
+    "the held-out gain of the matrix-LM mixture in bits per token", above=0, id="matrix.mixture"
+)
 
 
 @dataclass
@@ -61,6 +69,8 @@ class MatrixResult(FrameResult):
                 f"of matched suffix; mean {s['kl_matrix_lm_bits']:.2f} bits (reverse "
                 f"{s['kl_lm_matrix_bits']:.2f})",
                 [CLOSER.status(lo, hi)],
+                subject=self.model,
+                **CLOSER.record(slope, lo, hi),
             )
         ]
         diff, dlo, dhi = loss_difference(self.comparison.positions)
@@ -72,6 +82,8 @@ class MatrixResult(FrameResult):
                 f"{s['ppl_matrix_hi']:.1f}]; the LM saves {diff:.2f} [{dlo:.2f}, {dhi:.2f}] "
                 "bits per token",
                 [GENERALISES.status(dlo, dhi)],
+                subject=self.model,
+                **GENERALISES.record(diff, dlo, dhi),
             )
         )
         if "mix_gain_bits" in s:
@@ -84,6 +96,10 @@ class MatrixResult(FrameResult):
                     f"gains {gain} bits per token on odd windows (perplexity "
                     f"{s['ppl_lm_heldout']:.1f} -> {s['ppl_mix_heldout']:.1f})",
                     [MIXTURE.status(s["mix_gain_bits_lo"], s["mix_gain_bits_hi"])],
+                    subject=self.model,
+                    **MIXTURE.record(
+                        s["mix_gain_bits"], s["mix_gain_bits_lo"], s["mix_gain_bits_hi"]
+                    ),
                 )
             )
         return out

@@ -89,6 +89,12 @@ class Loader:
         """What `required` names that the model's backend can never give (sorted)."""
         return sorted(set(required) - self.backend(name)[1])
 
+    def parameters(self, name: str | os.PathLike[str]) -> int | None:
+        """The model's parameter count when known without loading it (None otherwise)."""
+        from bayesmatrix.models.reference import parameter_count
+
+        return parameter_count(name)
+
     @property
     def suffix(self) -> str:
         """What the placement adds to an identity ('' for float32)."""
@@ -158,6 +164,9 @@ class Preloaded(Loader):
 
     def resources(self, name: str | os.PathLike[str]) -> Resources:
         return Resources()
+
+    def parameters(self, name: str | os.PathLike[str]) -> int | None:
+        return self.model(name).num_parameters or None
 
     def __repr__(self) -> str:
         return f"Preloaded({', '.join(self.models)})"  # type: ignore[attr-defined]

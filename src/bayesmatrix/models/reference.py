@@ -75,8 +75,8 @@ class ModelRef:
         if text in MODELS:
             return cls(text, "named", str(get_spec(text).path()), text)
         if text.startswith(SERVER_PREFIXES):
-            parse_server(text)  # a malformed URL or option fails here, before any work
-            return cls(text, "server", text, text)
+            served = parse_server(text).model  # a bad URL or option fails here, before any work
+            return cls(text, "server", text, served or text)
         if text.startswith(ENGINE_PREFIX):
             folder = Path(engine_options(text)[0]).expanduser()
             if not (folder / "config.json").is_file():
@@ -246,6 +246,40 @@ def backend_for(reference: object) -> Backend:
 def missing_capabilities(reference: object, required: Iterable[str]) -> list[str]:
     """What a claim requires that the reference's backend can never give (sorted)."""
     return sorted(set(required) - backend_for(reference).capabilities)
+
+
+def parameter_count(reference: str | os.PathLike[str] | ModelRef) -> int | None:
+    """The number of parameters of a model whose weights are on disk (a folder's safetensors
+    headers, or a GGUF's converted folder once converted); None when not known without
+    loading (a served model, a learner, a GGUF not yet converted)."""
+    import json
+    import struct
+
+    ref = ModelRef.parse(reference)
+    if ref.gguf is not None:
+        from bayesmatrix.models.paths import gguf_cache_dir
+
+        folder = gguf_cache_dir(ref.gguf)
+    elif ref.kind in ("folder", "engine"):
+        folder = Path(ref.location)
+    else:
+        return None
+    total = 0
+    weights = sorted(folder.glob("*.safetensors"))
+    for path in weights:
+        try:
+            with open(path, "rb") as f:
+                (size,) = struct.unpack("<Q", f.read(8))
+                header = json.loads(f.read(size))
+        except (OSError, ValueError, struct.error):
+            return None
+        for name, entry in header.items():
+            if name != "__metadata__":
+                count = 1
+                for dim in entry["shape"]:
+                    count *= int(dim)
+                total += count
+    return total or None
 
 
 def model_identity(reference: str | os.PathLike[str] | ModelRef) -> str:

@@ -1,219 +1,223 @@
-"""How often the ICL-family verdict rules err, measured on learners by construction
-(models.learners) read through the claims' own code: the size of a rule (how often it says
-"not supported" of the exact Bayesian learner) and its power (how rarely it says
-"supported" of a learner that is not Bayesian), each with a Wilson interval over
-replicates. A replicate is the claim run at a profile's settings on fresh seeds.
+"""How often each verdict rule errs, measured on learners by construction (models.learners)
+read through the claims' own prompts and code: per rule and learner, the rate of each verdict
+over independent replicates, against the right answer the claim declares (Claim.calibration,
+keyed by rule). A replicate is the claim run at a profile's settings on fresh demonstration
+seeds and fresh read noise.
 
-Each rule's right answer per learner is stated in EXPECTED: a fixed-prior ignorer is a
-martingale and exchangeable by construction (a Bayesian learner with an infinitely strong
-prior), so "supported" is right for it there; all three learners have a fair coin prior.
-Inconclusive is never counted as an error, and is reported as its own rate.
+The learners (LEARNERS) are noisy, as real models' readings are: Gaussian noise on the logit
+of every reading, per-input priors spread about their mean (the scale of both measured on the
+embedded models: docs/guides/verdict-calibration.md). The nulls are Bayesian but misspecified
+for the fits (a noisy zero-shot reading stands in for the prior; another prior strength than
+any default); the alternatives forget at two windows and a decay rate.
+
+Targets, per rule: against a learner whose right answer is "supported", the rate of "not
+supported" (size) at most SIZE (shown by the Wilson upper bound) and of "inconclusive" at most
+ABSTAIN; against one whose right answer is "not supported", the rate of "not supported"
+(power) at least POWER (shown by the Wilson lower bound). A learner whose right answer is not
+stated (None) is reported, not scored.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Sequence
-from importlib.resources import files
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from bayesmatrix.bayes.stats import wilson_interval
 
-LEARNERS = {
-    "bayesian": "learner:bayesian",
-    "recency": "learner:recency",
-    "ignorer": "learner:ignorer",
+SIZE = 0.05
+POWER = 0.80
+ABSTAIN = 0.20
+# the read noise and per-input prior spread of the learners: SmolLM2-135M's on the icl design
+# (residual SD 1.35 logits about its fitted Beta-Bernoulli curve; zero-shot P(true label) with
+# logit mean 1.49, SD 1.33: docs/guides/verdict-calibration.md)
+READS = "noise=1.3&prior_spread=1.3"
+LEARNERS: dict[str, str] = {
+    "bayesian-exact": "learner:bayesian?kappa=2&prior=0.75&prior_spread=1.3",
+    "bayesian": f"learner:bayesian?kappa=2&prior=0.75&{READS}",
+    "bayesian-strong": f"learner:bayesian?kappa=8&prior=0.6&{READS}",
+    "window-4": f"learner:recency?window=4&kappa=2&prior=0.75&{READS}",
+    "window-8": f"learner:recency?window=8&kappa=2&prior=0.75&{READS}",
+    "decay-0.8": f"learner:discount?decay=0.8&kappa=2&prior=0.75&{READS}",
+    "ignorer": f"learner:ignorer?prior=0.75&{READS}",
 }
-CLAIMS = ("icl", "martingale", "martingale-paths", "icl-order", "coin-flips")
-# labels flipped at random in 30% of demonstrations: evidence that varies, so a forgetting
-# learner can be told from a Bayesian one (with every label agreeing, or every one flipped,
-# a window over the last demonstrations predicts as a Bayesian learner with a strong prior)
-MIXED = "flipped:0.3"
-SIZE_TARGET = 0.05  # "not supported" of the Bayesian learner at most this often
-POWER_TARGET = 0.20  # "supported" of a non-Bayesian learner at most this often
-
-# (claim, a fragment of the verdict's claim text) -> right answer per learner
-_S, _N = "supported", "not supported"
-EXPECTED: dict[tuple[str, str], dict[str, str]] = {
-    ("icl", "consistent with Bayesian updating"): {"bayesian": _S, "recency": _N, "ignorer": _N},
-    ("icl", "Bayesian scaling law"): {"bayesian": _S, "recency": _N, "ignorer": _N},
-    ("martingale", "are martingales"): {"bayesian": _S, "recency": _N, "ignorer": _S},
-    ("martingale-paths", "martingales along"): {"bayesian": _S, "recency": _N, "ignorer": _S},
-    ("martingale-paths", "Bayesian rate"): {"bayesian": _S, "recency": _N, "ignorer": _N},
-    ("icl-order", "exchangeable"): {"bayesian": _S, "recency": _N, "ignorer": _S},
-    ("coin-flips", "prior for a coin is fair"): {"bayesian": _S, "recency": _S, "ignorer": _S},
-    ("coin-flips", "more than a stated bias"): {"bayesian": _S, "recency": _S, "ignorer": _N},
-    ("coin-flips", "like the Beta-Binomial posterior"): {
-        "bayesian": _S,
-        "recency": _N,
-        "ignorer": _N,
-    },
-}
+S, N = "supported", "not supported"
 
 
-# conditions whose demonstrations all agree with the truth (or all disagree): the evidence a
-# label-agreement learner sees is the same in every order, so any learner is exchangeable on
-# them, and "supported" is the right answer of the order rule for the recency learner there
-CONSTANT_EVIDENCE = ("regular", "flipped", "sul")
+def reference(learner: str, replicate: int) -> str:
+    """The learner's reference with the replicate's noise seed."""
+    return f"{LEARNERS[learner]}&seed={replicate}"
 
 
-def right_answer(claim: str, rule: str, condition: str, learner: str) -> str:
-    """The verdict a rule should give a learner (EXPECTED, with the exception above)."""
-    if rule == "exchangeable" and condition in CONSTANT_EVIDENCE:
-        return _S
-    return EXPECTED[(claim, rule)][learner]
+def calibrated_claims() -> list[Any]:
+    """The claims that declare right answers for learners (Claim.calibration)."""
+    from bayesmatrix.claims import list_claims
+
+    return [c for c in list_claims() if c.calibration]
 
 
-def rule_key(claim: str, verdict_claim: str) -> str | None:
-    """The EXPECTED fragment a verdict of `claim` belongs to (None: not calibrated)."""
-    return next((frag for (c, frag) in EXPECTED if c == claim and frag in verdict_claim), None)
+def one_replicate(claim_name: str, learner: str, replicate: int, profile: str, out: str) -> list:
+    """The verdicts of one claim on one learner in one replicate: (rule, statement, status)
+    of every verdict whose rule the claim calibrates. Results are saved under `out` and
+    reused, so a killed study resumes."""
+    from bayesmatrix.claims import get_claim, run_claim, verdicts_of
+    from bayesmatrix.models.loading import Loader
+
+    claim = get_claim(claim_name)
+    base = claim.configure(profile if profile in claim.profiles else "full")
+    seeds = base.get("seeds", 1)
+    settings = {**base, "first_seed": replicate * seeds} if "first_seed" in base else base
+    where = Path(out) / claim_name / learner / f"r{replicate}"
+    results = run_claim(claim, [reference(learner, replicate)], settings, where, Loader())
+    rules = {rule.id for rule in claim.calibration}
+    return [(v.rule, v.statement, v.status) for v in verdicts_of(results) if v.rule in rules]
 
 
 def calibration_runs(
-    claims: Sequence[str] = CLAIMS,
+    claims: Sequence[str] | None = None,
     profile: str = "quick",
     replicates: int = 10,
     out: str | Path = "runs/calibration",
     progress: Callable[[str], None] = lambda _: None,
-    extra_conditions: Sequence[str] = (MIXED,),
+    learners: Iterable[str] = tuple(LEARNERS),
+    workers: int = 1,
+    first: int = 0,
 ) -> pd.DataFrame:
-    """Every verdict of every claim on every learner, per replicate: one row each (claim,
-    rule, ICL condition, learner, replicate, status, the verdict's own claim text).
-    Replicate r runs the claim's `profile` (its full one when it has no such profile) on
-    seeds starting at r * seeds, the ICL claims with `extra_conditions` added to theirs;
-    results are saved under `out` and reused, so a killed study resumes."""
-    from bayesmatrix.claims import get_claim
-    from bayesmatrix.claims.claim import verdicts_of
-    from bayesmatrix.claims.registry import run_claim
-    from bayesmatrix.models.loading import Loader
-
-    load = Loader()
+    """Every calibrated verdict of the claims on the learners over replicates first ..
+    first + replicates - 1: one row each (claim, rule, learner, replicate, status,
+    statement). `workers` processes run replicates side by side."""
+    names = list(claims) if claims else [c.name for c in calibrated_claims()]
+    jobs = [
+        (name, learner, r, profile, str(out))
+        for name in names
+        for learner in learners
+        for r in range(first, first + replicates)
+    ]
     rows = []
-    for name in claims:
-        claim = get_claim(name)
-        base = claim.configure(profile if profile in claim.profiles else "full")
-        if "conditions" in base:
-            base["conditions"] = list(dict.fromkeys([*base["conditions"], *extra_conditions]))
-        for r in range(replicates):
-            settings = {**base, "first_seed": r * base["seeds"]}
-            for kind, ref in LEARNERS.items():
-                progress(f"{name} replicate {r + 1}/{replicates} on the {kind} learner")
-                where = Path(out) / name / kind / f"r{r}"
-                for v in verdicts_of(run_claim(claim, [ref], settings, where, load)):
-                    key = rule_key(name, v.statement)
-                    if key is not None:
-                        found = (
-                            re.search(r"\(([\w.:-]+)\)", v.statement)
-                            if "conditions" in base
-                            else None
-                        )
-                        rows.append(
-                            {"claim": name, "rule": key,
-                             "condition": found.group(1) if found else "",
-                             "learner": kind, "replicate": r, "status": v.status,
-                             "verdict": v.statement}
-                        )  # fmt: skip
+
+    def collect(job: tuple, found: list) -> None:
+        name, learner, r = job[:3]
+        for rule, statement, status in found:
+            rows.append(
+                {"claim": name, "rule": rule, "learner": learner, "replicate": r,
+                 "status": status, "statement": statement}
+            )  # fmt: skip
+        progress(f"{name} on {learner}, replicate {r}")
+
+    if workers <= 1:
+        for job in jobs:
+            collect(job, one_replicate(*job))
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            for job, found in zip(jobs, pool.map(_unpack, jobs), strict=True):
+                collect(job, found)
     return pd.DataFrame(rows)
+
+
+def _unpack(job: tuple) -> list:
+    return one_replicate(*job)
+
+
+def right_answers() -> dict[str, dict[str, str | None]]:
+    """{rule id: {learner: right answer}} as the calibrated claims declare them."""
+    out: dict[str, dict[str, str | None]] = {}
+    for claim in calibrated_claims():
+        for rule, answers in claim.calibration.items():
+            out[rule.id] = dict(answers)
+    return out
 
 
 def error_rates(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per (claim, rule, condition, learner): the right answer, the verdicts counted, the
-    rate of the wrong verdict with its 95% Wilson interval, the rate of inconclusive, and
-    whether the rate meets its target (size for the Bayesian learner, power for the others). A rule
-    meets a target when the interval's upper end is within it; it misses when the rate
-    itself is above it; otherwise the replicates cannot tell."""
+    """Per (claim, rule, learner): the right answer, the verdicts counted, the rate of each
+    status with Wilson intervals, and whether the rule meets its targets (see the module
+    docstring): 'yes', 'no' (the rate itself misses), or 'cannot tell' (the interval
+    straddles the target)."""
+    answers = right_answers()
     rows = []
-    keys = ["claim", "rule", "condition", "learner"]
-    for (claim, rule, condition, learner), g in runs.groupby(keys, sort=False):
-        right = right_answer(claim, rule, condition, learner)
-        wrong = _N if right == _S else _S
+    for (claim, rule, learner), g in runs.groupby(["claim", "rule", "learner"], sort=False):
+        right = answers.get(rule, {}).get(learner)
         n = len(g)
-        errors = int((g["status"] == wrong).sum())
-        lo, hi = wilson_interval(errors, n)
-        target = SIZE_TARGET if learner == "bayesian" else POWER_TARGET
-        if right == _S and learner != "bayesian":
-            target = SIZE_TARGET  # the learner satisfies the claim: a false "not supported"
-        rate = errors / n if n else float("nan")
-        rows.append(
-            {"claim": claim, "rule": rule, "condition": condition, "learner": learner,
-             "right": right, "n": n,
-             "wrong_rate": rate, "wrong_lo": lo, "wrong_hi": hi,
-             "inconclusive_rate": float((g["status"] == "inconclusive").mean()),
-             "target": target,
-             "meets": "yes" if hi <= target else "no" if rate > target else "cannot tell"}
-        )  # fmt: skip
+        counts = {s: int((g["status"] == s).sum()) for s in (S, N, "inconclusive")}
+        row: dict[str, Any] = {"claim": claim, "rule": rule, "learner": learner, "right": right,
+                               "n": n}  # fmt: skip
+        for status, key in ((S, "supported"), (N, "not_supported"), ("inconclusive", "abstain")):
+            lo, hi = wilson_interval(counts[status], n)
+            row |= {key: counts[status] / n, f"{key}_lo": lo, f"{key}_hi": hi}
+        row["meets"] = _meets(row, right)
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
+def _meets(row: dict[str, Any], right: str | None) -> str:
+    """Whether a (rule, learner) row meets its targets (see the module docstring)."""
+    if right == S:
+        size = _target(row["not_supported"], row["not_supported_hi"], SIZE, upper=True)
+        abstain = _target(row["abstain"], row["abstain_hi"], ABSTAIN, upper=True)
+        return size if abstain == "yes" else abstain if size == "yes" else "no" if "no" in (
+            size, abstain) else "cannot tell"  # fmt: skip
+    if right == N:
+        return _target(row["not_supported"], row["not_supported_lo"], POWER, upper=False)
+    return "not scored"
+
+
+def _target(rate: float, bound: float, target: float, upper: bool) -> str:
+    if upper:
+        return "yes" if bound <= target else "no" if rate > target else "cannot tell"
+    return "yes" if bound >= target else "no" if rate < target else "cannot tell"
+
+
 def markdown_table(rates: pd.DataFrame) -> str:
-    """The error rates as the docs' table."""
+    """The rates as the docs' table."""
     lines = [
-        "| claim | rule | condition | learner | right answer | n | wrong verdicts [95% CI] | "
-        "inconclusive | target | meets |",
-        "|---|---|---|---|---|---:|---|---:|---:|---|",
+        "| claim | rule | learner | right answer | n | supported | not supported | "
+        "inconclusive | meets its targets |",
+        "|---|---|---|---|---:|---|---|---|---|",
     ]
+
+    def share(r: Any, key: str) -> str:
+        return (f"{getattr(r, key):.0%} [{getattr(r, key + '_lo'):.0%}, "
+                f"{getattr(r, key + '_hi'):.0%}]")  # fmt: skip
+
     for r in rates.itertuples(index=False):
         lines.append(
-            f"| {r.claim} | {r.rule} | {r.condition or '-'} | {r.learner} | {r.right} | {r.n} | "
-            f"{r.wrong_rate:.0%} "
-            f"[{r.wrong_lo:.0%}, {r.wrong_hi:.0%}] | {r.inconclusive_rate:.0%} | "
-            f"<= {r.target:.0%} | {r.meets} |"
+            f"| {r.claim} | {r.rule} | {r.learner} | {r.right or '-'} | {r.n} | "
+            f"{share(r, 'supported')} | {share(r, 'not_supported')} | {share(r, 'abstain')} | "
+            f"{r.meets} |"
         )
     return "\n".join(lines)
-
-
-def rates_file() -> Path:
-    """Where the measured rates ship (benchmarks/verdict_calibration.py --save writes it)."""
-    return Path(str(files("bayesmatrix.data").joinpath("calibration.json")))
 
 
 def save_rates(
     rates: pd.DataFrame, profile: str, replicates: int, path: Path, merge: bool = True
 ) -> Path:
-    """The rates, each row with the profile and replicates it was measured at, as JSON the
-    report reads; with `merge`, rows of other claims already in the file are kept (cheap
-    claims can be measured with more replicates than expensive ones)."""
+    """The rates as JSON the report reads, each row with the profile, the replicates and the
+    claim version it was measured at; with `merge`, rows of other claims already in the file
+    are kept (cheap claims can be measured with more replicates than expensive ones)."""
+    from bayesmatrix.claims import get_claim
     from bayesmatrix.results.io import write_text
 
-    rows = rates.assign(profile=profile, replicates=replicates).to_dict("records")
+    from bayesmatrix.results.store import digest
+
+    claims = {c: get_claim(c) for c in rates["claim"].unique()}
+    versions = {c: claim.version for c, claim in claims.items()}
+    digests = {
+        c: digest(claim.configure(profile if profile in claim.profiles else "full"))
+        for c, claim in claims.items()
+    }
+    rows = rates.assign(
+        profile=profile,
+        replicates=replicates,
+        version=rates["claim"].map(versions),
+        settings=rates["claim"].map(digests),
+    ).to_dict("records")
     if merge and path.is_file():
         mine = {r["claim"] for r in rows}
-        kept = json.loads(path.read_text(encoding="utf-8"))["rates"]
-        rows = [r for r in kept if r["claim"] not in mine] + rows
-    return write_text(path, json.dumps({"rates": rows}, indent=1, default=float) + "\n")
-
-
-def rule_summary(claim: str, path: Path | None = None) -> str:
-    """One line per calibrated rule of a claim: how often it gave each learner the wrong
-    verdict in the shipped calibration run ('' when the claim was not calibrated)."""
-    src = path or rates_file()
-    if not src.is_file():
-        return ""
-    body = json.loads(src.read_text(encoding="utf-8"))
-    rows = [r for r in body["rates"] if r["claim"] == claim]
-    lines = []
-    for rule in dict.fromkeys(r["rule"] for r in rows):
-        parts = []
-        for learner in LEARNERS:
-            mine = [r for r in rows if r["rule"] == rule and r["learner"] == learner]
-            if not mine:
-                continue
-            wrong = sum(round(r["wrong_rate"] * r["n"]) for r in mine)
-            n = sum(r["n"] for r in mine)
-            lo, hi = wilson_interval(wrong, n)
-            answer = "not supported" if mine[0]["right"] == _S else "supported"
-            parts.append(f"{learner} learner wrongly '{answer}' {wrong}/{n} [{lo:.0%}, {hi:.0%}]")
-        first = next(r for r in rows if r["rule"] == rule)
-        lines.append(
-            f"'{rule}' ({first['profile']} profile, {first['replicates']} replicates): "
-            + "; ".join(parts)
-        )
-    return (
-        "Measured on learners by construction (every condition pooled; "
-        "docs/guides/verdict-calibration.md): " + " | ".join(lines)
-        if lines
-        else ""
-    )
+        kept = json.loads(path.read_text(encoding="utf-8")).get("rates", [])
+        rows = [r for r in kept if r["claim"] not in mine and "version" in r] + rows
+    body = {"learners": LEARNERS, "targets": {"size": SIZE, "power": POWER, "abstain": ABSTAIN},
+            "rates": rows}  # fmt: skip
+    return write_text(path, json.dumps(body, indent=1, default=float) + "\n")

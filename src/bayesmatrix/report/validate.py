@@ -20,8 +20,8 @@ from bayesmatrix.errors import BayesmatrixError, CapabilityError
 from bayesmatrix.executor import Executor, Job, LocalExecutor, Resources
 from bayesmatrix.models.backends import capability_message
 from bayesmatrix.models.loading import Loader
-from bayesmatrix.report.calibration import rule_summary
 from bayesmatrix.results.outdir import claim_output_dir
+from bayesmatrix.results.rates import rule_summary
 from bayesmatrix.results.verdicts import Verdict
 
 PROFILES = PROFILE_NAMES
@@ -148,7 +148,11 @@ def run_validation(
                 figures,
                 claim.note(results),
                 claim.rule,
-                rule_summary(claim.name),
+                " | ".join(
+                    f"{rule.id}: {line}"
+                    for rule in claim.calibration
+                    if (line := rule_summary(rule.id, claim.version))
+                ),
             )
         )
     return sections

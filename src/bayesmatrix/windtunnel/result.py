@@ -26,10 +26,13 @@ PEER_TARGETS = {
     "hmm-incontext": (7.5e-4, "10x the authors' published 7.5e-5 bits on their in-context HMM"),
 }
 PEER_METRICS = ("authors_bits", "ours_bits", "kl_scored_bits")
-MATCHES = Rule("the transformer's mean KL(exact || model)", below=TARGET_BITS, unit=" bits")
-MLP_FURTHER = Rule("the MLP/transformer KL ratio", above=MLP_FACTOR)
+MATCHES = Rule(
+    "the transformer's mean KL(exact || model)", below=TARGET_BITS, unit=" bits",
+    id="windtunnel.matches",
+)  # fmt: skip
+MLP_FURTHER = Rule("the MLP/transformer KL ratio", above=MLP_FACTOR, id="windtunnel.mlp")
 REACHES = {  # on each of the authors' protocols, their statistic against their figure
-    task: Rule("the authors' statistic", below=target, unit=" bits")
+    task: Rule("the authors' statistic", below=target, unit=" bits", id="windtunnel.peer")
     for task, (target, _) in PEER_TARGETS.items()
 }
 
@@ -85,6 +88,8 @@ class WindTunnelResult(FrameResult):
                 f"{t['seconds']:.0f} s): mean KL(exact || model) {t['kl']:.4f} [{t['kl_lo']:.4f}, "
                 f"{t['kl_hi']:.4f}] bits per position{self._spread(t)}",
                 [MATCHES.status(t["kl_lo"], t["kl_hi"])],
+                subject="transformer",
+                **MATCHES.record(t["kl"], t["kl_lo"], t["kl_hi"]),
             )
         ]
         if "mlp" in set(self.summary["arch"]):
@@ -97,6 +102,10 @@ class WindTunnelResult(FrameResult):
                     f"{m['kl_hi']:.4f}] bits, {m['kl'] / t['kl']:.1f}x the transformer's"
                     f"{self._spread(m)}",
                     [MLP_FURTHER.status(m["kl_lo"] / t["kl_hi"], m["kl_hi"] / t["kl_lo"])],
+                    subject="mlp, transformer",
+                    **MLP_FURTHER.record(
+                        m["kl"] / t["kl"], m["kl_lo"] / t["kl_hi"], m["kl_hi"] / t["kl_lo"]
+                    ),
                 )
             )
         return out
@@ -124,6 +133,10 @@ class WindTunnelResult(FrameResult):
                         t["authors_bits_lo"], t["authors_bits_hi"]
                     )
                 ],
+                subject="transformer",
+                **REACHES.get(self.task, REACHES["bijection-peer"]).record(
+                    t["authors_bits"], t["authors_bits_lo"], t["authors_bits_hi"]
+                ),
             )
         ]
         if "mlp" in set(self.summary["arch"]):
@@ -139,6 +152,8 @@ class WindTunnelResult(FrameResult):
                     f"MLP ({int(m['params'])} parameters): {self._peer_line(m)}, "
                     f"{m['authors_bits'] / t['authors_bits']:.1f}x the transformer's",
                     [MLP_FURTHER.status(lo, hi)],
+                    subject="mlp, transformer",
+                    **MLP_FURTHER.record(m["authors_bits"] / t["authors_bits"], lo, hi),
                 )
             )
         return out

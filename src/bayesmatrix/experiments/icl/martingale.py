@@ -30,7 +30,12 @@ if TYPE_CHECKING:
 
 CLAIM = "ICL predictives of {model} on {task} are martingales (a_k = E[a_k+1])"
 RELATIVE_TOLERANCE = 0.25  # |gap| at most a quarter of the typical update size
-MARTINGALE = Rule("the mean |gap|", below=RELATIVE_TOLERANCE, unit=" of the mean update size")
+MARTINGALE = Rule(
+    "the mean |gap|",
+    below=RELATIVE_TOLERANCE,
+    unit=" of the mean update size",
+    id="martingale.gap",
+)
 
 
 def martingale_gaps(
@@ -129,4 +134,8 @@ def martingale_verdict(gaps: pd.DataFrame) -> Verdict:
         f"of {scale:.4f} (tolerance {limit:.4f}); signed gap {signed:+.4f} "
         f"[{s_lo:+.4f}, {s_hi:+.4f}] over {len(gaps)} (seed, k) pairs"
     )
-    return Verdict.from_rules(claim, text, [MARTINGALE.status(lo, hi, scale=scale)])
+    subject = "/".join(gaps["model"].unique()) if "model" in gaps else ""
+    return Verdict.from_rules(
+        claim, text, [MARTINGALE.status(lo, hi, scale=scale)], subject=subject,
+        **MARTINGALE.record(abs_gap, lo, hi, scale=scale),
+    )  # fmt: skip

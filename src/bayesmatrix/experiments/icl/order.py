@@ -36,8 +36,12 @@ KEYS = ["model", "task", "condition"]
 # after averaging K orderings, the query predictive's remaining order spread (sd / sqrt(K))
 # must lie below this (probability units) for "exchangeable after averaging"
 AVERAGED_SPREAD = 0.01
-GAP_FALLS = Rule("the exponent of the expectation-realisation gap against n", below=0)
-AVERAGED = Rule("the spread left after averaging K orderings", below=AVERAGED_SPREAD)
+GAP_FALLS = Rule(
+    "the exponent of the expectation-realisation gap against n", below=0, id="icl-order.gap"
+)
+AVERAGED = Rule(
+    "the spread left after averaging K orderings", below=AVERAGED_SPREAD, id="icl-order.averaged"
+)
 EXACT = 1e-12  # gaps below this are float noise: the learner has no order effect at all
 
 # demos (input, shown label) in order -> [len, L] label distributions before each label
@@ -294,7 +298,10 @@ def order_verdict(
         f"{pooled_text}"
     )
     if np.all(gaps["gap_p"].to_numpy() <= EXACT):
-        return Verdict(claim, "supported", text + "; no order effect at any n (exactly)")
+        return Verdict(
+            claim, "supported", text + "; no order effect at any n (exactly)", subject=model,
+            **GAP_FALLS.record(float("nan"), float("nan"), float("nan")),
+        )  # fmt: skip
     slope, s_lo, s_hi = gap_trend(gaps, bootstrap)
     k_spread = curve.dropna(subset=["spread"])
     ks = k_spread["k"].to_numpy(float)
@@ -308,5 +315,6 @@ def order_verdict(
         f"(limit {AVERAGED_SPREAD})"
     )
     return Verdict.from_rules(
-        claim, text, [GAP_FALLS.status(s_lo, s_hi), AVERAGED.status(r_lo, r_hi)]
-    )
+        claim, text, [GAP_FALLS.status(s_lo, s_hi), AVERAGED.status(r_lo, r_hi)],
+        subject=model, **GAP_FALLS.record(slope, s_lo, s_hi),
+    )  # fmt: skip

@@ -49,11 +49,14 @@ SYMBOLS = ("0", "1")
 ALPHA = 0.05
 DRIFT_TOLERANCE = 0.05  # RMS over cells of E[p_n+m] - p_n must lie below this (probability)
 RATE_BAND = 0.25  # the exponent of var(p_n+m) against n within this of the Bayesian learner's
-DRIFT = Rule("the RMS drift E[p_n+m] - p_n over cells", below=DRIFT_TOLERANCE)
+DRIFT = Rule(
+    "the RMS drift E[p_n+m] - p_n over cells", below=DRIFT_TOLERANCE, id="martingale-paths.drift"
+)
 RATE = Rule(
     "the exponent of var(p_n+m) against n",
     within=RATE_BAND,
     centre="the uniform-prior Beta-Bernoulli learner's on the same flips",
+    id="martingale-paths.rate",
 )
 LOW_MASS = 0.5  # a warning when the digits carry less raw probability than this on a path
 
@@ -394,6 +397,8 @@ def paths_verdicts(paths: pd.DataFrame, bootstrap: int = 200) -> list[Verdict]:
         claim,
         text + " (Falck et al.'s test on sampled paths, not the one-step ICL check)",
         [holm_status, DRIFT.status(lo, hi)],
+        subject=model,
+        **DRIFT.record(size, lo, hi),
     )
     return [first, _rate_verdict(paths, tests, model, bootstrap)]
 
@@ -411,4 +416,6 @@ def _rate_verdict(paths: pd.DataFrame, tests: pd.DataFrame, model: str, bootstra
         f"Beta-Bernoulli learner's n^{ref:.2f} on the same flips (band {RATE_BAND}); variance "
         f"by n, model vs Bayesian learner: {ratios}",
         [RATE.status(e_lo, e_hi, centre=ref)],
+        subject=model,
+        **RATE.record(exp, e_lo, e_hi),
     )
