@@ -6,12 +6,15 @@ change a reading)."""
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import signal
 import socket
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -132,3 +135,95 @@ def stop_all() -> None:
     for service in _STARTED.values():
         service.stop()
     _STARTED.clear()
+
+
+class Proxy:
+    """A stand-in for another vLLM: forwards to the real server, but refuses (HTTP 400, as
+    vLLM refuses a field it validates) or drops (as an older server ignores an unknown field)
+    chosen request fields, or caps logprobs as `--max-logprobs cap` would, or rewrites the
+    replies to completions (`mangle(status, payload) -> (status, payload)`, or None: never
+    answer); `stop` closes it (a server killed mid-sweep). Counts the requests it forwards."""
+
+    def __init__(
+        self, upstream: str, refuse=(), drop=(), cap=None, prompt_cap=None, port=0, mangle=None
+    ):
+        self.upstream, self.count = upstream.removesuffix("/v1"), 0
+        self.mangle = mangle
+        self.refuse, self.drop, self.cap = set(refuse), set(drop), cap
+        self.prompt_cap = prompt_cap  # caps prompt_logprobs only
+        self.stopped = False
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _send(self, code: int, payload: bytes) -> None:
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _forward(self, body: bytes | None) -> None:
+                request = urllib.request.Request(
+                    proxy.upstream + self.path, data=body,
+                    headers={"Content-Type": "application/json"},
+                )  # fmt: skip
+                try:
+                    with urllib.request.urlopen(request, timeout=300) as response:
+                        status, payload = response.status, response.read()
+                except urllib.error.HTTPError as exc:
+                    status, payload = exc.code, exc.read()
+                if proxy.mangle is not None and self.path.endswith("/completions"):
+                    mangled = proxy.mangle(status, payload)
+                    if mangled is None:  # a server that accepts and never answers
+                        while not proxy.stopped:
+                            time.sleep(0.05)
+                        return
+                    status, payload = mangled
+                self._send(status, payload)
+
+            def do_GET(self):
+                self._forward(None)
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                proxy.count += 1
+                refused = sorted(proxy.refuse & set(body))
+                asked = [body.get(k) for k in ("prompt_logprobs", "logprobs")]
+                if (
+                    proxy.prompt_cap is not None
+                    and (body.get("prompt_logprobs") or 0) > proxy.prompt_cap
+                ):
+                    refused = ["prompt_logprobs"]
+                if proxy.cap is not None and any(a is not None and (a == -1 or a > proxy.cap)
+                                                 for a in asked):  # fmt: skip
+                    big = next(a for a in asked if a is not None and (a == -1 or a > proxy.cap))
+                    message = (f"Requested prompt logprobs of {big}, which is greater than max "
+                               f"allowed: {proxy.cap}")  # fmt: skip
+                    self._send(400, json.dumps({"error": {"message": message}}).encode())
+                elif refused:
+                    message = f"{refused[0]} is not supported by this server"
+                    self._send(400, json.dumps({"error": {"message": message}}).encode())
+                else:
+                    for key in proxy.drop:
+                        body.pop(key, None)
+                    self._forward(json.dumps(body).encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self.httpd.server_port
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> Proxy:
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the port (connections are refused from now on)."""
+        if not self.stopped:
+            self.stopped = True
+            self.httpd.shutdown()
+            self.httpd.server_close()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -3,9 +3,9 @@
 Front door: `load(name)` -> LanguageModel; `LanguageModel.trace(text)` -> Trace;
 `run(claim, model=..., profile=...)` -> ClaimRun (verdicts, figures, the reproducing
 command; rich display in Jupyter); `list_claims()`, `get_claim(name)`, `run_claim(...)` and
-`run_validation(...)` for the claims
-and their verdicts; `Dirichlet`, `DirichletMixture` and the learners for the Bayesian
-reading; `IdealMatrix` for the corpus matrix (`bayesmatrix.matrix.build` makes one).
+`run_validation(...)` for the claims and their verdicts; `read_verdicts(path)` loads a run's
+verdict records as a DataFrame; `Dirichlet`, `DirichletMixture` and the learners for the
+Bayesian reading; `IdealMatrix` for the corpus matrix (`bayesmatrix.matrix.build` makes one).
 Names resolve lazily, so `import bayesmatrix.bayes` never imports torch.
 """
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from bayesmatrix.matrix import IdealMatrix
     from bayesmatrix.models import DEFAULT_MODEL, LanguageModel, Trace, list_models, load
     from bayesmatrix.report import run_validation
+    from bayesmatrix.results.records import read_verdicts
 
 from bayesmatrix._version import __version__
 
@@ -50,6 +51,7 @@ _LAZY = {
     "run": "claims.runs",
     "ClaimRun": "claims.runs",
     "run_validation": "report",
+    "read_verdicts": "results.records",
 }
 
 __all__ = [
@@ -71,10 +73,17 @@ __all__ = [
     "list_claims",
     "list_models",
     "load",
+    "read_verdicts",
     "run",
     "run_claim",
     "run_validation",
 ]
+
+
+def __dir__() -> list[str]:
+    """The public API with the lazily resolved names (`dir(bayesmatrix)` shows `load`,
+    `run` and the rest before their first use)."""
+    return sorted(set(__all__) | {k for k in globals() if not k.startswith("_")})
 
 
 def __getattr__(name: str) -> object:

@@ -21,18 +21,25 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-def build(config: Path, out: Path) -> subprocess.CompletedProcess[str]:
+def build(config: Path, out: Path, example: Path) -> subprocess.CompletedProcess[str]:
+    """mkdocs build --strict, the claim pages' examples read from `example` (the session's
+    test-profile run, as docs/hooks.py reads any)."""
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "BAYESMATRIX_DOCS_EXAMPLE": str(example)}
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(out)],
-        capture_output=True, text=True, cwd=config.parent,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True, text=True, cwd=config.parent, env=env,
     )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def example(test_profile_run) -> Path:
+    return test_profile_run[0]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, example: Path) -> Path:
     out = tmp_path_factory.mktemp("site")
-    proc = build(ROOT / "mkdocs.yml", out)
+    proc = build(ROOT / "mkdocs.yml", out, example)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
 
@@ -50,13 +57,32 @@ def test_every_registered_claim_has_a_page_with_its_rule_and_command(site):
             assert f"<code>{key}</code>" in marked
 
 
-def test_a_broken_link_fails_the_strict_build(tmp_path):
+def test_claim_pages_show_the_test_profiles_result_and_measured_times(site, example):
+    from bayesmatrix.results.records import load_records
+    from bayesmatrix.results.times import claim_seconds
+
+    records = load_records(example)
+    for claim in list_claims():
+        page = html.unescape(
+            re.sub(r"<[^>]+>", "", (site / "claims" / f"{claim.name}.html").read_text())
+        )
+        mine = [r for r in records if r.claim == claim.name]
+        assert mine, claim.name  # every claim has a test profile and ran in it
+        assert all(r.sentence in page for r in mine), claim.name
+        if list((example / "test" / claim.name).glob("*.png")):
+            assert (site / "claims" / f"{claim.name}-example.png").read_bytes()[:4] == b"\x89PNG"
+        seconds = claim_seconds(claim.name, "quick")
+        if seconds is not None:
+            assert "quick " in page.split("Time on SmolLM2-135M")[1].split("\n")[0]
+
+
+def test_a_broken_link_fails_the_strict_build(tmp_path, example):
     shutil.copytree(ROOT / "docs", tmp_path / "docs")
     shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
     broken = "# Concepts\n\nSee [nowhere](no-such-page.md).\n"
     (tmp_path / "docs" / "concepts.md").write_text(broken)
-    proc = build(tmp_path / "mkdocs.yml", tmp_path / "site")
+    proc = build(tmp_path / "mkdocs.yml", tmp_path / "site", example)
     assert proc.returncode != 0 and "no-such-page.md" in proc.stderr
 
 

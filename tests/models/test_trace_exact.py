@@ -160,7 +160,7 @@ def test_softcapping_matches_model_forward(gemma3):
     assert lm.softcap == 2.0
     trace = lm.trace("soft caps bound the logits", top_k=2, rows="float32")
     with torch.no_grad():
-        logits = lm.model(torch.tensor([trace.token_ids])).logits[0].double()
+        logits = lm.model(torch.tensor(trace.token_ids[None])).logits[0].double()
     assert logits.abs().max() <= 2.0  # the cap is active in the reference
     np.testing.assert_allclose(trace.rows, torch.softmax(logits, -1).numpy(), atol=1e-7)
 

@@ -8,8 +8,6 @@ import http.server
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import numpy as np
 import pytest
@@ -24,7 +22,7 @@ from bayesmatrix.models.reference import converted_folder
 from bayesmatrix.models.vllm import VllmLanguageModel, VllmLimits
 from bayesmatrix.models.vllm_server import HttpTransport
 from tests.cli_helpers import run_cli
-from tests.vllm_services import free_port
+from tests.vllm_services import Proxy, free_port
 
 pytestmark = pytest.mark.slow
 # different kernels (vLLM's CPU attention vs transformers'), both float32: a trial measured
@@ -91,86 +89,6 @@ def test_every_rung_the_server_answers_reads_what_the_hf_backend_reads(remote, s
         remote.rung = "top-k"
     with pytest.raises(BayesmatrixError, match="does not answer the 'prompt-ids' rung"):
         remote.rung = "prompt-ids"
-
-
-class Proxy:
-    """A stand-in for another vLLM: forwards to the real server, but refuses (HTTP 400, as
-    vLLM refuses a field it validates) or drops (as an older server ignores an unknown field)
-    chosen request fields, or caps logprobs as `--max-logprobs cap` would; `stop` closes it
-    (a server killed mid-sweep). Counts the requests it forwards."""
-
-    def __init__(self, upstream: str, refuse=(), drop=(), cap=None, prompt_cap=None, port=0):
-        self.upstream, self.count = upstream.removesuffix("/v1"), 0
-        self.refuse, self.drop, self.cap = set(refuse), set(drop), cap
-        self.prompt_cap = prompt_cap  # caps prompt_logprobs only
-        self.stopped = False
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def _send(self, code: int, payload: bytes) -> None:
-                self.send_response(code)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def _forward(self, body: bytes | None) -> None:
-                request = urllib.request.Request(
-                    proxy.upstream + self.path, data=body,
-                    headers={"Content-Type": "application/json"},
-                )  # fmt: skip
-                try:
-                    with urllib.request.urlopen(request, timeout=300) as response:
-                        self._send(response.status, response.read())
-                except urllib.error.HTTPError as exc:
-                    self._send(exc.code, exc.read())
-
-            def do_GET(self):
-                self._forward(None)
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                proxy.count += 1
-                refused = sorted(proxy.refuse & set(body))
-                asked = [body.get(k) for k in ("prompt_logprobs", "logprobs")]
-                if (
-                    proxy.prompt_cap is not None
-                    and (body.get("prompt_logprobs") or 0) > proxy.prompt_cap
-                ):
-                    refused = ["prompt_logprobs"]
-                if proxy.cap is not None and any(a is not None and (a == -1 or a > proxy.cap)
-                                                 for a in asked):  # fmt: skip
-                    big = next(a for a in asked if a is not None and (a == -1 or a > proxy.cap))
-                    message = (f"Requested prompt logprobs of {big}, which is greater than max "
-                               f"allowed: {proxy.cap}")  # fmt: skip
-                    self._send(400, json.dumps({"error": {"message": message}}).encode())
-                elif refused:
-                    message = f"{refused[0]} is not supported by this server"
-                    self._send(400, json.dumps({"error": {"message": message}}).encode())
-                else:
-                    for key in proxy.drop:
-                        body.pop(key, None)
-                    self._forward(json.dumps(body).encode())
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.port = self.httpd.server_port
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-
-    def __enter__(self) -> Proxy:
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the port (connections are refused from now on)."""
-        if not self.stopped:
-            self.stopped = True
-            self.httpd.shutdown()
-            self.httpd.server_close()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 @pytest.mark.parametrize(

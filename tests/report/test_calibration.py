@@ -1,81 +1,140 @@
-"""Verdict calibration at small settings: the rules say "supported" of the exact Bayesian
-learner and not of the forgetting and ignoring learners (read through the claims' own code);
-a rule that said "supported" of everything fails the same checks. Coin flips run at the quick
-profile: with the 8 flips of the test profile a window-4 learner passes for Bayesian (the
-docs' table shows it)."""
+"""Verdict calibration: the ICL claim run on learners by construction through its own code at
+the test profile, the rates recounted by brute force, Wilson intervals found independently (the
+roots of the score test), the targets' logic on rates whose answer is known, and the
+shipped rates read back by rule id and claim version only."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
+from scipy.optimize import brentq
+from scipy.stats import norm
 
+from bayesmatrix.claims import get_claim
 from bayesmatrix.report.calibration import (
-    EXPECTED,
+    LEARNERS,
     calibration_runs,
     error_rates,
     markdown_table,
-    right_answer,
+    right_answers,
+    save_rates,
 )
+from bayesmatrix.results.rates import rule_calibration, rule_rates, rule_summary
 
-CLAIMS = ("coin-flips", "martingale-paths")
+LEARNERS_USED = ("bayesian-exact", "window-4", "ignorer")
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    return calibration_runs(CLAIMS, "quick", replicates=2, out=tmp_path_factory.mktemp("cal"))
+    return calibration_runs(
+        ["icl"], "test", replicates=2, out=tmp_path_factory.mktemp("cal"), learners=LEARNERS_USED
+    )
 
 
-def failures(rates: pd.DataFrame) -> list[str]:
-    """The (rule, learner) pairs where a wrong verdict came up at all."""
-    bad = rates[rates["wrong_rate"] > 0]
-    return [f"{r.claim}/{r.rule}/{r.learner}: {r.wrong_rate:.0%}" for r in bad.itertuples()]
+def test_every_calibrated_rule_is_read_on_every_learner(runs):
+    rules = {rule.id for rule in get_claim("icl").calibration}
+    assert set(runs["rule"]) == rules
+    assert set(runs["learner"]) == set(LEARNERS_USED)
+    # every learner and replicate gives each rule the same number of verdicts
+    counts = runs.groupby(["rule", "learner", "replicate"]).size()
+    assert counts.groupby("rule").nunique().eq(1).all()
+    # each replicate is a fresh draw: the two replicates of a learner are saved apart
+    assert set(runs["replicate"]) == {0, 1}
 
 
-def test_rules_separate_the_learners(runs):
+def test_rates_recount_the_verdicts(runs):
     rates = error_rates(runs)
-    assert set(rates["learner"]) == {"bayesian", "recency", "ignorer"}
-    assert set(zip(rates["claim"], rates["rule"], strict=True)) == {
-        k for k in EXPECTED if k[0] in CLAIMS
-    }
-    assert (rates["n"] == 2).all()
-    assert failures(rates) == []
-    # the non-Bayesian learners are caught by the updating rules, not merely left inconclusive
-    caught = runs[
-        (runs["learner"] == "recency") & (runs["rule"] == "like the Beta-Binomial posterior")
-    ]
-    assert (caught["status"] == "not supported").all()
-    table = markdown_table(rates)
-    assert table.count("\n") == len(rates) + 1
+    answers = right_answers()
+    for r in rates.itertuples(index=False):
+        mine = runs[(runs["rule"] == r.rule) & (runs["learner"] == r.learner)]
+        assert r.n == len(mine)
+        assert (None if pd.isna(r.right) else r.right) == answers[r.rule][r.learner]
+        for status, key in (
+            ("supported", "supported"),
+            ("not supported", "not_supported"),
+            ("inconclusive", "abstain"),
+        ):
+            k = int((mine["status"] == status).sum())
+            assert getattr(r, key) == pytest.approx(k / len(mine))
+            lo, hi = score_roots(k, len(mine))
+            assert (getattr(r, key + "_lo"), getattr(r, key + "_hi")) == pytest.approx((lo, hi))
+    assert markdown_table(rates).count("\n") == len(rates) + 1
 
 
-def test_a_rule_saying_supported_of_everything_fails(runs):
-    doctored = runs.assign(status="supported")
-    bad = failures(error_rates(doctored))
-    assert any("recency" in b for b in bad) and any("ignorer" in b for b in bad)
-    assert all("bayesian" not in b for b in bad)
+def score_roots(k: int, n: int) -> tuple[float, float]:
+    """The Wilson interval as the proportions the score test does not reject at 5%."""
+    z, phat = norm.ppf(0.975), k / n
+
+    def gap(p: float) -> float:
+        return (phat - p) ** 2 - z**2 * p * (1 - p) / n
+
+    lo = 0.0 if k == 0 else brentq(gap, 1e-12, min(phat, 1 - 1e-12))
+    hi = 1.0 if k == n else brentq(gap, max(phat, 1e-12), 1 - 1e-12)
+    return lo, hi
 
 
-def test_constant_evidence_makes_any_learner_exchangeable():
-    assert right_answer("icl-order", "exchangeable", "regular", "recency") == "supported"
-    assert right_answer("icl-order", "exchangeable", "flipped-0.3", "recency") == "not supported"
+def synthetic(right_learner: str, statuses: list[str]) -> pd.DataFrame:
+    """Runs of the icl updating rule on one learner with the given statuses."""
+    rule = next(iter(get_claim("icl").calibration)).id
+    return pd.DataFrame(
+        {
+            "claim": "icl",
+            "rule": rule,
+            "learner": right_learner,
+            "replicate": range(len(statuses)),
+            "status": statuses,
+            "statement": "s",
+        }
+    )
 
 
-def test_the_report_cites_each_rules_measured_rates(runs, tmp_path):
-    from bayesmatrix.report.calibration import rule_summary, save_rates
+@pytest.mark.parametrize(
+    ("learner", "counts", "meets"),
+    [
+        ("bayesian-exact", {"supported": 200}, "yes"),  # 0/200 wrong: upper bound 1.9%
+        ("bayesian-exact", {"supported": 170, "not supported": 30}, "no"),  # 15% > 5%
+        ("bayesian-exact", {"supported": 19, "not supported": 1}, "cannot tell"),  # 5% of 20
+        ("bayesian-exact", {"supported": 100, "inconclusive": 100}, "no"),  # abstains 50%
+        ("window-4", {"not supported": 200}, "yes"),  # power 100%, lower bound 98%
+        ("window-4", {"not supported": 100, "inconclusive": 100}, "no"),  # power 50%
+        ("ignorer", {"supported": 10}, "not scored"),  # the icl rules state no answer
+    ],
+)
+def test_targets(learner, counts, meets):
+    statuses = [s for s, k in counts.items() for _ in range(k)]
+    (row,) = error_rates(synthetic(learner, statuses)).itertuples(index=False)
+    assert row.meets == meets
 
-    path = save_rates(error_rates(runs), "quick", 2, tmp_path / "calibration.json")
-    line = rule_summary("coin-flips", path)
-    assert "(quick profile, 2 replicates)" in line
-    wrong = runs[(runs["claim"] == "coin-flips") & (runs["learner"] == "recency")]
-    wrong = wrong[wrong["rule"] == "like the Beta-Binomial posterior"]
-    count = int((wrong["status"] == "supported").sum())
-    rule = "'like the Beta-Binomial posterior' (quick profile, 2 replicates): "
-    assert rule + "bayesian learner wrongly 'not supported' 0/2" in line
-    assert f"recency learner wrongly 'supported' {count}/2" in line
-    assert rule_summary("rows", path) == ""
-    assert rule_summary("coin-flips", tmp_path / "missing.json") == ""
-    # a second measurement of one claim replaces that claim's rows and keeps the others'
+
+def test_a_rule_saying_supported_of_everything_misses_its_power(runs):
+    doctored = error_rates(runs.assign(status="supported"))
+    scored = doctored[doctored["right"] == "not supported"]
+    assert len(scored) and (scored["meets"] == "no").all()
+
+
+def test_shipped_rates_are_read_by_rule_and_claim_version(runs, tmp_path):
+    path = save_rates(error_rates(runs), "test", 2, tmp_path / "calibration.json")
+    claim = get_claim("icl")
+    rule = next(iter(claim.calibration)).id
+    rows = rule_rates(rule, claim.version, path)
+    assert {r["learner"] for r in rows} == set(LEARNERS_USED)
+    assert all(r["profile"] == "test" and r["replicates"] == 2 for r in rows)
+    summary = rule_summary(rule, claim.version, path)
+    assert summary.startswith("measured on learners by construction (test profile, 2 replicates")
+    assert "window-4: 'not supported'" in summary
+    record = rule_calibration(rule, claim.version, path)
+    assert set(record["learners"]) == set(LEARNERS_USED)
+    # another claim version, or no file: the rule is not calibrated
+    assert rule_summary(rule, claim.version + 1, path) == ""
+    assert rule_calibration(rule, claim.version + 1, path) == {}
+    assert rule_rates(rule, claim.version, tmp_path / "missing.json") == []
+    # a second measurement of one claim replaces its rows and keeps the other claims'
     rates = error_rates(runs)
-    save_rates(rates[rates["claim"] == "coin-flips"], "full", 9, path)
-    assert "(full profile, 9 replicates)" in rule_summary("coin-flips", path)
-    assert "(quick profile, 2 replicates)" in rule_summary("martingale-paths", path)
+    other = rates[rates["rule"] == rule].assign(claim="coin-flips", rule="coin-flips.stand-in")
+    save_rates(other, "quick", 3, path)
+    save_rates(rates[rates["learner"] == "window-4"], "quick", 5, path)
+    (row,) = rule_rates(rule, claim.version, path)
+    assert (row["learner"], row["replicates"]) == ("window-4", 5)
+    kept = rule_rates("coin-flips.stand-in", get_claim("coin-flips").version, path)
+    assert len(kept) == len(LEARNERS_USED)
+    assert set(LEARNERS_USED) <= set(LEARNERS)

@@ -13,7 +13,7 @@ import pytest
 
 from bayesmatrix.report.html import render_report
 from bayesmatrix.report.validate import ClaimSection
-from bayesmatrix.results.verdicts import Verdict
+from bayesmatrix.results.records import VerdictRecord, adjust
 from tests.cli_helpers import run_cli
 
 
@@ -94,42 +94,65 @@ def assert_results_round_trip(out: Path, verdicts: list[dict]) -> None:
         dirs = [where] if claim.scope != "model" else [where / "smollm2-135m"]
         for d in dirs:
             assert store.read_marker(d) is not None, d
-            reloaded += [v.__dict__ for v in claim.read(d).verdicts()]
-    assert reloaded == [{k: v[k] for k in ("claim", "status", "evidence")} for v in verdicts]
+            reloaded += [(v.statement, v.status, v.evidence) for v in claim.read(d).verdicts()]
+    assert reloaded == [(v["statement"], v["status"], v["evidence"]) for v in verdicts]
+
+
+def rec(statement: str, status: str, evidence: str = "e", **numbers) -> VerdictRecord:
+    return VerdictRecord(
+        claim=numbers.pop("claim", "c"), rule=numbers.pop("rule", "c.rule"), model="m1",
+        status=status, estimate=numbers.pop("estimate", None),
+        interval=numbers.pop("interval", [None, None]), statement=statement, evidence=evidence,
+        **numbers,
+    )  # fmt: skip
 
 
 def test_report_escapes_text_and_embeds_figures(tmp_path):
     png = tmp_path / "f.png"
     png.write_bytes(b"\x89PNG\r\n\x1a\nfake")
     section = ClaimSection(
-        "A <claim>",
-        [Verdict("x < y", "inconclusive", "a & b")],
+        "c", "A <claim>", [rec("x < y", "inconclusive", "a & b")],
         [(png, "bayesmatrix thing --flag")],
-    )
+    )  # fmt: skip
     page = render_report([section], ["m"], {"profile": "quick"}, "cmd", tmp_path / "r.html")
     text = page.read_text()
-    assert "A &lt;claim&gt;" in text and "a &amp; b" in text
+    assert "A &lt;claim&gt;" in text and "a &amp; b" in text and "x &lt; y" in text
     assert "data:image/png;base64,iVBORw0KGgpmYWtl" in text
     assert_self_contained(text)
 
 
-def test_the_summary_tells_repeated_claims_apart_and_marks_the_test_profile(tmp_path):
-    section = ClaimSection(
-        "Theorem 3",
-        [Verdict("rows concentrate", "supported", "m1, context (n=20): change -0.9"),
-         Verdict("rows concentrate", "inconclusive", "m1, retrieval (n=100): change -0.1"),
-         Verdict("other", "supported", "m1, x: y")],
-        [],
+def test_the_summary_shows_numbers_flags_and_claims_that_did_not_run(tmp_path):
+    records = adjust(
+        [
+            rec("kappa positive", "supported", estimate=2.5, interval=[1.25, 4.0],
+                threshold=0.0, direction="above", p_value=0.4),
+            rec("no forgetting", "not supported", rule="c.forget", p_value=0.03, alpha=0.05),
+            rec("martingale", "not supported", rule="c.mart", p_value=0.001, alpha=0.05),
+        ]
     )  # fmt: skip
-    text = render_report([section], ["m1"], {"profile": "test"}, "cmd", tmp_path / "r.html")
+    ran = ClaimSection("c", "A claim", records, misses=["c.forget"], rules={"c.forget": "r"})
+    skipped = ClaimSection(
+        "geometry", "Geometry", not_run="not in the quick profile",
+        command="bayesmatrix geometry --profile full",
+    )  # fmt: skip
+    text = render_report([ran, skipped], ["m1"], {"profile": "test"}, "cmd", tmp_path / "r.html")
     page = text.read_text()
     summary = page.split("<h2>Summary</h2>")[1].split("</table>")[0]
-    assert "rows concentrate (m1, context (n=20))" in summary
-    assert "rows concentrate (m1, retrieval (n=100))" in summary
-    assert "<td>other</td>" in summary  # a text said once stays as it is
+    assert "2.500 [1.250, 4.000] vs &gt; 0.000" in summary
+    rows = summary.split("<tr")
+    forget = next(r for r in rows if "no forgetting" in r)
+    # Holm over 3 tests: 0.001 -> 0.003 survives at 5%, 0.03 (second) -> 0.06 does not
+    assert "misses a calibration target" in forget and "not significant after Holm" in forget
+    assert "p 0.060" in forget
+    assert "Holm" not in next(r for r in rows if "martingale" in r)
+    assert "did not run: not in the quick profile" in summary
+    assert "1 of the 2 'not supported' that rest on a test survive" in page
+    not_run = page.split("<h2>Claims that did not run</h2>")[1].split("</ul>")[0]
+    assert "<code>bayesmatrix geometry --profile full</code>" in not_run
     assert "smoke-level" in page.split("<h2>Summary</h2>")[0]
-    quick = render_report([section], ["m1"], {"profile": "quick"}, "cmd", tmp_path / "q.html")
+    quick = render_report([ran], ["m1"], {"profile": "quick"}, "cmd", tmp_path / "q.html")
     assert "smoke-level" not in quick.read_text()
+    assert "Claims that did not run" not in quick.read_text()
 
 
 def test_validate_bad_input(tmp_path):

@@ -244,7 +244,8 @@ class Claim(Generic[R]):
     skips the claim in that profile); requires: backend capabilities (see
     models.base.CAPABILITIES); version: part of every saved result's fingerprint (raise it
     when the computation changes); examples: constructed results whose verdicts come out
-    both ways (the contract test and the docs use them); order: its place in the report."""
+    both ways (the contract test and the docs use them); order: its place in the report;
+    results_page: the docs page of its measured results."""
 
     name: str
     title: str
@@ -270,6 +271,8 @@ class Claim(Generic[R]):
     calibration: Mapping[Rule, Mapping[str, str | None]] = field(default_factory=dict)
     version: int = 1
     order: int = 1000
+    # the docs page (under docs/) where its measured results are written up, if any
+    results_page: str = ""
     source: str = field(default="", compare=False)  # the module that declared it
 
     def __post_init__(self) -> None:

@@ -241,6 +241,7 @@ CLAIM = register(
         },
         requires=frozenset({"logprobs"}),
         order=55,
+        results_page="capabilities/icl.md",
         version=2,
     )
 )

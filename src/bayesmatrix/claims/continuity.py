@@ -146,5 +146,6 @@ CLAIM = register(
         data=_data,
         requires=frozenset({"hidden_states"}),
         order=70,
+        results_page="capabilities/entropy.md",
     )
 )

@@ -80,5 +80,6 @@ CLAIM = register(
         data=_data,
         requires=frozenset({"full_rows", "logprobs"}),
         order=90,
+        results_page="capabilities/entropy.md",
     )
 )

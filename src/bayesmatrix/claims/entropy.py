@@ -111,5 +111,6 @@ CLAIM = register(
         data=_data,
         requires=frozenset({"full_rows"}),
         order=80,
+        results_page="capabilities/entropy.md",
     )
 )

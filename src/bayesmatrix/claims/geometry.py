@@ -82,5 +82,6 @@ CLAIM = register(
         examples=_examples,
         requires=frozenset({"hidden_states"}),
         order=120,
+        results_page="capabilities/entropy.md",
     )
 )

@@ -84,5 +84,6 @@ CLAIM = register(
         data=_data,
         requires=frozenset({"full_rows"}),
         order=100,
+        results_page="capabilities/entropy.md",
     )
 )

@@ -59,6 +59,19 @@ def _figures(
     return [*curves, ("kappa", plot_kappa(analysis))]
 
 
+def label_mass_note(results: Sequence[IclAnalysis]) -> str:
+    """The label words' share of the raw probability before any demonstration, per model
+    and task (printed by every run: a small share means the renormalised readings are
+    manufactured confidence)."""
+    parts = []
+    for result in results:
+        for row in result.pooled().itertuples(index=False):
+            parts.append(f"{row.model} on {row.task} ({row.condition}) {row.label_mass_k0:.3f}")
+    if not parts:
+        return ""
+    return "label mass at zero shots (the label words' share of the raw row): " + "; ".join(parts)
+
+
 def _examples() -> list[IclAnalysis]:
     """A Beta-Bernoulli learner (Bayesian by construction) and a forgetting one, read as the
     claim reads an LM."""
@@ -99,6 +112,7 @@ CLAIM = register(
         figures=_figures,
         examples=_examples,
         data=task_data,
+        note=label_mass_note,
         units=units,
         calibration={
             UPDATING: right_answers(S, N, None),
@@ -107,6 +121,7 @@ CLAIM = register(
         consistent=lambda s: consistent(s, [s["shots"]]),
         requires=frozenset({"logprobs"}),
         order=30,
+        results_page="capabilities/icl.md",
         version=2,
     )
 )

@@ -75,5 +75,6 @@ CLAIM = register(
         consistent=lambda s: consistent(s, [max(KS) + 1]),
         requires=frozenset({"logprobs"}),
         order=40,
+        results_page="capabilities/icl.md",
     )
 )

@@ -166,5 +166,6 @@ CLAIM = register(
         },
         requires=frozenset({"streams"}),
         order=50,
+        results_page="capabilities/icl.md",
     )
 )

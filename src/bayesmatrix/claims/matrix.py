@@ -109,5 +109,6 @@ CLAIM = register(
         note=lambda results: " ".join(r.note() for r in results),
         requires=frozenset({"full_rows"}),
         order=140,
+        results_page="capabilities/matrix.md",
     )
 )

@@ -115,5 +115,6 @@ CLAIM = register(
         consistent=lambda s: consistent(s, [max(s["ns"]) + 1]),
         requires=frozenset({"logprobs"}),
         order=60,
+        results_page="capabilities/icl.md",
     )
 )

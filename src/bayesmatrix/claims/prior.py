@@ -77,5 +77,6 @@ CLAIM = register(
         data=_data,
         requires=frozenset({"full_rows"}),
         order=20,
+        results_page="capabilities/theorem2.md",
     )
 )

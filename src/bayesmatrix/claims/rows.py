@@ -60,5 +60,6 @@ CLAIM = register(
         examples=_examples,
         requires=frozenset({"full_rows"}),
         order=10,
+        results_page="capabilities/models.md",
     )
 )

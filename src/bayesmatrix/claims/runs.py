@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bayesmatrix.claims.claim import Claim, verdicts_of
 from bayesmatrix.claims.registry import get_claim, run_claim
 from bayesmatrix.errors import BayesmatrixError
+from bayesmatrix.results.records import VerdictRecord
 from bayesmatrix.results.verdicts import Verdict
 
 if TYPE_CHECKING:
@@ -36,6 +37,15 @@ class ClaimRun:
     def verdicts(self) -> list[Verdict]:
         """Every verdict of the results, in order."""
         return verdicts_of(self.results)
+
+    def records(self) -> list[VerdictRecord]:
+        """The verdicts as records (results.records): estimate, interval, rule, model id."""
+        from bayesmatrix.claims.records import claim_records
+        from bayesmatrix.models.loading import Loader
+
+        return claim_records(
+            self.claim, self.results, self.models, Loader(), self.profile, self.settings, None
+        )
 
     @property
     def command(self) -> str:
@@ -110,3 +120,19 @@ def run(
         raise BayesmatrixError(f"out must be a folder path, not {out!r}")
     results = run_claim(chosen, models, values, where, Loader(device, dtype).check(), force=force)
     return ClaimRun(chosen, models, profile, values, where, results)
+
+
+def _catalogue() -> str:
+    """The registered claims with their settings and profiles, for help(run)."""
+    from bayesmatrix.claims.registry import list_claims
+
+    lines = ["", "", "Claims (`bayesmatrix claims`; settings checked as `-s key=value` is):"]
+    for c in list_claims():
+        profiles = ", ".join(c.profiles)
+        lines.append(f"    {c.name}: {c.title} [profiles: {profiles}]")
+        for key, setting in c.settings.items():
+            lines.append(f"        {key} ({setting.kind}): {setting.help}")
+    return "\n".join(lines)
+
+
+run.__doc__ = (run.__doc__ or "") + _catalogue()

@@ -112,5 +112,6 @@ CLAIM = register(
         data=_data,
         requires=frozenset({"sampling"}),
         order=110,
+        results_page="capabilities/entropy.md",
     )
 )

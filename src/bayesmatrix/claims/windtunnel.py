@@ -87,5 +87,6 @@ CLAIM = register(
         figures=_figures,
         examples=_examples,
         order=130,
+        results_page="capabilities/windtunnel.md",
     )
 )

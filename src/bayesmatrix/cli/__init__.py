@@ -116,10 +116,10 @@ def distinct(
     return list(values)
 
 
-def print_verdicts(verdicts: list) -> None:
-    """One line per verdict, never wrapped, so output can be grepped."""
-    for verdict in verdicts:
-        console.print(str(verdict), markup=False, soft_wrap=True)
+def print_records(records: list) -> None:
+    """One line per verdict record (its sentence), never wrapped, so output can be grepped."""
+    for record in records:
+        console.print(record.sentence, markup=False, soft_wrap=True)
 
 
 def main() -> None:

@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bayesmatrix.cli import Device, Dtype, app, console, loader, output_dir, print_verdicts
+from bayesmatrix.cli import Device, Dtype, app, console, loader, output_dir, print_records
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.models.registry import DEFAULT_MODEL
+from bayesmatrix.results.records import record
 
 prior_app = typer.Typer(
     help="Theorem 2: Dirichlet-mixture approximations of priors.", no_args_is_help=True
@@ -70,5 +71,5 @@ def prior_approx_cmd(
     for row in result.frame.itertuples(index=False):
         table.add_row(*(f"{x:.4f}" if isinstance(x, float) else str(x) for x in row[:8]))
     console.print(table)
-    print_verdicts([result.verdict()])
+    print_records([record(result.verdict(), "prior")])
     console.print(f"results: {out}/frame.parquet\nfigures: " + ", ".join(map(str, figures)))

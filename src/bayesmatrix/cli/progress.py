@@ -41,19 +41,43 @@ class _Plain:
         return f" [{self.done}/{self.total}, {100 * self.done / self.total:.0f}%{eta}]"
 
 
+def expected(claim: str, profile: str) -> str:
+    """What a run is, for its first progress line: the profile and the time the claim took
+    there on the project's machine (data/claim_times.json, benchmarks/claim_times.py)."""
+    from bayesmatrix.results.times import claim_seconds
+
+    seconds = claim_seconds(claim, profile)
+    if seconds is None:
+        return f"{profile} profile"
+    took = f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+    return f"{profile} profile, about {took} per model on 2 CPU cores (the default model)"
+
+
 @contextmanager
 def progress(
-    title: str, total: int | None = None, every: float = PLAIN_EVERY
+    title: str, total: int | None = None, note: str = "", every: float = PLAIN_EVERY
 ) -> Iterator[Callable[[str], None]]:
     """A callback for library progress: with `total`, each of the first `total` calls is one
     unit done (its label names it); without (and after those), each call names what is
-    being done now."""
+    being done now. `note` is said in the first line, at the first call: after the library
+    has checked its inputs, so a refused input is the only line a user sees."""
+    said = [not note]
+
+    def first(update: Callable[[str], None]) -> Callable[[str], None]:
+        def call(label: str) -> None:
+            if not said[0]:
+                said[0] = True
+                err.print(f"{title}: {note}", markup=False, highlight=False)
+            update(label)
+
+        return call
+
     if not err.is_terminal:
-        yield _Plain(title, total, every)
+        yield first(_Plain(title, total, every))
         return
     from rich.progress import Progress
 
     with Progress(console=err, transient=True) as bar:
         task = bar.add_task(title, total=total)
         step = 1 if total is not None else 0
-        yield lambda label: bar.update(task, advance=step, description=f"{title}: {label}")
+        yield first(lambda label: bar.update(task, advance=step, description=f"{title}: {label}"))

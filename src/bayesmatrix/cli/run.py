@@ -21,7 +21,7 @@ from bayesmatrix.cli import (
     console,
     executor,
     loader,
-    print_verdicts,
+    print_records,
 )
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.models.registry import DEFAULT_MODEL
@@ -52,23 +52,32 @@ def run_and_report(
     runner: Executor | None = None,
     total: int | None = None,
 ) -> list[Any]:
-    """Run a claim (resumably, into `out`), write its figures and verdicts.json, print its
-    verdicts and the command that reproduces it; the results."""
-    from bayesmatrix.claims import run_claim, verdicts_of
-    from bayesmatrix.cli.progress import progress
-    from bayesmatrix.results.io import write_json
+    """Run a claim (resumably, into `out`), write its figures and verdict records
+    (verdicts.json, verdicts.parquet), print its verdicts and the command that reproduces
+    it; the results."""
+    import time
+
+    from bayesmatrix.claims import run_claim
+    from bayesmatrix.claims.records import claim_records
+    from bayesmatrix.cli.progress import expected, progress
+    from bayesmatrix.results.records import adjust, write_verdicts
     from bayesmatrix.viz import save_figure
 
     total = claim.units(settings, len(models)) if total is None else total
-    with progress(claim.name, total) as update:
+    began = time.monotonic()
+    with progress(claim.name, total, expected(claim.name, profile)) as update:
         results = run_claim(claim, models, settings, out, load, update, force, runner)
+    elapsed = time.monotonic() - began
     paths = [
         save_figure(f.figure, out / f"{f.stem}.png")
         for f in claim.draw(results, models, profile, settings)
     ]
-    verdicts = verdicts_of(results)
-    print_verdicts(verdicts)
-    write_json(out / "verdicts.json", [v.__dict__ for v in verdicts])
+    records = adjust(claim_records(claim, results, models, load, profile, settings, elapsed))
+    print_records(records)
+    note = claim.note(results)
+    if note:
+        console.print(note, markup=False, highlight=False, soft_wrap=True)
+    write_verdicts(out, records)
     console.print(
         f"results: {out}\nfigures: {', '.join(map(str, paths)) or '-'}\nreproduce: "
         + claim.reproduce(models, profile, settings),

@@ -18,7 +18,7 @@ from bayesmatrix.cli import (
     console,
     executor,
     loader,
-    print_verdicts,
+    print_records,
 )
 from bayesmatrix.cli.run import Models, Profile
 from bayesmatrix.models.registry import DEFAULT_MODEL
@@ -48,13 +48,18 @@ def validate_cmd(
     from bayesmatrix.cli.progress import progress
     from bayesmatrix.report import render_report, run_validation
     from bayesmatrix.report.validate import profile_settings
-    from bayesmatrix.results.io import write_json
+    from bayesmatrix.results.records import write_verdicts
+    from bayesmatrix.results.times import claim_seconds
 
     chosen = None if claims is None else [c.strip() for c in claims.split(",") if c.strip()]
     settings_by_claim = profile_settings(profile, setting, chosen)  # bad -s: before any work
     load = loader(device, dtype)
     runner = executor(executor_name, ray_address)
-    with progress("validating") as update:
+    total = sum(claim_seconds(c, profile) or 0.0 for c in settings_by_claim) * len(model)
+    note = f"{len(settings_by_claim)} claims x {len(model)} model(s), {profile} profile" + (
+        f", about {total / 60:.0f} min on 2 CPU cores (benchmarks/claim_times.py)" if total else ""
+    )
+    with progress("validating", note=note) as update:
         sections = run_validation(
             model,
             profile,
@@ -66,8 +71,8 @@ def validate_cmd(
             claims=chosen,
             assignments=setting,
         )
-    verdicts = [v for s in sections for v in s.verdicts]
-    print_verdicts(verdicts)
+    records = [r for s in sections for r in s.records]
+    print_records(records)
     parts = ["bayesmatrix", "validate"]
     for m in model:
         parts += ["--model", m]
@@ -85,8 +90,9 @@ def validate_cmd(
     report = render_report(
         sections, model, {"profile": profile, **settings}, command, out / "report.html"
     )
-    write_json(
-        out / "verdicts.json",
-        [{"section": s.title, **v.__dict__} for s in sections for v in s.verdicts],
-    )
+    write_verdicts(out, records)
+    for section in sections:
+        if section.not_run:
+            console.print(f"not run: {section.claim}: {section.not_run}", markup=False,
+                          highlight=False, soft_wrap=True)  # fmt: skip
     console.print(f"report written to {report}")

@@ -289,7 +289,10 @@ def references(seqs: pd.DataFrame, kappa: float) -> pd.DataFrame:
             kl = bernoulli_kl_bits(g["p"].fillna(0.5), g[ref])
             g[f"kl_{ref}"] = np.where(g["p"].notna(), kl, np.nan)
         parts.append(g)
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if not parts:  # no flip sequences (a prior-only run): the same columns, no rows
+        columns = ["uniform", "fitted", "filter", "kl_uniform", "kl_fitted", "kl_filter"]
+        return seqs.iloc[:0].assign(**{c: pd.Series(dtype=float) for c in columns})
+    return pd.concat(parts, ignore_index=True)
 
 
 @dataclass

@@ -16,6 +16,7 @@ import pandas as pd
 
 from bayesmatrix.errors import BayesmatrixError, CapabilityError
 from bayesmatrix.models.backends import capability_message
+from bayesmatrix.models.checks import CHECKS, checked
 
 if TYPE_CHECKING:
     from bayesmatrix.models.trace import Trace
@@ -67,7 +68,8 @@ class LanguageModel:
     `vocab_size`, `context_length` and `capabilities`, calls `_init_tokens`, and implements
     the readings it can give: `trace_many`, `next_rows`, `continuation_logprobs`,
     `score_split`, `sample`, `stream`, `forward_hidden`, `rows_from_hidden`. Row i of a
-    sequence is p(next token | token_ids[: i + 1])."""
+    sequence is p(next token | token_ids[: i + 1]). Every reading a backend gives is checked
+    (models.checks)."""
 
     name: str
     identity: str
@@ -77,6 +79,15 @@ class LanguageModel:
     capabilities: frozenset[str] = frozenset()
     num_layers: int = 0
     hidden_size: int = 0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every reading method a backend defines is checked where its result enters the
+        library (models.checks): no result is computed from an invalid reading."""
+        super().__init_subclass__(**kwargs)
+        for name in CHECKS:
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "__checked__", False):
+                setattr(cls, name, checked(method, name))
 
     def _init_tokens(self, tokenizer: Any) -> None:
         """BOS and padding conventions, read off the tokenizer."""

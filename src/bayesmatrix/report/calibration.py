@@ -199,7 +199,6 @@ def save_rates(
     are kept (cheap claims can be measured with more replicates than expensive ones)."""
     from bayesmatrix.claims import get_claim
     from bayesmatrix.results.io import write_text
-
     from bayesmatrix.results.store import digest
 
     claims = {c: get_claim(c) for c in rates["claim"].unique()}

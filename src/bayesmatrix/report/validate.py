@@ -8,35 +8,88 @@ each figure; this module only assembles sections: what a claim is lives in bayes
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bayesmatrix.claims import list_claims, run_claim, verdicts_of
-from bayesmatrix.claims.claim import PROFILE_NAMES
+from bayesmatrix.claims import list_claims, run_claim
+from bayesmatrix.claims.claim import PROFILE_NAMES, Claim
+from bayesmatrix.claims.records import claim_records
 from bayesmatrix.claims.registry import distinct_models
 from bayesmatrix.errors import BayesmatrixError, CapabilityError
 from bayesmatrix.executor import Executor, Job, LocalExecutor, Resources
 from bayesmatrix.models.backends import capability_message
 from bayesmatrix.models.loading import Loader
 from bayesmatrix.results.outdir import claim_output_dir
-from bayesmatrix.results.rates import rule_summary
-from bayesmatrix.results.verdicts import Verdict
+from bayesmatrix.results.rates import rule_calibration, rule_summary
+from bayesmatrix.results.records import VerdictRecord, adjust
+from bayesmatrix.results.verdicts import Rule
 
 PROFILES = PROFILE_NAMES
 
 
 @dataclass
 class ClaimSection:
-    """One claim in the report."""
+    """One claim in the report: its records (results.records), figures, and, when it did not
+    run, why and the command that runs it where it can."""
 
+    claim: str
     title: str
-    verdicts: list[Verdict] = field(default_factory=list)
+    records: list[VerdictRecord] = field(default_factory=list)
     figures: list[tuple[Path, str]] = field(default_factory=list)  # (png, reproducing command)
     note: str = ""
-    rule: str = ""
-    calibration: str = ""  # the rule's measured error rates (report.calibration)
+    description: str = ""
+    rules: dict[str, str] = field(default_factory=dict)  # rule id -> one sentence
+    calibration: dict[str, str] = field(default_factory=dict)  # rule id -> measured rates
+    misses: list[str] = field(default_factory=list)  # rules whose rates miss a target
+    not_run: str = ""  # why the claim did not run (empty: it ran)
+    command: str = ""  # the command that reproduces (or runs) it
+    elapsed: float | None = None
+
+    @property
+    def verdicts(self) -> list[VerdictRecord]:
+        """The records (as the report and the CLI read them)."""
+        return self.records
+
+
+def rule_sentences(claim: Claim) -> dict[str, str]:
+    """{rule id: its sentence} of every Rule a claim declares (in its rules or calibration)."""
+    found: dict[str, str] = {}
+    for rule in [*claim.rules, *claim.calibration]:
+        if isinstance(rule, Rule) and rule.id:
+            found[rule.id] = rule.sentence()
+    return found
+
+
+def claim_section(
+    claim: Claim,
+    results: Sequence[Any],
+    models: Sequence[str],
+    load: Loader,
+    profile: str,
+    settings: Mapping[str, Any],
+    figures: list[tuple[Path, str]],
+    elapsed: float | None,
+) -> ClaimSection:
+    """The section of a claim that ran."""
+    records = claim_records(claim, results, models, load, profile, settings, elapsed)
+    calibration = {
+        rule.id: line
+        for rule in claim.calibration
+        if (line := rule_summary(rule.id, claim.version))
+    }
+    misses = [
+        rule.id
+        for rule in claim.calibration
+        if rule_calibration(rule.id, claim.version).get("misses_a_target")
+    ]
+    return ClaimSection(
+        claim.name, claim.title, records, figures, claim.note(results), claim.description,
+        rule_sentences(claim), calibration, misses,
+        command=claim.reproduce(models, profile, settings), elapsed=elapsed,
+    )  # fmt: skip
 
 
 def profile_settings(
@@ -125,36 +178,52 @@ def run_validation(
     sections = []
     for claim in list_claims():
         if claim.name not in settings:
+            if claims is None or claim.name in claims:
+                sections.append(not_in_profile(claim, profile, models))
             continue
         s = settings[claim.name]
         where = out / claim.name
         progress(claim.name)
+        began = time.monotonic()
         try:
             if claim.name in unavailable:
                 raise CapabilityError(unavailable[claim.name])
             results = run_claim(claim, models, s, where, load, progress, force)
         except CapabilityError as exc:  # e.g. hidden states from a vLLM server
-            note = f"Not available on this backend: {exc}"
-            sections.append(ClaimSection(claim.title, note=note, rule=claim.rule))
+            sections.append(
+                ClaimSection(
+                    claim.name, claim.title, description=claim.description,
+                    rules=rule_sentences(claim), not_run=f"not available on this backend: {exc}",
+                    command=claim.reproduce(["smollm2-135m"], profile, s),
+                )
+            )  # fmt: skip
             continue
         figures = [
             (save_figure(f.figure, where / f"{f.stem}.png"), f.command)
             for f in claim.draw(results, models, profile, s)
         ]
-        sections.append(
-            ClaimSection(
-                claim.title,
-                verdicts_of(results),
-                figures,
-                claim.note(results),
-                claim.rule,
-                " | ".join(
-                    f"{rule.id}: {line}"
-                    for rule in claim.calibration
-                    if (line := rule_summary(rule.id, claim.version))
-                ),
-            )
-        )
+        elapsed = time.monotonic() - began
+        sections.append(claim_section(claim, results, models, load, profile, s, figures, elapsed))
+    return adjusted(sections)
+
+
+def not_in_profile(claim: Claim, profile: str, models: Sequence[str]) -> ClaimSection:
+    """The section of a claim that has no settings for this profile (a plug-in's)."""
+    others = [p for p in PROFILE_NAMES if p in claim.profiles]
+    command = claim.reproduce(models, others[0], claim.profiles[others[0]]) if others else ""
+    return ClaimSection(
+        claim.name, claim.title, description=claim.description, rules=rule_sentences(claim),
+        not_run=f"the claim has no '{profile}' profile (it has {', '.join(others) or 'none'})",
+        command=command,
+    )  # fmt: skip
+
+
+def adjusted(sections: list[ClaimSection]) -> list[ClaimSection]:
+    """The sections with Holm's adjustment across every test of the run (results.records)."""
+    every = [r for s in sections for r in s.records]
+    fixed = iter(adjust(every))
+    for section in sections:
+        section.records = [next(fixed) for _ in section.records]
     return sections
 
 
