@@ -30,16 +30,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def converted() -> Path:
+    """SmolLM2's converted folder, converting its GGUF first on a machine that has not yet (a
+    fresh cache: the services start before any test has loaded the model)."""
+    from bayesmatrix.models.hf_load import local_dir
+
+    folder, _ = local_dir("smollm2-135m")
+    return Path(folder)
+
+
 class Server:
     """`vllm serve` of SmolLM2's converted folder on a free port of 127.0.0.1."""
 
     def __init__(self) -> None:
-        from bayesmatrix.models.reference import converted_folder
-
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}/v1"
         self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"vllm-{self.port}.log"
-        weights = converted_folder("smollm2-135m")
+        weights = converted()
         command = [
             *(str(VLLM_PYTHON), "-m", "vllm.entrypoints.openai.api_server"),
             *("--model", str(weights), "--served-model-name", "smollm2"),
@@ -78,10 +85,8 @@ class Engine:
     """vLLM's in-process engine (`vllm:<folder>?eager=1`), loaded by a background thread."""
 
     def __init__(self) -> None:
-        from bayesmatrix.models.reference import converted_folder
-
         os.environ["BAYESMATRIX_VLLM_PYTHON"] = str(VLLM_PYTHON)
-        self.reference = f"vllm:{converted_folder('smollm2-135m')}?eager=1"
+        self.reference = f"vllm:{converted()}?eager=1"
         self.model = None
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._load, daemon=True)

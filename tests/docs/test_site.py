@@ -103,10 +103,17 @@ def test_the_site_opens_from_disk_without_a_request_outside_its_folder(site):
     requests: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page()
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.on("request", lambda r: requests.append(r.url))
         page.goto((site / "index.html").as_uri())
         assert "bayesmatrix" in page.title()
+        # search runs from disk: its worker in an iframe, the index inlined as a script
+        page.locator("input.md-search__input").click()
+        page.locator("input.md-search__input").type("martingale")
+        page.wait_for_selector(".md-search-result__item")
+        found = page.locator(".md-search-result").inner_text()
+        assert "In-context predictives as martingales" in found
+        page.keyboard.press("Escape")
         page.click("text=Concepts")
         page.wait_for_url("**/concepts.html")
         assert page.locator("h1").first.inner_text().startswith("Concepts")

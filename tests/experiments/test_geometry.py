@@ -117,4 +117,6 @@ def test_claim_runs_and_reloads(smollm2, tmp_path):
     again = GeometryResult.load(tmp_path / "smollm2-135m")
     assert [str(v) for v in again.verdicts()] == [str(v) for v in result.verdicts()]
     (figure,) = claim.draw([again], ["smollm2-135m"], "full", settings)
-    assert figure.command.startswith("bayesmatrix run geometry --model smollm2-135m -s ")
+    assert figure.command == (
+        "bayesmatrix run geometry --model smollm2-135m --profile full -s per_k=8 -s bootstrap=50"
+    )

@@ -80,11 +80,12 @@ def test_cli_icl_writes_results_and_resumes(tmp_path):
     assert len(cells) == 2 * 2 * 4 and set(cells["condition"]) == {"regular", "sul"}
     assert (tmp_path / "kappa.png").is_file() and (tmp_path / "curves_sentiment.png").is_file()
     verdicts = json.loads((tmp_path / "verdicts.json").read_text())
-    kinds = [v["claim"].split(" of ")[0] for v in verdicts]
+    kinds = [v["statement"].split(" of ")[0] for v in verdicts]
     scaling = "A Bayesian scaling law predicts held-out shots"
     assert kinds == ["ICL", "ICL", scaling, scaling]  # updating, then the law, per condition
+    assert {v["claim"] for v in verdicts} == {"icl"}
     for v in verdicts:
-        assert f"[{v['status']}] {v['claim']}" in first.stdout
+        assert f"[{v['status']}] {v['statement']}" in first.stdout
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "cells").rglob("*.parquet")}
     run_cli(*args, check=True)
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # nothing recomputed

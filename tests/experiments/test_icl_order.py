@@ -132,4 +132,6 @@ def test_claim_runs_saves_reloads_and_resumes(smollm2, tmp_path):
     reloaded = OrderResult.load(tmp_path)
     assert [str(v) for v in reloaded.verdicts()] == [str(verdict)]
     (figure,) = claim.draw([again], ["smollm2-135m"], "full", settings)
-    assert figure.command.startswith("bayesmatrix run icl-order --model smollm2-135m -s ")
+    assert figure.command.startswith(
+        "bayesmatrix run icl-order --model smollm2-135m --profile full -s "
+    )

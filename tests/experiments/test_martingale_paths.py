@@ -104,4 +104,6 @@ def test_claim_resumes_by_cell_and_draws(smollm2, tmp_path):
     assert cells[0].is_file() and cells[1].stat().st_mtime_ns == stamp
     np.testing.assert_allclose(again.paths["p_now"], result.paths["p_now"], atol=1e-6)
     (figure,) = claim.draw([again], ["smollm2-135m"], "full", settings)
-    assert figure.command.startswith("bayesmatrix run martingale-paths --model smollm2-135m -s ")
+    assert figure.command.startswith(
+        "bayesmatrix run martingale-paths --model smollm2-135m --profile full -s "
+    )

@@ -19,7 +19,7 @@ from bayesmatrix.experiments.icl.paths import LMSampler, sample_paths
 from bayesmatrix.experiments.icl.sweep import Condition, run_cell
 from bayesmatrix.experiments.icl.tasks import get_task
 from bayesmatrix.models.reference import converted_folder
-from bayesmatrix.models.vllm import VllmLanguageModel, VllmLimits
+from bayesmatrix.models.vllm_protocol import VllmLanguageModel, VllmLimits
 from bayesmatrix.models.vllm_server import HttpTransport
 from tests.cli_helpers import run_cli
 from tests.vllm_services import Proxy, free_port
@@ -235,7 +235,7 @@ def test_validate_over_the_server_runs_what_it_can_and_lists_the_rest(server, tm
         [model], "test", tmp_path, Loader(), claims=["rows", "continuity"]
     )
     assert [v.status for v in rows.verdicts] == ["supported"]
-    assert not continuity.verdicts and "cannot give hidden states" in continuity.note
+    assert not continuity.verdicts and "cannot give hidden states" in continuity.not_run
     assert not list((tmp_path / "test" / "continuity").rglob("done.json"))
 
 

@@ -31,7 +31,7 @@ RELATIVE = 1e-6
 REPEATS = 2
 # float columns that are settings of the experiment, not readings (a coin's bias is a key
 # its sequences are grouped by)
-DESIGN = {"eps", "lambda", "bias"}
+DESIGN = {"eps", "lambda", "bias", "after", "stated"}  # design values, not readings
 
 
 def numbers(text: str) -> list[tuple[float, float]]:

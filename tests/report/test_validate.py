@@ -37,7 +37,10 @@ def test_validation_writes_a_self_contained_report_and_resumes(test_profile_run,
         assert f"[{v['status']}] {v['statement']}" in first.stdout
     images = re.findall(r'src="data:image/png;base64,', page)
     assert len(images) >= 7
-    assert page.count("Reproduce: <code>bayesmatrix ") == len(images)
+    # every figure with the command that draws it; a claim without figures has its command
+    reproduced = r'src="data:image/png;base64,[^"]*">\s*<p>Reproduce: <code>bayesmatrix '
+    assert len(re.findall(reproduced, page)) == len(images)
+    assert page.count("Reproduce: <code>bayesmatrix ") >= len({v["claim"] for v in verdicts})
     assert "The ideal matrix of a corpus vs the LM" in page
     from bayesmatrix.claims import list_claims
 

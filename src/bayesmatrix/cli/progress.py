@@ -32,7 +32,7 @@ class _Plain:
             return
         self.last = now
         count = self._count(now) if counting else f" ({now - self.start:.0f} s)"
-        err.print(f"{self.title}: {label}{count}", markup=False, highlight=False)
+        err.print(f"{self.title}: {label}{count}", markup=False, highlight=False, soft_wrap=True)
 
     def _count(self, now: float) -> str:
         assert self.total
@@ -67,7 +67,7 @@ def progress(
         def call(label: str) -> None:
             if not said[0]:
                 said[0] = True
-                err.print(f"{title}: {note}", markup=False, highlight=False)
+                err.print(f"{title}: {note}", markup=False, highlight=False, soft_wrap=True)
             update(label)
 
         return call

@@ -76,10 +76,10 @@ class Reading:
         """Full next-token rows (probabilities along the last axis): each sums to one."""
         a = self.probabilities(value, f"{what} entry")
         if a.size:
-            sums = a.sum(axis=-1)
-            worst = float(np.abs(sums - 1).max())
-            if worst > ROW_TOL:
-                raise self.fail(f"a full {what} that sums to {1 + worst:.6g}, not 1")
+            sums = np.ravel(a.sum(axis=-1))
+            worst = int(np.argmax(np.abs(sums - 1)))
+            if abs(sums[worst] - 1) > ROW_TOL:
+                raise self.fail(f"a full {what} that sums to {sums[worst]:.6g}, not 1")
         return a
 
     def logprob_rows(self, value: Any, columns: Sequence[int] | None) -> None:

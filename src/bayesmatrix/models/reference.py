@@ -43,7 +43,7 @@ LEARNER_PREFIX = "learner:"
 READ_TIMEOUT = 120.0  # seconds a request may wait for its reply (?timeout=S overrides)
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection (?connect_timeout=S overrides)
 CONCURRENCY = 8  # requests in flight to one server (?concurrency=N overrides)
-# how a served model's chosen tokens may be read (models.vllm.RUNGS describes each)
+# how a served model's chosen tokens may be read (models.vllm_protocol.RUNGS describes each)
 RUNG_NAMES = ("prompt-ids", "top-k", "generated-ids", "per-prompt")
 
 

@@ -1,6 +1,6 @@
-"""vLLM's in-process engine (`vllm.LLM`) as a transport of the vLLM protocol (models.vllm):
-a worker process of vLLM's own environment (models/vllm_worker.py) answers the requests a
-server would, over a pipe instead of HTTP. Torch-free on this side.
+"""vLLM's in-process engine (`vllm.LLM`) as a transport of the vLLM protocol
+(models.vllm_protocol): a worker process of vLLM's own environment (models/vllm_worker.py)
+answers the requests a server would, over a pipe instead of HTTP. Torch-free on this side.
 
 Reference: `vllm:<model folder>[?eager=1]`; eager runs the engine without torch.compile
 (starts in under a minute on a CPU instead of about three; the readings are the same).
@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 import threading
 from dataclasses import replace
 from pathlib import Path
 
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.models.reference import ModelRef, engine_options
-from bayesmatrix.models.vllm import VllmLanguageModel, VllmLimits, probe_rungs
+from bayesmatrix.models.vllm_protocol import VllmLanguageModel, VllmLimits, probe_rungs
 
 ENGINE_BATCH = 64  # prompts per call: the engine batches them itself (one pipe, no concurrency)
 
@@ -26,8 +27,8 @@ class EngineTransport:
     """Requests to a vLLM engine worker over its pipe, one at a time (a lock), each reply the
     line the worker marks as its answer."""
 
-    def __init__(self, worker: subprocess.Popen, folder: str) -> None:
-        self.worker, self.where = worker, f"vllm:{folder}"
+    def __init__(self, worker: subprocess.Popen, folder: str, log: Path | None = None) -> None:
+        self.worker, self.where, self.log = worker, f"vllm:{folder}", log
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -36,12 +37,10 @@ class EngineTransport:
     def send(self, body: dict) -> dict:
         with self._lock:
             if self.worker.poll() is not None:
-                raise BayesmatrixError(
-                    f"the vLLM engine worker exited (code {self.worker.returncode})"
-                )
+                raise BayesmatrixError(exited(self.worker.returncode, self.log))
             self.worker.stdin.write(json.dumps(body) + "\n")  # type: ignore[union-attr]
             self.worker.stdin.flush()  # type: ignore[union-attr]
-            reply = read_reply(self.worker)
+            reply = read_reply(self.worker, self.log)
         if "error" in reply:
             raise BayesmatrixError(f"the vLLM engine refused the request: {reply['error']}")
         return reply
@@ -61,7 +60,20 @@ class EngineTransport:
             worker.kill()
 
 
-def read_reply(worker: subprocess.Popen) -> dict:
+KV_CACHE = "VLLM_CPU_KVCACHE_SPACE"  # GiB of KV cache vLLM's CPU engine sets aside
+
+
+def exited(code: int | None, log: Path | None) -> str:
+    """One line for a worker that has exited: its code and the last line of what it printed
+    on stderr (where vLLM and Python say why), with the log's path."""
+    last = ""
+    if log is not None and log.is_file():
+        lines = [x for x in log.read_text(errors="replace").splitlines() if x.strip()]
+        last = f": {lines[-1].strip()} (its log: {log})" if lines else f" (its log: {log})"
+    return f"the vLLM engine worker exited (code {code}){last}"
+
+
+def read_reply(worker: subprocess.Popen, log: Path | None = None) -> dict:
     """The worker's next answer line (anything vLLM prints besides is skipped)."""
     from bayesmatrix.models.vllm_worker import PREFIX
 
@@ -71,7 +83,7 @@ def read_reply(worker: subprocess.Popen) -> dict:
             if not isinstance(reply, dict):
                 raise BayesmatrixError("the vLLM engine worker answered with a non-object")
             return reply
-    raise BayesmatrixError(f"the vLLM engine worker exited (code {worker.wait()})")
+    raise BayesmatrixError(exited(worker.wait(), log))
 
 
 def vllm_python() -> str:
@@ -96,16 +108,18 @@ def start_engine(reference: str) -> VllmLanguageModel:
     folder = Path(ref.location)
     tokenizer = load_tokenizer(folder)
     options = json.dumps({"model": str(folder), "dtype": "float32", "eager": eager})
-    worker = subprocess.Popen(
-        [vllm_python(), vllm_worker.__file__, options],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")},
-    )
-    ready = read_reply(worker)
-    transport = EngineTransport(worker, str(folder))
+    log = Path(tempfile.mkstemp(prefix="bayesmatrix-vllm-engine-", suffix=".log")[1])
+    with open(log, "w") as stderr:
+        worker = subprocess.Popen(
+            [vllm_python(), vllm_worker.__file__, options],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get(KV_CACHE, "1")},
+        )
+    ready = read_reply(worker, log)
+    transport = EngineTransport(worker, str(folder), log)
     vocab = len(tokenizer)
     config = json.loads((folder / "config.json").read_text())
     vocab = int(config.get("vocab_size", vocab))

@@ -1,6 +1,7 @@
 """A vLLM server (OpenAI-compatible `/v1/completions`) as a transport of the vLLM protocol
-(models.vllm): HTTP with the standard library, bounded connect and read timeouts, retries of
-transient failures, and one line for every way a server can fail or misbehave. Torch-free.
+(models.vllm_protocol): HTTP with the standard library, bounded connect and read timeouts,
+retries of transient failures, and one line for every way a server can fail or misbehave.
+Torch-free.
 
 Reference: `http://HOST:PORT/v1?model=NAME&key=value...` with the options of OPTIONS (each
 checked here, before any request); `bayesmatrix.load(reference)` connects: it checks the
@@ -31,7 +32,7 @@ from bayesmatrix.models.reference import (
     READ_TIMEOUT,
     parse_server,
 )
-from bayesmatrix.models.vllm import VllmLanguageModel, VllmLimits, probe_rungs
+from bayesmatrix.models.vllm_protocol import VllmLanguageModel, VllmLimits, probe_rungs
 
 log = logging.getLogger(__name__)
 DEFAULT_SERVER_CAP = 20  # vLLM's --max-logprobs when not set; ?max_logprobs=K overrides
@@ -181,18 +182,22 @@ def _served(transport: HttpTransport, name: str | None) -> tuple[str, dict]:
 
 def served_identity(transport: HttpTransport, name: str, info: dict) -> str:
     """What a served model's results depend on: the server's description of it (name, the
-    folder it loaded, its context length) and its greedy continuation of a fixed prompt."""
+    folder it loaded, its context length) and its greedy continuation of a fixed prompt (its
+    text: asking for log-probabilities would fail on a server started with --max-logprobs 0)."""
     from bayesmatrix.results.store import digest
 
-    body = {"model": name, "prompt": PROBE_TEXT, "max_tokens": 8, "temperature": 0.0,
-            "logprobs": 1, "return_tokens_as_token_ids": True}  # fmt: skip
+    body = {"model": name, "prompt": PROBE_TEXT, "max_tokens": 8, "temperature": 0.0}
     reply = transport.request("/completions", body)
     try:
-        tokens = reply["choices"][0]["logprobs"]["tokens"]
+        tokens = reply["choices"][0]["text"]
     except (KeyError, IndexError, TypeError):
         raise BayesmatrixError(
-            f"malformed reply from {transport.where}: no tokens for a greedy completion"
+            f"malformed reply from {transport.where}: no text for a greedy completion"
         ) from None
+    if not isinstance(tokens, str):
+        raise BayesmatrixError(
+            f"malformed reply from {transport.where}: the greedy completion is not text"
+        )
     described = {k: info.get(k) for k in ("id", "root", "max_model_len")}
     return f"served:{name}:{digest({'server': described, 'probe': tokens})}"
 

@@ -16,6 +16,7 @@ or {"error": "..."}.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -56,6 +57,10 @@ def choice(index: int, out: Any, sample: Any) -> dict:
 
 
 def main() -> None:
+    # run as a script, this file's folder is first on sys.path: a sibling module named like
+    # one vLLM imports must never be found instead of it
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     options = json.loads(sys.argv[1])
     from vllm import LLM, SamplingParams
 

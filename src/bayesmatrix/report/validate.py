@@ -22,7 +22,7 @@ from bayesmatrix.errors import BayesmatrixError, CapabilityError
 from bayesmatrix.executor import Executor, Job, LocalExecutor, Resources
 from bayesmatrix.models.backends import capability_message
 from bayesmatrix.models.loading import Loader
-from bayesmatrix.results.outdir import claim_output_dir
+from bayesmatrix.results.outdir import claim_output_dir, locks_released
 from bayesmatrix.results.rates import rule_calibration, rule_summary
 from bayesmatrix.results.records import VerdictRecord, adjust
 from bayesmatrix.results.verdicts import Rule
@@ -261,7 +261,8 @@ def _claim_job(
     from bayesmatrix.claims import get_claim
 
     try:
-        run_claim(get_claim(name), models, settings, where, load_model.kept(), force=force)
+        with locks_released():
+            run_claim(get_claim(name), models, settings, where, load_model.kept(), force=force)
     except CapabilityError as exc:
         return str(exc)
     return None

@@ -21,6 +21,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bayesmatrix.errors import BayesmatrixError
@@ -133,6 +134,18 @@ def release(out: str | Path) -> None:
     fd = _HELD.pop(Path(out).resolve(), None)
     if fd is not None:
         os.close(fd)
+
+
+@contextmanager
+def locks_released() -> Iterator[None]:
+    """Give up, on leaving, the locks taken inside: a job in a worker process that outlives
+    it (Ray's) must not keep its folders from the driver and the next jobs."""
+    before = set(_HELD)
+    try:
+        yield
+    finally:
+        for owner in set(_HELD) - before:
+            release(owner)
 
 
 def _describe(holder: str) -> str:
