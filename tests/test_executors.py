@@ -182,3 +182,17 @@ def test_a_kept_model_is_loaded_once_through_nested_executors():
     inner.run([Job("cell", kept, ("m",))], lambda job, lm: loads.append(lm is first))
     assert loads == ["m", True] and kept("m") is first  # reused, and still kept afterwards
     release_models()
+
+
+def test_an_atlas_on_ray_equals_local(ray_executor, tmp_path):
+    from bayesmatrix.report.atlas import atlas
+
+    models = ["learner:bayesian", "learner:recency"]
+
+    def table(out: Path, executor) -> pd.DataFrame:
+        frame = atlas(models, "test", out, claims=["icl"], executor=executor)
+        return frame.drop(columns="interval")
+
+    local = table(tmp_path / "local", LocalExecutor())
+    assert len(local) >= 4
+    pd.testing.assert_frame_equal(table(tmp_path / "ray", ray_executor), local)

@@ -4,8 +4,10 @@ Front door: `load(name)` -> LanguageModel; `LanguageModel.trace(text)` -> Trace;
 `run(claim, model=..., profile=...)` -> ClaimRun (verdicts, figures, the reproducing
 command; rich display in Jupyter); `list_claims()`, `get_claim(name)`, `run_claim(...)` and
 `run_validation(...)` for the claims and their verdicts; `read_verdicts(path)` loads a run's
-verdict records as a DataFrame; `Dirichlet`, `DirichletMixture` and the learners for the
-Bayesian reading; `IdealMatrix` for the corpus matrix (`bayesmatrix.matrix.build` makes one).
+verdict records as a DataFrame; `atlas(models)` validates many models into one table and
+page, `compare_runs(a, b)` lists what changed between two runs; `Dirichlet`,
+`DirichletMixture` and the learners for the Bayesian reading; `IdealMatrix` for the corpus
+matrix (`bayesmatrix.matrix.build` makes one).
 Names resolve lazily, so `import bayesmatrix.bayes` never imports torch.
 """
 
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
     from bayesmatrix.matrix import IdealMatrix
     from bayesmatrix.models import DEFAULT_MODEL, LanguageModel, Trace, list_models, load
     from bayesmatrix.report import run_validation
+    from bayesmatrix.report.atlas import atlas
+    from bayesmatrix.results.compare import compare_runs
     from bayesmatrix.results.records import read_verdicts
 
 from bayesmatrix._version import __version__
@@ -52,6 +56,8 @@ _LAZY = {
     "ClaimRun": "claims.runs",
     "run_validation": "report",
     "read_verdicts": "results.records",
+    "atlas": "report.atlas",
+    "compare_runs": "results.compare",
 }
 
 __all__ = [
@@ -69,6 +75,8 @@ __all__ = [
     "RecencyLearner",
     "Trace",
     "__version__",
+    "atlas",
+    "compare_runs",
     "get_claim",
     "list_claims",
     "list_models",

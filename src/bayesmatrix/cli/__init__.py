@@ -191,6 +191,7 @@ def fail(message: str, code: int = 2) -> None:
 
 
 from bayesmatrix.cli import (  # noqa: E402, F401 - registers commands
+    atlas,
     core,
     matrix,
     prior,

@@ -19,7 +19,7 @@ from typing import Any
 from bayesmatrix.report.validate import ClaimSection
 from bayesmatrix.results.records import FAMILY_ALPHA, VerdictRecord, survives
 
-_STYLE = """
+STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.8em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;width:100%;font-size:.88em}
@@ -32,7 +32,7 @@ details{margin:.4em 0}summary{cursor:pointer;color:#1a4d8f}.num{white-space:nowr
 """
 
 
-def _status_class(status: str) -> str:
+def status_class(status: str) -> str:
     return status.replace(" ", "-")
 
 
@@ -41,7 +41,7 @@ def _img(path: Path) -> str:
     return f'<img alt="{html.escape(Path(path).name)}" src="data:image/png;base64,{data}">'
 
 
-def _fmt(x: float | None) -> str:
+def fmt_number(x: float | None) -> str:
     if x is None or not math.isfinite(x):
         return "–"
     magnitude = abs(x)
@@ -54,12 +54,12 @@ def key_number(r: VerdictRecord) -> str:
     """The record's key estimate with its interval and the threshold it is judged against,
     as the summary shows it ('0.957 [0.830, 1.000] vs > 0.9')."""
     lo, hi = r.interval
-    text = _fmt(r.estimate)
+    text = fmt_number(r.estimate)
     if lo is not None or hi is not None:
-        text += f" [{_fmt(lo)}, {_fmt(hi)}]"
+        text += f" [{fmt_number(lo)}, {fmt_number(hi)}]"
     if r.threshold is not None and r.direction:
         sign = {"above": ">", "below": "<", "within": "±"}[r.direction]
-        text += f" vs {sign} {_fmt(r.threshold)}"
+        text += f" vs {sign} {fmt_number(r.threshold)}"
     return text
 
 
@@ -73,7 +73,7 @@ def _flags(r: VerdictRecord, misses: set[str]) -> list[str]:
         flags.append("this rule misses a calibration target")
     holds = survives(r)
     if r.status == "not supported" and holds is False:
-        flags.append(f"not significant after Holm across the run (p {_fmt(r.p_adjusted)})")
+        flags.append(f"not significant after Holm across the run (p {fmt_number(r.p_adjusted)})")
     return flags
 
 
@@ -92,7 +92,7 @@ def render_report(
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         "<title>bayesmatrix validation report</title>",
-        f"<style>{_STYLE}</style></head><body>",
+        f"<style>{STYLE}</style></head><body>",
         "<h1>bayesmatrix: validating 'The Matrix' (Dalal &amp; Misra) on real models</h1>",
         f"<p>Models: <b>{html.escape(', '.join(models))}</b>; profile <b>{html.escape(profile)}"
         f"</b>; generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.<br>Command: "
@@ -155,7 +155,7 @@ def _summary(sections: list[ClaimSection], misses: set[str]) -> list[str]:
             flags = _flags(r, misses)
             note = "; ".join(flags)
             parts.append(
-                f"<tr class='{_status_class(r.status)}'><td><a href='#{_anchor(s.claim)}'>"
+                f"<tr class='{status_class(r.status)}'><td><a href='#{_anchor(s.claim)}'>"
                 f"{html.escape(s.claim)}</a></td><td>{html.escape(r.statement)}</td><td>"
                 f"{html.escape(r.status)}</td><td class='num'>{html.escape(key_number(r))}</td>"
                 f"<td>{'<span class=flag>' + html.escape(note) + '</span>' if note else ''}</td>"
@@ -191,7 +191,7 @@ def _section(s: ClaimSection, misses: set[str]) -> list[str]:
         parts.append("<tr><th>status</th><th>verdict</th><th>evidence</th></tr>")
         for r in s.records:
             parts.append(
-                f"<tr class='{_status_class(r.status)}'><td>{html.escape(r.status)}</td><td>"
+                f"<tr class='{status_class(r.status)}'><td>{html.escape(r.status)}</td><td>"
                 f"{html.escape(r.statement)}</td><td>{html.escape(r.evidence)}</td></tr>"
             )
         parts.append("</table></details>")
