@@ -120,6 +120,11 @@ def test_fit_is_a_leave_one_out_optimum(index) -> None:
     assert loo(fitted.a, fitted.b) == pytest.approx(fitted.loo_bits, rel=1e-9)
     for fa, fb in ((2, 1), (0.5, 1), (1, 2), (1, 0.5)):
         assert loo(fitted.a, fitted.b) <= loo(fitted.a * fa, fitted.b * fb) + 1e-9
+    # the minimum itself, not a point within a loose tolerance of it (a printed a must not
+    # move between CPUs): no neighbour 1e-4 away in either direction is better
+    best = loo(fitted.a, fitted.b)
+    for fa, fb in ((1 + 1e-4, 1), (1 - 1e-4, 1), (1, 1 + 1e-4), (1, 1 - 1e-4)):
+        assert best <= loo(fitted.a * fa, fitted.b * fb) + 1e-13
 
 
 def test_bad_hyperparameters() -> None:
