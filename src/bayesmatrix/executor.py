@@ -11,12 +11,14 @@ loaded in each worker process, so a worker loads a model once, not once per job.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bayesmatrix.errors import BayesmatrixError
 
@@ -76,15 +78,11 @@ class LocalExecutor:
     name = "local"
 
     def run(self, jobs: Sequence[Job], on_done: OnDone, progress: Progress | None = None) -> None:
-        kept = bool(_MODEL)  # a model an outer job keeps (a Ray worker) outlives this run
-        try:
+        with models_released():
             for job in jobs:
                 on_done(job, job.fn(*job.args))
                 if progress:
                     progress(job.key)
-        finally:
-            if not kept:
-                release_models()
 
 
 class RayExecutor:
@@ -233,6 +231,8 @@ def make_executor(name: str, address: str | None = None) -> Executor:
     raise BayesmatrixError(f"unknown executor '{name}'; choose from {', '.join(EXECUTORS)}")
 
 
+T = TypeVar("T")
+
 # ---- one model per worker process ---------------------------------------------------------------
 _MODEL: dict[tuple[str, str], Any] = {}
 
@@ -251,3 +251,27 @@ def worker_model(load: Callable[[str], Any], name: str) -> Any:
 def release_models() -> None:
     """Forget the kept model (the local executor calls this when its run ends)."""
     _MODEL.clear()
+
+
+def releasing_models(fn: Callable[..., T]) -> Callable[..., T]:
+    """`fn` run inside models_released (a front door that keeps its model between claims)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        with models_released():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@contextmanager
+def models_released() -> Iterator[None]:
+    """Forget, on leaving, the model kept inside: a run that keeps its model between claims
+    must not hold it in memory after it returns. A model an outer job keeps (a Ray worker's)
+    outlives the run."""
+    outer = bool(_MODEL)
+    try:
+        yield
+    finally:
+        if not outer:
+            release_models()

@@ -155,3 +155,14 @@ def test_written_files_follow_the_umask(tmp_path, umask, mode):
     subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=True)
     for name in ("a.json", "b.html"):
         assert os.stat(Path(tmp_path) / name).st_mode & 0o777 == mode
+
+
+def test_a_validation_holds_no_model_after_it_returns(tmp_path):
+    """run_validation keeps its model between claims, never after: a notebook that validates
+    must get the memory back (and a later run must load its own model, not find this one)."""
+    from bayesmatrix import executor
+    from bayesmatrix.report.validate import run_validation
+
+    assert not executor._MODEL
+    sections = run_validation([LEARNER], "test", tmp_path, claims=["icl"])
+    assert sections[0].records and not executor._MODEL

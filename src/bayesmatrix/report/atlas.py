@@ -93,10 +93,11 @@ def atlas(
         raise BayesmatrixError(
             "an atlas compares models: pass at least two, e.g. ['smollm2-135m', 'learner:bayesian']"
         )
+    profile_settings(profile, assignments, claims)  # a bad profile or -s fails before any work
     chosen = atlas_claims(profile, claims)
     if not chosen:
         raise BayesmatrixError(f"no claim about a model has a '{profile}' profile")
-    profile_settings(profile, assignments, chosen)  # a bad -s fails here, before any work
+    profile_settings(profile, assignments, chosen)
     load = (load_model if load_model is not None else Loader()).kept()
     distinct_models([str(m) for m in models], load)
     out = claim_output_dir(Path(out))

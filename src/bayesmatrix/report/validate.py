@@ -19,7 +19,7 @@ from bayesmatrix.claims.claim import PROFILE_NAMES, Claim
 from bayesmatrix.claims.records import claim_records
 from bayesmatrix.claims.registry import distinct_models
 from bayesmatrix.errors import BayesmatrixError, CapabilityError
-from bayesmatrix.executor import Executor, Job, LocalExecutor, Resources
+from bayesmatrix.executor import Executor, Job, LocalExecutor, Resources, releasing_models
 from bayesmatrix.models.backends import capability_message
 from bayesmatrix.models.loading import Loader
 from bayesmatrix.results.outdir import claim_output_dir, locks_released
@@ -55,11 +55,16 @@ class ClaimSection:
 
 
 def rule_sentences(claim: Claim) -> dict[str, str]:
-    """{rule id: its sentence} of every Rule a claim declares (in its rules or calibration)."""
+    """{rule id: its sentence} of every Rule a claim declares (in its rules or calibration),
+    and the rule in words the claim states beside them, under the claim's name: every claim
+    says how it is judged."""
     found: dict[str, str] = {}
     for rule in [*claim.rules, *claim.calibration]:
         if isinstance(rule, Rule) and rule.id:
             found[rule.id] = rule.sentence()
+    words = [r for r in claim.rules if isinstance(r, str)]
+    if words:
+        found[claim.name] = "; ".join(words)
     return found
 
 
@@ -126,6 +131,7 @@ def profile_settings(
     return {n: c.parse(by_claim.get(n, []), profile) for n, c in chosen.items()}
 
 
+@releasing_models
 def run_validation(
     models: Sequence[str],
     profile: str,
