@@ -46,10 +46,12 @@ $(CHROMIUM):
 
 test: setup vllm $(CHROMIUM)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q --durations=15
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/ruff format --check src tests benchmarks
 
 # the documentation site (docs/, per-claim pages generated from the registry) into site/;

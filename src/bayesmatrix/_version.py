@@ -1,3 +1,3 @@
 """The toolkit's version (recorded in every saved result's marker, for the reader)."""
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"

@@ -68,13 +68,13 @@ class Dirichlet:
         """log B(alpha) = sum log Gamma(alpha_k) - log Gamma(alpha_0)."""
         return float(gammaln(self.alpha).sum() - gammaln(self.alpha.sum()))
 
-    def logpdf(self, x: object) -> np.ndarray | float:
+    def logpdf(self, x: ArrayLike) -> np.ndarray | float:
         """Log density at points on the simplex ([K] -> float, [n, K] -> [n])."""
         pts = as_points(x, self.k)
         out = xlogy(self.alpha - 1, pts).sum(axis=1) - self.log_normaliser()
         return float(out[0]) if np.ndim(x) == 1 else out
 
-    def pdf(self, x: object) -> np.ndarray | float:
+    def pdf(self, x: ArrayLike) -> np.ndarray | float:
         return np.exp(self.logpdf(x))
 
     def rvs(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
@@ -100,6 +101,7 @@ def _optimise(problem: _Problem, weights: np.ndarray, starts: list[np.ndarray]) 
         )
         if best is None or res.fun < best.fun:
             best = res
+    assert best is not None  # at least one start
     return _snap(problem, objective, best.x)
 
 
@@ -279,7 +281,7 @@ def _fit_binary(
     o: np.ndarray,
     names: tuple[str, ...],
     to_params: Callable[[np.ndarray], dict[str, float]],
-    learner: Callable[[dict[str, float]], object],
+    learner: Callable[[dict[str, float]], Any],
     starts: list[np.ndarray],
     name: str,
     bootstrap: int,
@@ -299,7 +301,7 @@ def _fit_binary(
     )
     result = _run_fit(problem, name, bootstrap, seed)
     fitted = learner(result.params)
-    fitted.fit_ = result  # type: ignore[attr-defined]
+    fitted.fit_ = result
     return fitted
 
 

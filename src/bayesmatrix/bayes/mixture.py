@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import gammaln, logsumexp, xlogy
 
 from bayesmatrix.bayes.dirichlet import ZERO_FLOOR, Dirichlet
@@ -79,12 +80,12 @@ class DirichletMixture:
             out = xlogy(self.alphas[None, :, :] - 1, x[:, None, :]).sum(-1) - log_b
         return out
 
-    def logpdf(self, x: object) -> np.ndarray | float:
+    def logpdf(self, x: ArrayLike) -> np.ndarray | float:
         pts = as_points(x, self.k)
         out = logsumexp(self._component_logpdf(pts) + np.log(self.weights), axis=1)
         return float(out[0]) if np.ndim(x) == 1 else out
 
-    def pdf(self, x: object) -> np.ndarray | float:
+    def pdf(self, x: ArrayLike) -> np.ndarray | float:
         return np.exp(self.logpdf(x))
 
     def rvs(

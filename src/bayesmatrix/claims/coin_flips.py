@@ -115,12 +115,14 @@ def _learner_readings(kind: str, seeds: int, flips: int) -> pd.DataFrame:
     """Readings of a constructed learner in the claim's frame: 'bayes' is the Beta(1, 1)
     posterior predictive (ignores a statement); 'forgets' counts only its last 3 flips and
     takes a stated bias at its word; both read under 2 phrasings."""
-    rows = []
+    rows: list[tuple] = []
     for v in range(50):
         p0 = 0.5 + 0.01 * (v % 3 - 1) if kind == "bayes" else 0.85
         rows.append(("prior", v, np.nan, np.nan, np.nan, -1, 0, 0, p0))
+    designs: list[tuple[str, float, float | None, float | None]]
     designs = [("evidence", b, None, None) for b in (0.2, 0.5, 0.8)]
-    designs += [("chain", *CHAIN, None), ("conflict", 0.2, None, 0.8), ("conflict", 0.8, None, 0.2)]
+    designs += [("chain", CHAIN[0], CHAIN[1], None)]
+    designs += [("conflict", 0.2, None, 0.8), ("conflict", 0.8, None, 0.2)]
     for condition, bias, after, stated in designs:
         for seed in range(seeds):
             seq = draw_flips(bias, flips, seed, after)

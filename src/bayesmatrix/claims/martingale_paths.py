@@ -82,9 +82,11 @@ def plot_martingale_paths(results: Sequence[MartingalePathsResult]) -> Figure:
 def _examples() -> list[MartingalePathsResult]:
     """The exact Beta-Bernoulli learner (passes both checks) and a windowed one (fails both),
     sampled along their own paths as the claim samples an LM."""
-    grid = {"thetas": (0.2, 0.5, 0.8), "ns": (8, 16, 32, 64), "seeds": (0, 1), "paths": 48}
+    grid = ((0.2, 0.5, 0.8), (8, 16, 32, 64), (0, 1))  # biases, ns, seeds
     return [
-        MartingalePathsResult(run_paths(sampler, "learner", horizon=32, **grid), bootstrap=200)
+        MartingalePathsResult(
+            run_paths(sampler, "learner", *grid, paths=48, horizon=32), bootstrap=200
+        )
         for sampler in (BetaBernoulliSampler(), WindowSampler(8))
     ]
 

@@ -123,7 +123,7 @@ def claim_callback(name: str) -> Any:
     if claim.scope == "none":
         inner = command
 
-        def command(**given: Any) -> None:  # type: ignore[no-redef]
+        def command(**given: Any) -> None:
             inner(**given, model=[], device="auto", dtype="float32")
 
         command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]

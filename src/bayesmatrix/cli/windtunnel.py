@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -209,7 +209,7 @@ def _curve_account(curve: pd.DataFrame | None, target: float | None, done: dict)
 
 def _task(
     task: str, v: int, length: int, alpha: float, pairs: int | None, states: int | None = None
-) -> object:
+) -> Any:
     """The wind-tunnel task the options name (each task takes its own settings; for
     hmm-incontext --V is the number of symbols and --length the number of observations)."""
     from bayesmatrix.windtunnel import make_task
@@ -218,7 +218,7 @@ def _task(
         raise BayesmatrixError(f"--alpha must be positive, not {alpha}")
     if states is not None and states < 2:
         raise BayesmatrixError(f"--states must be at least 2, not {states}")
-    settings: dict[str, object] = {"vocab": v, "length": length, "alpha": alpha}
+    settings: dict[str, Any] = {"vocab": v, "length": length, "alpha": alpha}
     if task == "bijection":
         settings = {"keys": v}
     elif task == "bijection-peer":

@@ -111,8 +111,9 @@ def _requests(
     head = prompt.head()
     text = head + "".join(f" {w}{SEPARATOR}" for w in words)
     ids, offsets = lm.encode_offsets(text)
-    shift = 1 if lm.adds_bos else 0
-    full = [lm.bos_id, *ids] if shift else list(ids)
+    bos = lm.bos_id if lm.adds_bos else None
+    shift = 0 if bos is None else 1
+    full = list(ids) if bos is None else [bos, *ids]
     cuts, pos = [], len(head)
     for i, w in enumerate(words):
         j = next((t for t, (_, end) in enumerate(offsets) if end > pos), None)
@@ -180,10 +181,12 @@ def run_coin_flips(
     texts = phrasings()[0]
     if not 1 <= variants <= len(texts):
         raise BayesmatrixError(f"variants must lie in 1..{len(texts)}, not {variants}")
-    items, keys = [], []
+    items: list[tuple[CoinPrompt, Sequence[int]]] = []
+    keys: list[tuple[str, int, float, float | None, float | None, int]] = []
     for v, text in enumerate(texts):
         items.append((CoinPrompt(text), []))
         keys.append(("prior", v, np.nan, np.nan, np.nan, -1))
+    designs: list[tuple[str, float, float | None, float | None]]
     designs = [("evidence", b, None, None) for b in biases]
     if chain:
         designs.append(("chain", chain[0], chain[1], None))
@@ -192,7 +195,7 @@ def run_coin_flips(
         for seed in seeds:
             seq = draw_flips(bias, flips, seed, after)
             for v in range(variants):
-                items.append((CoinPrompt(texts[v], stated), seq))
+                items.append((CoinPrompt(texts[v], stated), seq.tolist()))
                 keys.append((condition, v, bias, after, stated, seed))
     frames = read_many(lm, items)
     rows = [

@@ -13,7 +13,7 @@ unembedding, see LanguageModel.rows_from_hidden):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -43,13 +43,19 @@ NEIGHBOURS = Rule(
 )
 
 
+def _hidden(lm: LanguageModel) -> Any:
+    """The model as the backend that reads hidden states (the claim requires them, so only
+    such a backend gets here): its layer indexing is its own."""
+    return lm
+
+
 def hidden_bank(
     lm: LanguageModel, text: str, n: int, layer: int, window: int = 128, stride: int = 1
 ) -> np.ndarray:
     """[n, d] hidden states of `layer` at n positions of text (windows of `window` tokens,
     every `stride`-th position after the first 8 of each window, for some context)."""
     ids, _ = lm.tokenize(text)
-    layer = lm.layer_indices([layer])[0]
+    layer = _hidden(lm).layer_indices([layer])[0]
     per_window = len(range(8, window, stride))
     needed = -(-n // per_window)
     windows = [lm.with_bos(ids[i : i + window]) for i in range(0, len(ids) - window + 1, window)]
@@ -289,7 +295,7 @@ def run_continuity(
             f"continuity needs at least 2 prompts (--prompts, got {n_prompts}), a bank of at "
             f"least 2 (--bank, got {n_bank}) and 1 <= k <= bank (--k, got {k})"
         )
-    layer_index = lm.layer_indices([layer])[0]
+    layer_index = _hidden(lm).layer_indices([layer])[0]
     positions = hidden_bank(lm, text, n_bank + n_held_out + 2 * n_prompts, layer_index, stride=2)
     bank, held = positions[:n_bank], positions[n_bank : n_bank + n_held_out]
     probe = positions[n_bank + n_held_out :]

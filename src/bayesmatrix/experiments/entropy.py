@@ -97,7 +97,7 @@ def icl_pairs(
     from bayesmatrix.experiments.icl.sweep import render_task
 
     rng = np.random.default_rng(seed)
-    rows: dict[int, list[np.ndarray]] = {k: [] for k in ks}
+    rows: dict[int, list[str]] = {k: [] for k in ks}
     items = []
     for _ in range(n):
         order = rng.permutation(len(task.examples))[: max(ks) + 1]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -230,12 +230,13 @@ def lm_readout(lm: LanguageModel, restrict: Sequence[int]) -> Callable[[np.ndarr
     renormalised (a softmax over those logits only: the head's other columns cancel)."""
     import torch
 
-    ids = torch.as_tensor(list(restrict), device=lm.device)
+    hf: Any = lm  # the backend that reads hidden states (geometry requires it): its head
+    ids = torch.as_tensor(list(restrict), device=hf.device)
 
     def readout(hidden: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            h = torch.as_tensor(hidden, dtype=torch.float32).to(lm.device, lm.dtype)
-            logits = lm.to_logits(h, columns=ids).double()
+            h = torch.as_tensor(hidden, dtype=torch.float32).to(hf.device, hf.dtype)
+            logits = hf.to_logits(h, columns=ids).double()
             return torch.softmax(logits, -1).cpu().numpy()
 
     return readout
@@ -314,7 +315,7 @@ def run_windtunnel_geometry(
     mask = getattr(task, "score_mask", None)
     positions = np.flatnonzero(mask) if mask is not None else np.arange(x.shape[1])
     sources = [[vocab, *row.tolist()] for row in x]  # BOS (id V) first: state t predicts x_t
-    hidden = read_states(lm, sources, [positions] * len(x))
+    hidden = read_states(lm, sources, [positions.tolist()] * len(x))
     exact_h = _bits(exact[:, positions]).reshape(-1)
     readout = lm_readout(lm, range(vocab))
     numbers, pc1, probs = analyse_geometry(hidden, readout, exact_h, bootstrap)

@@ -117,17 +117,19 @@ def approximate_prior(
     rows = []
     for k, (mix, nll) in enumerate(zip(mixtures, per_point, strict=True), start=1):
         gain, lo, hi = bootstrap_mean_ci(per_point[0] - nll, seed=seed)
+        fit = mix.fit_
+        assert fit is not None  # fitted above
         row = {
             "k": k,
-            "train_nll": -mix.fit_.loglik / len(train),
+            "train_nll": -fit.loglik / len(train),
             "heldout_nll": float(nll.mean()),
             "heldout_nll_se": float(nll.std(ddof=1) / np.sqrt(len(nll))),
             "gain_vs_k1": gain,
             "gain_lo": lo,
             "gain_hi": hi,
-            "aic": mix.fit_.aic,
-            "bic": mix.fit_.bic,
-            "n_params": mix.fit_.n_params,
+            "aic": fit.aic,
+            "bic": fit.bic,
+            "n_params": fit.n_params,
         }
         if truth_nll is not None:
             row["gap_to_truth"] = float((nll - truth_nll).mean())
@@ -153,7 +155,9 @@ def lm_rows(lm: LanguageModel, text: str, v: int, n: int, window: int = 256) -> 
     traces = lm.trace_many(chunks, batch_size=4, top_k=0, rows="float32")
     # a BOS prepended to a later window is not a position of the text: drop its row
     skip = 1 if lm.adds_bos else 0
-    parts = [t.rows if i == 0 else t.rows[skip:] for i, t in enumerate(traces)]
+    full = [t.rows for t in traces if t.rows is not None]
+    assert len(full) == len(traces)  # asked for rows
+    parts = [r if i == 0 else r[skip:] for i, r in enumerate(full)]
     rows = np.concatenate(parts)[:n].astype(np.float64)
     support = np.argsort(-rows.mean(axis=0))[:v]
     restricted = rows[:, support] + 1e-12

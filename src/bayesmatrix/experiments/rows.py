@@ -67,11 +67,13 @@ def check_rows(lm: LanguageModel, prompt: str) -> RowsCheck:
     trace = lm.trace(prompt, top_k=5, rows="float32")
     ids = trace.token_ids.tolist()
     ref = lm.next_rows([ids[: i + 1] for i in range(len(ids))])
+    rows = trace.rows
+    assert rows is not None  # the trace was asked for its rows
     frame = pd.DataFrame(
         {
             "position": np.arange(len(ids)),
-            "max_abs_diff": np.abs(ref - trace.rows).max(axis=1),
-            "sum_error": np.abs(trace.rows.sum(axis=1) - 1),
+            "max_abs_diff": np.abs(ref - rows).max(axis=1),
+            "sum_error": np.abs(rows.sum(axis=1) - 1),
         }
     )
     return RowsCheck(lm.name, lm.vocab_size, frame, replace(trace, rows=None))

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -74,7 +75,7 @@ class Row:
         return float(entropy(self.predictive, base=2))
 
 
-def _tokenizer_for(name: str) -> object:
+def _tokenizer_for(name: str) -> Any:
     from bayesmatrix.models.hf_load import load_tokenizer
 
     return load_tokenizer(name)[0]
@@ -86,7 +87,9 @@ class IdealMatrix:
     def __init__(self, path: str | Path, tokenizer: object | None = None) -> None:
         self.index = SuffixIndex(path)
         meta = self.index.meta
-        self.tokenizer = tokenizer if tokenizer is not None else _tokenizer_for(meta["tokenizer"])
+        self.tokenizer: Any = (
+            tokenizer if tokenizer is not None else _tokenizer_for(meta["tokenizer"])
+        )
         self.check_tokenizer(self.tokenizer)
         fit_path = self.index.path / "prior.json"
         if not fit_path.is_file():
@@ -125,7 +128,7 @@ class IdealMatrix:
 
     def encode(self, context: str | Sequence[int]) -> list[int]:
         if isinstance(context, str):
-            return list(self.tokenizer(context, add_special_tokens=False).input_ids)  # type: ignore[operator]
+            return list(self.tokenizer(context, add_special_tokens=False).input_ids)
         ids = [int(t) for t in context]
         bad = [t for t in ids if not 0 <= t < self.vocab_size]
         if bad:
@@ -160,7 +163,7 @@ class IdealMatrix:
         return pd.DataFrame(
             {
                 "token_id": best,
-                "token": self.tokenizer.batch_decode([[int(i)] for i in best]),  # type: ignore[attr-defined]
+                "token": self.tokenizer.batch_decode([[int(i)] for i in best]),
                 "count": [deepest.count_of(int(i)) if deepest else 0 for i in best],
                 "prob": p[best],
             }
@@ -192,7 +195,7 @@ class IdealMatrix:
             out.append(int(rng.choice(p.size, p=p / p.sum())))
             if progress:
                 progress(i + 1)
-        return self.tokenizer.decode(out)  # type: ignore[attr-defined]
+        return self.tokenizer.decode(out)
 
 
 def build(

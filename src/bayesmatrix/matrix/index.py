@@ -21,6 +21,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydivsufsort
@@ -83,6 +84,7 @@ def verify_blocks(path: Path, expected: Sequence[int], sample: int | None = None
     """Whether the file's blocks match their checksums: all of them, or the first, the last
     and `sample` random others (for files over FULL_CHECK_BYTES)."""
     n = len(expected)
+    chosen: Sequence[int]
     if sample is None or n <= sample + 2:
         chosen = range(n)
     else:
@@ -183,7 +185,7 @@ class IndexBuilder:
                 shutil.rmtree(stale, ignore_errors=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir(parents=True)
-        self.meta = {
+        self.meta: dict[str, Any] = {
             "format": FORMAT,
             "tokenizer": tokenizer,
             "fingerprint": fingerprint,
@@ -375,7 +377,7 @@ class SuffixIndex:
                     "rebuild it with `bayesmatrix matrix build ... --force`"
                 )
 
-    def _map(self, name: str, dtype: object, count: int) -> np.ndarray:
+    def _map(self, name: str, dtype: Any, count: int) -> np.ndarray:
         path = self.path / name
         want = count * np.dtype(dtype).itemsize
         size = path.stat().st_size if path.is_file() else -1
@@ -412,14 +414,16 @@ class SuffixIndex:
                 np.searchsorted(keys, token, "right")
             )
 
-        def key(e: np.uint32) -> int:
-            e = int(e)
+        def key(entry: np.uint32) -> int:
+            e = int(entry)
             return int(toks[start + e - depth]) if e >= depth else -1
 
         left = bisect.bisect_left(sa, token, lo, hi, key=key)
         return left, bisect.bisect_right(sa, token, left, hi, key=key)
 
-    def ranges(self, context: Sequence[int], max_depth: int | None = None) -> list[list[tuple]]:
+    def ranges(
+        self, context: Sequence[int] | np.ndarray, max_depth: int | None = None
+    ) -> list[list[tuple]]:
         """For depth k = 1.. : per shard (start, n, sa, lo, hi) of occurrences of the last k
         context tokens; stops at the first depth with no occurrence."""
         ctx = [int(t) for t in context]
@@ -462,7 +466,7 @@ class SuffixIndex:
 
     def levels(
         self,
-        context: Sequence[int],
+        context: Sequence[int] | np.ndarray,
         max_depth: int | None = None,
         found: list | None = None,
         memo: dict[tuple[int, ...], Level] | None = None,

@@ -146,8 +146,9 @@ class LanguageModel:
         """ids with the BOS prepended when this model's tokenizer adds one (Gemma does): a
         window cut from the middle of a text must still start the way the model was trained."""
         ids = [int(i) for i in ids]
-        if self.adds_bos and (not ids or ids[0] != self.bos_id):
-            return [self.bos_id, *ids]
+        bos = self.bos_id
+        if self.adds_bos and bos is not None and (not ids or ids[0] != bos):
+            return [bos, *ids]
         return ids
 
     def decode_tokens(self, ids: Sequence[int]) -> list[str]:

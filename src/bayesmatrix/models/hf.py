@@ -3,11 +3,10 @@ next-token matrix (every capability: rows, scores, samples, streams, hidden stat
 
 from __future__ import annotations
 
-import functools
 import inspect
 import os
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -32,18 +31,20 @@ class HFLanguageModel(LanguageModel):
     capabilities = frozenset(CAPABILITIES)
 
     def __init__(
-        self, model: torch.nn.Module, tokenizer: object, name: str, identity: str | None = None
+        self, model: Any, tokenizer: object, name: str, identity: str | None = None
     ) -> None:
-        self.model = model
+        # a transformers PreTrainedModel: its attributes (config, base_model, ...) are its own,
+        # unknown to torch's stubs
+        self.model: Any = model
         self.tokenizer = tokenizer
         self.name = name
         # what saved results depend on: changes whenever the weights do (models.reference)
         self.identity = identity or name
-        first = next(model.parameters())
+        first = next(self.model.parameters())
         self.device: torch.device = first.device  # inputs go here; statistics come back to CPU
         self.dtype: torch.dtype = first.dtype  # the weights'; statistics are float32
-        cfg = model.config
-        self.vocab_size: int = model.get_output_embeddings().weight.shape[0]
+        cfg = self.model.config
+        self.vocab_size: int = self.model.get_output_embeddings().weight.shape[0]
         self.context_length: int = int(getattr(cfg, "max_position_embeddings", 2048))
         self.num_layers: int = int(cfg.num_hidden_layers)
         self.hidden_size: int = int(cfg.hidden_size)
@@ -384,16 +385,21 @@ class HFLanguageModel(LanguageModel):
         ]
 
 
-def _cache_arg(module: torch.nn.Module, cache: object) -> dict[str, object]:
+def _cache_arg(module: Any, cache: object) -> dict[str, object]:
     """The KV cache as the module's forward names it: `cache` in newer transformers (which
     deprecates `past_key_values`, a warning the user cannot act on), else `past_key_values`."""
     return {_cache_name(type(module)): cache}
 
 
-@functools.cache
+_CACHE_NAMES: dict[type, str] = {}
+
+
 def _cache_name(kind: type) -> str:
     """Read once per module class: the sampling and stream loops call forward at every step."""
-    return "cache" if "cache" in inspect.signature(kind.forward).parameters else "past_key_values"
+    if kind not in _CACHE_NAMES:
+        forward = inspect.signature(kind.forward).parameters  # type: ignore[attr-defined]
+        _CACHE_NAMES[kind] = "cache" if "cache" in forward else "past_key_values"
+    return _CACHE_NAMES[kind]
 
 
 class Stream:

@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
@@ -151,7 +152,7 @@ def load_hf(
 
     A conversion cache whose files are damaged is ours: it is removed and rebuilt once from
     the GGUF file. Damaged files in a user's directory give one error line that names them."""
-    placement = {"device": resolve_device(device), "dtype": resolve_dtype(dtype)}
+    placement: dict[str, Any] = {"device": resolve_device(device), "dtype": resolve_dtype(dtype)}
     if device_map not in (None, "auto"):
         raise BayesmatrixError(f"device_map must be None or 'auto', not {device_map!r}")
     placement["device_map"] = device_map
@@ -183,6 +184,6 @@ def _load_dir(
             "may be truncated or corrupt: re-save or re-download them"
         ) from exc
     if device_map is None:
-        model.to(device)
+        model.to(device)  # type: ignore[arg-type]  # transformers' stubs wrap .to oddly
     model.eval()
     return model, tokenizer

@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.special import expit, logit
@@ -61,8 +62,9 @@ def _task_inputs(extra: str) -> dict[str, tuple[int, tuple[str, ...]]]:
     for path in paths + ([Path(extra)] if extra else []):
         records = [r for _, r in read_jsonl(path, "task file")]
         header, examples = records[0], records[1:]
-        labels = list(header["labels"])  # type: ignore[index]
-        templates = {header.get("template", PLAIN_TEMPLATE), PLAIN_TEMPLATE}  # type: ignore[union-attr]
+        head: Any = header
+        labels = list(head["labels"])
+        templates = {head.get("template", PLAIN_TEMPLATE), PLAIN_TEMPLATE}
         for example in examples:
             text, label = example["input"], example["label"]  # type: ignore[index]
             index = labels.index(label)

@@ -58,7 +58,7 @@ class Loader:
         if self.keep:
             from bayesmatrix.executor import worker_model
 
-            return worker_model(self.fresh(), str(name))  # type: ignore[no-any-return]
+            return worker_model(self.fresh(), str(name))
         return load(name, self.device, self.dtype, self.device_map)
 
     def fresh(self) -> Loader:

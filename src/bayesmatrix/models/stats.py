@@ -61,7 +61,8 @@ def row_stats(
         _by_columns(hidden[s : s + MAX_BLOCK_POSITIONS], to_logits, next_ids[s:], top_k, vocab)
         for s in range(0, hidden.shape[0], MAX_BLOCK_POSITIONS)
     ]
-    return RowStats(*(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS), None)
+    joined = {f: np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS}
+    return RowStats(**joined, rows=None)
 
 
 _FIELDS = ("logprob_next", "entropy", "topk_ids", "topk_probs")

@@ -41,7 +41,7 @@ class FastTokenizer:
         self, text: str, add_special_tokens: bool = True, return_offsets_mapping: bool = False
     ) -> Encoded:
         encoding = self._tok.encode(text, add_special_tokens=add_special_tokens)
-        return Encoded(list(encoding.ids), [tuple(o) for o in encoding.offsets])
+        return Encoded(list(encoding.ids), [(int(a), int(b)) for a, b in encoding.offsets])
 
     def decode(self, ids: list[int]) -> str:
         return self._tok.decode([int(i) for i in ids], skip_special_tokens=False)

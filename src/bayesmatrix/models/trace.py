@@ -148,7 +148,7 @@ class Trace:
         if self.entropy_bounds is not None:
             arrays["entropy_bounds"] = self.entropy_bounds
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
+        np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy stubs: **kwds as bool
         write_bytes(out / "arrays.npz", buffer.getvalue())
         write_json(
             out / "meta.json", {"model": self.model, "bos_added": self.bos_added, "format": 1}

@@ -27,7 +27,7 @@ import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -366,7 +366,7 @@ class VllmLanguageModel(LanguageModel):
         for i, row in enumerate(reply):
             if i + 1 < n:
                 logprob[i] = row[ids[i + 1]]
-            order = sorted(row, key=row.get, reverse=True)
+            order = sorted(row, key=lambda t: row[t], reverse=True)
             p_top = np.exp([row[t] for t in order])
             topk_ids[i] = order[:top_k]
             topk_probs[i] = p_top[:top_k]
@@ -386,7 +386,7 @@ class VllmLanguageModel(LanguageModel):
             entropy=entropies,
             topk_ids=topk_ids,
             topk_probs=topk_probs,
-            topk_tokens=[self.decode_tokens(r) for r in topk_ids],
+            topk_tokens=[self.decode_tokens(r.tolist()) for r in topk_ids],
             rows=dense,
             entropy_bounds=None if self.limits.full_rows else bounds,
         )
@@ -518,7 +518,7 @@ class VllmLanguageModel(LanguageModel):
             "seed": seed, "min_tokens": 1, "logprobs": 0, "return_tokens_as_token_ids": True,
         }  # fmt: skip
         (reply,) = self._send_all([body])
-        eos = getattr(self.tokenizer, "eos_token_id", None)
+        eos: Any = getattr(self.tokenizer, "eos_token_id", None)
         drawn = []
         for choice in self._choices(reply, n, "logprobs"):
             try:
@@ -528,7 +528,7 @@ class VllmLanguageModel(LanguageModel):
                 raise self.malformed("sampled tokens without their log-probabilities") from None
             if len(tokens) != len(logps) or not tokens:
                 raise self.malformed("sampled tokens and log-probabilities of other lengths")
-            kept, first = cut_answer(tokens, lambda t: self.tokenizer.decode([t]), eos)  # type: ignore[attr-defined]
+            kept, first = cut_answer(tokens, lambda t: self.tokenizer.decode([t]), eos)
             drawn.append((tokens[:kept], logps[:kept], first))
         # the rows up to each first content token, EOS masked as the HF backend masks it
         wanted = sorted(
@@ -538,10 +538,10 @@ class VllmLanguageModel(LanguageModel):
         replies = self._last_rows([[*ids, *w] for w in wanted], k)
         rows = dict(zip(wanted, replies, strict=True))
         samples = []
-        for tokens, logps, first in drawn:
-            logps = np.array(logps)
+        for tokens, read, first in drawn:
+            masked = np.array(read)
             for m in range(len(tokens) if first is None else first + 1):
-                logps[m] -= math.log1p(-math.exp(rows[tuple(tokens[:m])].get(eos, -math.inf)))
+                masked[m] -= math.log1p(-math.exp(rows[tuple(tokens[:m])].get(eos, -math.inf)))
             stats = (float("nan"), float("nan"))
             if first is not None:
                 row = rows[tuple(tokens[:first])]
@@ -549,7 +549,7 @@ class VllmLanguageModel(LanguageModel):
                 p /= 1.0 - math.exp(row.get(eos, -math.inf))
                 h = float(entropy(p))
                 stats = (h if k == -1 else float("nan"), float(p.max()))
-            samples.append(Sample(tokens, self.tokenizer.decode(tokens), logps, *stats))  # type: ignore[attr-defined]
+            samples.append(Sample(tokens, self.tokenizer.decode(tokens), masked, *stats))
         return samples
 
     def score_split(self, prepared: list[tuple[list[int], int]], batch_size: int = 8) -> np.ndarray:

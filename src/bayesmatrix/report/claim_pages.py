@@ -33,7 +33,7 @@ def claim_markdown(
     `figure` (a path relative to the page): its example result, when there is one."""
     lines = [f"# {claim.title}", "", f"`{claim.name}`: {claim.description}.", ""]
     lines += ["## Verdict rule", ""]
-    lines += [f"- {r.sentence() if hasattr(r, 'sentence') else r}" for r in claim.rules]  # type: ignore[union-attr]
+    lines += [f"- {r.sentence() if hasattr(r, 'sentence') else r}" for r in claim.rules]
     lines += [
         "",
         "A verdict is *supported*, *not supported* or *inconclusive*, and names the evidence "

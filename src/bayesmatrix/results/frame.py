@@ -65,7 +65,7 @@ class FrameResult:
                 meta[f.name] = value
         if arrays:
             buffer = io.BytesIO()
-            np.savez(buffer, **arrays)
+            np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy stubs: **kwds as bool
             write_bytes(out / ARRAYS, buffer.getvalue())
         write_json(out / META, meta)
         return out

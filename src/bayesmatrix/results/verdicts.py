@@ -183,7 +183,8 @@ def rule(
     if above is not None:
         refute = above if refute_at is None else refute_at
         return "supported" if lo > above else "not supported" if hi < refute else "inconclusive"
-    refute = below if refute_at is None else refute_at  # type: ignore[assignment]
+    assert below is not None  # exactly one of the two was given
+    refute = below if refute_at is None else refute_at
     return "supported" if hi < below else "not supported" if lo > refute else "inconclusive"
 
 

@@ -278,8 +278,9 @@ def train_and_score(
     x = task.sample(n, seed=10_000)  # type: ignore[attr-defined]
     exact = task.predictive(x)  # type: ignore[attr-defined]
     pred = model_predictive(model, x, task.vocab)  # type: ignore[attr-defined]
-    if hasattr(model, "save"):
-        model.save(where / "model")
+    save = getattr(model, "save", None)
+    if callable(save):
+        save(where / "model")
     mask = getattr(task, "score_mask", None)
     keep = np.ones(exact.shape[1], dtype=bool) if mask is None else mask
     curve = where / "curve.csv"

@@ -341,10 +341,10 @@ class HMMInContext:
         for i in range(n):
             trans, emit = self._matrix(rng, self.states), self._matrix(rng, self.symbols)
             x[i, : self.header] = np.concatenate([trans.ravel(), emit.ravel()])
-            s = rng.integers(self.states)
+            s = int(rng.integers(self.states))
             for t in range(self.steps):
                 if t:
-                    s = rng.choice(self.states, p=trans[s] / 100)
+                    s = int(rng.choice(self.states, p=trans[s] / 100))
                 x[i, self.header + 2 * t] = 101 + rng.choice(self.symbols, p=emit[s] / 100)
             x[i, self.header + 1 :: 2] = self.query
         return x

@@ -157,7 +157,7 @@ def _train(
             f"{minutes}, steps {max_steps})"
         )
     check_memory(task, batch)
-    config = {"task": type(task).__name__, "spec": digest(task), "arch": arch}
+    config: dict[str, object] = {"task": type(task).__name__, "spec": digest(task), "arch": arch}
     config |= {"batch": batch, "lr": lr, "seed": seed, "version": TRAIN_VERSION}
     ckpt = out / "checkpoint.pt"
     if ckpt.is_file() and not is_saved(out, config, force):

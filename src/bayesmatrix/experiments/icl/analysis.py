@@ -129,8 +129,9 @@ class IclAnalysis(FrameResult):
         """Per task with two or more models: does the larger model update faster?"""
         out = []
         for row in self.compare_models().itertuples(index=False):
-            large = estimate(row.kappa_larger, *row.kappa_larger_ci, ".1f", NO_UPDATE_KAPPA)
-            small = estimate(row.kappa_smaller, *row.kappa_smaller_ci, ".1f", NO_UPDATE_KAPPA)
+            (l_lo, l_hi), (s_lo, s_hi) = row.kappa_larger_ci, row.kappa_smaller_ci
+            large = estimate(row.kappa_larger, l_lo, l_hi, ".1f", NO_UPDATE_KAPPA)
+            small = estimate(row.kappa_smaller, s_lo, s_hi, ".1f", NO_UPDATE_KAPPA)
             lo = row.kappa_larger_ci[0] - row.kappa_smaller_ci[1]
             hi = row.kappa_larger_ci[1] - row.kappa_smaller_ci[0]
             out.append(
@@ -341,12 +342,13 @@ def _stacked(group: pd.DataFrame) -> _Arrays:
     parts = [_arrays(g) for _, g in group.groupby("condition", sort=False)]
     if len({p.q.shape[1] for p in parts}) > 1:
         raise ValueError("conditions pooled together must have as many shots")
-    stack = _Arrays(
-        *(np.concatenate([getattr(p, f) for p in parts]) for f in ("q", "prior", "agree")),
-        np.concatenate([p.shown_p for p in parts]),
-        parts[0].binary,
+
+    def joined(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])
+
+    return _Arrays(
+        joined("q"), joined("prior"), joined("agree"), joined("shown_p"), parts[0].binary
     )
-    return stack
 
 
 def _analyse_group(

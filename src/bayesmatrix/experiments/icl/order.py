@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 import pandas as pd
 
-from bayesmatrix.bayes.learners import BetaBernoulliLearner
+from bayesmatrix.bayes.learners import BetaBernoulliLearner, LearnerFit
 from bayesmatrix.bayes.stats import bootstrap_mean_ci, log_slope
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.experiments.icl.sweep import Condition, check_cell, read_task
@@ -46,6 +46,12 @@ EXACT = 1e-12  # gaps below this are float noise: the learner has no order effec
 
 # demos (input, shown label) in order -> [len, L] label distributions before each label
 Predict = Callable[[Sequence[tuple[str, str]]], np.ndarray]
+
+
+def _fitted(learner: BetaBernoulliLearner) -> LearnerFit:
+    """A learner's fit, which `fit` has just made."""
+    assert learner.fit_ is not None
+    return learner.fit_
 
 
 def ordering_readings(
@@ -216,11 +222,11 @@ def ordering_kappas(readings: pd.DataFrame, bootstrap: int = 100) -> pd.DataFram
         base = dict(zip(KEYS, key, strict=True))
         for o_id, grp in top.groupby("ordering"):
             idx = top.index.get_indexer(grp.index)
-            fit = BetaBernoulliLearner().fit(q[idx], o[idx], fit_mean=True, bootstrap=0).fit_
+            fit = _fitted(BetaBernoulliLearner().fit(q[idx], o[idx], fit_mean=True, bootstrap=0))
             rows.append(base | {"ordering": str(o_id), "kappa": fit.params["kappa"]} | {
                 "lo": float("nan"), "hi": float("nan"), "r2": fit.r2,
             })  # fmt: skip
-        fit = BetaBernoulliLearner().fit(q, o, fit_mean=True, bootstrap=bootstrap).fit_
+        fit = _fitted(BetaBernoulliLearner().fit(q, o, fit_mean=True, bootstrap=bootstrap))
         lo, hi = fit.ci.get("kappa", (float("nan"), float("nan")))
         rows.append(base | {"ordering": "pooled", "kappa": fit.params["kappa"]} | {
             "lo": lo, "hi": hi, "r2": fit.r2,

@@ -186,7 +186,11 @@ class LMSampler:
 
 
 def sample_paths(
-    sampler: PathSampler, observed: Sequence[int], paths: int, horizon: int, seed: int = 0
+    sampler: PathSampler,
+    observed: Sequence[int] | np.ndarray,
+    paths: int,
+    horizon: int,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """[paths, horizon + 1] predictives (column 0: after the observed flips) and [paths,
     horizon] flips, each flip drawn from the sampler's own predictive."""
@@ -195,7 +199,7 @@ def sample_paths(
     rng = np.random.default_rng([seed, 5])
     probs = np.empty((paths, horizon + 1))
     flips = np.empty((paths, horizon))
-    probs[:, 0] = sampler.start(observed, paths)
+    probs[:, 0] = sampler.start([int(z) for z in observed], paths)
     for t in range(horizon):
         flips[:, t] = rng.random(paths) < probs[:, t]
         probs[:, t + 1] = sampler.step(flips[:, t])

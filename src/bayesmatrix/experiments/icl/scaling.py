@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -116,7 +116,7 @@ def _power_jacobian(n: np.ndarray, theta: np.ndarray) -> np.ndarray:
     return jac
 
 
-def _grid(*axes: Sequence[float]) -> np.ndarray:
+def _grid(*axes: Sequence[float] | np.ndarray) -> np.ndarray:
     """Every combination of the axes' values, one row per start."""
     return np.array(list(itertools.product(*axes)), dtype=float)
 
@@ -242,7 +242,10 @@ def scaling_fits(
 
     point = one(np.arange(seeds))
     rng = np.random.default_rng(seed)
-    draws = [one(rng.integers(seeds, size=seeds)) for _ in range(bootstrap if seeds > 1 else 0)]
+    draws = [
+        one(np.asarray(rng.integers(seeds, size=seeds)))
+        for _ in range(bootstrap if seeds > 1 else 0)
+    ]
     for name, values in point.items():
         for key in list(values):
             samples = [d[name][key] for d in draws]
@@ -256,7 +259,7 @@ def scaling_fits(
     return point
 
 
-def scaling_frame(key: dict[str, object], fits: dict[str, dict[str, float]]) -> pd.DataFrame:
+def scaling_frame(key: Mapping[str, object], fits: dict[str, dict[str, float]]) -> pd.DataFrame:
     """One row per law for a (model, task, condition) key."""
     shots = fits["shots"]
     rows = [

@@ -121,9 +121,10 @@ def _label_requests(
     text, cuts, lead = render_context(demos, label_words, template, separator, instruction)
     ids, offsets = lm.encode_offsets(text)
     pieces = {name: lm.encode(lead + word) for name, word in label_words.items()}
-    shift = 1 if lm.adds_bos else 0
-    if shift:
-        ids = [lm.bos_id, *ids]
+    bos = lm.bos_id if lm.adds_bos else None
+    shift = 0 if bos is None else 1
+    if bos is not None:
+        ids = [bos, *ids]
     starts = []
     for k, cut in enumerate(cuts):
         j = next(i for i, (_, end) in enumerate(offsets) if end > cut)
