@@ -11,7 +11,7 @@ import pytest
 from bayesmatrix.report.atlas import atlas, folder_of, separation
 from bayesmatrix.report.calibration import right_answers
 from bayesmatrix.report.validate import run_validation
-from bayesmatrix.results.compare import compare_runs
+from bayesmatrix.results.compare import compare_runs, verdict_key
 from bayesmatrix.results.records import VerdictRecord, write_verdicts
 from tests.cli_helpers import run_cli
 
@@ -154,3 +154,6 @@ def test_compare_lists_what_changed_beyond_its_interval(tmp_path):
     assert len(shown.strip().splitlines()) == 4
     same = run_cli("compare", str(tmp_path / "a"), str(tmp_path / "a"), check=True).stdout
     assert "no verdict changed" in same
+    # whole names only: a model called 'lm' leaves 'film' alone, and a name ends a sentence
+    short = record("lm", "icl.law", "supported", 0.1, 0.0, 0.2, "film of {model}. {model}'s")
+    assert verdict_key(short) == "film of {model}. {model}'s"

@@ -62,7 +62,7 @@ def validate_model(
     assignments: tuple[str, ...],
     load: Loader,
     force: bool,
-) -> str | None:
+) -> None:
     """One model's validation, saved in `folder` with its verdict records (an atlas job:
     module-level, so a Ray worker can run it)."""
     with locks_released():
@@ -70,7 +70,6 @@ def validate_model(
             [model], profile, folder, load, force=force, claims=claims, assignments=assignments
         )
         write_verdicts(folder, [r for s in sections for r in s.records])
-    return None
 
 
 def atlas(

@@ -4,6 +4,7 @@ statement with each run's model names taken out (so a fine-tune lines up with it
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -17,12 +18,12 @@ COLUMNS = [
 
 
 def verdict_key(r: VerdictRecord) -> str:
-    """The record's statement with its model names taken out: the same verdict on another
-    model has the same key."""
+    """The record's statement with its model names taken out (whole names only: a model
+    called 'lm' leaves 'film' alone): the same verdict on another model has the same key."""
     key = r.statement
     for name in sorted({n.strip() for n in r.model.split(",")}, key=len, reverse=True):
         if name:
-            key = key.replace(name, "{model}")
+            key = re.sub(rf"(?<![\w.:/-]){re.escape(name)}(?![\w:/-])", "{model}", key)
     return key
 
 

@@ -147,7 +147,7 @@ def adjust(records: Sequence[VerdictRecord], alpha: float = FAMILY_ALPHA) -> lis
     each adjusted p-value with `alpha`."""
     tested = sorted(
         (i for i, r in enumerate(records) if r.p_value is not None),
-        key=lambda i: float(records[i].p_value),  # type: ignore[arg-type]  # not None here
+        key=lambda i: records[i].p_value or 0.0,  # never None here: filtered above
     )
     m = len(tested)
     adjusted: dict[int, float] = {}
