@@ -47,7 +47,7 @@ $(CHROMIUM):
 test: setup vllm $(CHROMIUM)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q --durations=15 -n 2
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

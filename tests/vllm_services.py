@@ -22,6 +22,12 @@ import pytest
 
 VLLM_PYTHON = Path(__file__).parents[1] / ".venv-vllm" / "bin" / "python"
 START_LIMIT = 600  # seconds before a start that has not answered is a failure
+SHARED = "BAYESMATRIX_TEST_VLLM_PORT"  # under xdist: the port of the controller's server
+
+
+def wanted() -> Path:
+    """Under xdist: the file by which a worker asks the controller for the shared server."""
+    return Path(os.environ.get("TMPDIR", "/tmp")) / f"bayesmatrix-vllm-{os.environ[SHARED]}.wanted"
 
 
 def free_port() -> int:
@@ -42,8 +48,8 @@ def converted() -> Path:
 class Server:
     """`vllm serve` of SmolLM2's converted folder on a free port of 127.0.0.1."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}/v1"
         self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"vllm-{self.port}.log"
         weights = converted()
@@ -65,7 +71,7 @@ class Server:
         least once however late the first test that needs it comes: the limit counts from
         the start, which may lie long before."""
         while True:
-            if self.proc.poll() is not None:
+            if self.proc is not None and self.proc.poll() is not None:
                 pytest.fail(f"vLLM exited with {self.proc.returncode}; see {self.log}")
             try:
                 urllib.request.urlopen(self.base + "/models", timeout=2)
@@ -82,6 +88,18 @@ class Server:
                 self.proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+class SharedServer(Server):
+    """Under xdist, in a worker: the server the controller started on the shared port."""
+
+    def __init__(self, port: int) -> None:
+        self.port, self.base = port, f"http://127.0.0.1:{port}/v1"
+        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"vllm-{port}.log"
+        self.started, self.proc = time.monotonic(), None
+
+    def stop(self) -> None:
+        """The controller stops it."""
 
 
 class Engine:
@@ -121,12 +139,17 @@ class Engine:
 _STARTED: dict[str, Server | Engine] = {}
 
 
-def start(needed: set[str]) -> None:
-    """Start the services a test run needs ('server', 'engine'), once."""
+def start(needed: set[str], port: int | None = None) -> None:
+    """Start the services a test run needs ('server', 'engine'), once; in an xdist worker the
+    server is the controller's."""
     if not VLLM_PYTHON.is_file():
         return  # the fixtures fail with the reason
     if "server" in needed and "server" not in _STARTED:
-        _STARTED["server"] = Server()
+        shared = os.environ.get(SHARED)
+        if port is None and shared and os.environ.get("PYTEST_XDIST_WORKER"):
+            _STARTED["server"] = SharedServer(int(shared))
+        else:
+            _STARTED["server"] = Server(port)
     if "engine" in needed and "engine" not in _STARTED:
         _STARTED["engine"] = Engine()
 

@@ -20,12 +20,15 @@ import doctest
 import io
 import os
 import re
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.cli_helpers import run_cli
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).parents[2]
@@ -96,8 +99,25 @@ def match(shown: str, printed: str) -> bool:
     return re.fullmatch("".join(parts), "".join(f"{line}\n" for line in lines)) is not None
 
 
+WIDTH = 200  # the terminal width the pages' outputs were printed at
+SHELL_SYNTAX = re.compile(r"[|&;<>$`(){}*?]")
+
+
 def shell(command: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "COLUMNS": "200"}
+    """A page's command as a user's shell runs it; a plain `bayesmatrix ...` line runs in this
+    process (the console entry point, as tests/cli_helpers.py runs it), since importing torch
+    again per command is not what a page checks."""
+    argv = shlex.split(command, comments=True)
+    if argv[:1] == ["bayesmatrix"] and not SHELL_SYNTAX.search(" ".join(argv)):
+        from bayesmatrix.cli import console, err
+
+        widths = console.width, err.width
+        console.width = err.width = WIDTH
+        try:
+            return run_cli(*argv[1:], cwd=cwd)
+        finally:
+            console.width, err.width = widths
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "COLUMNS": str(WIDTH)}
     return subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=cwd,
                           env=env, timeout=1200)  # fmt: skip
 

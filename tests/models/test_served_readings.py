@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import pytest
 
@@ -88,17 +87,13 @@ def test_a_bad_reply_stops_the_run_with_one_line_and_no_verdict(vllm_server, tmp
         options += "&timeout=3"
     with Proxy(vllm_server, mangle=mangle) as proxy:
         model = f"{proxy.url}?model=smollm2{options}"
-        started = time.monotonic()
         proc = run_cli(claim, "--profile", "test", "--model", model, "--out", str(tmp_path))
-        took = time.monotonic() - started
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     lines = said(proc.stderr, claim)
     assert len(lines) == 1 and message in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
     assert not list(tmp_path.rglob("verdicts.json")) and not list(tmp_path.rglob("done.json"))
     assert "[supported]" not in proc.stdout and "[not supported]" not in proc.stdout
-    if case == "no-answer":  # the read timeout in the URL bounds the wait
-        assert took < 60
 
 
 def test_the_python_api_refuses_an_invalid_reading_alike(vllm_server, tmp_path):

@@ -8,6 +8,7 @@ import http.server
 import json
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -337,3 +338,37 @@ def test_engine_references_fail_with_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("BAYESMATRIX_VLLM_PYTHON", str(tmp_path / "no-python"))
     with pytest.raises(BayesmatrixError, match="make vllm"):
         bayesmatrix.load(f"vllm:{converted_folder('smollm2-135m')}")
+
+
+def test_an_engine_worker_that_dies_says_why_and_keeps_its_log(tmp_path, monkeypatch):
+    """A real process that exits at start-up (here a stand-in for a python whose vllm cannot
+    load): the error gives its exit code, the last line it printed on stderr and the log."""
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\necho starting >&2\necho 'ImportError: no vllm here' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("BAYESMATRIX_VLLM_PYTHON", str(fake))
+    with pytest.raises(BayesmatrixError) as caught:
+        bayesmatrix.load(f"vllm:{converted_folder('smollm2-135m')}")
+    message = str(caught.value)
+    assert "exited (code 3): ImportError: no vllm here (its log: " in message
+    log = Path(message.split("(its log: ")[1].rstrip(")"))
+    assert "starting" in log.read_text()
+    log.unlink()
+
+
+def test_a_closed_engine_removes_its_log(tmp_path):
+    """A worker that ends cleanly leaves no log behind; one that failed keeps it."""
+    import subprocess
+    import sys
+
+    from bayesmatrix.models.vllm_engine import EngineTransport
+
+    for code, kept in ((0, False), (4, True)):
+        log = tmp_path / f"engine-{code}.log"
+        log.write_text("a line\n")
+        worker = subprocess.Popen(
+            [sys.executable, "-c", f"import sys; sys.stdin.read(); sys.exit({code})"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        EngineTransport(worker, "folder", log).close()
+        assert worker.returncode == code and log.exists() is kept

@@ -46,13 +46,17 @@ class EngineTransport:
         return reply
 
     def close(self) -> None:
-        """Stop the worker (also done when the transport is collected)."""
+        """Stop the worker (also done when the transport is collected); its log is removed
+        once it has exited cleanly, kept when it says why it failed."""
         if self.worker.poll() is None:
             self.worker.stdin.close()  # type: ignore[union-attr]
             try:
                 self.worker.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.worker.kill()
+                self.worker.wait()
+        if self.worker.returncode == 0 and self.log is not None:
+            self.log.unlink(missing_ok=True)
 
     def __del__(self) -> None:
         worker = getattr(self, "worker", None)
@@ -116,7 +120,7 @@ def start_engine(reference: str) -> VllmLanguageModel:
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
-            env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get(KV_CACHE, "1")},
+            env={**os.environ, KV_CACHE: os.environ.get(KV_CACHE, "1")},
         )
     ready = read_reply(worker, log)
     transport = EngineTransport(worker, str(folder), log)
