@@ -8,6 +8,7 @@ marginal likelihood of the counts. Fitting is EM with a k-means++-style start an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -53,6 +54,12 @@ class DirichletMixture:
         self.weights = w / w.sum()
         self.alphas = np.stack([as_alpha(row, f"alphas[{j}]") for j, row in enumerate(a)])
         self.fit_: MixtureFit | None = None
+
+    def fitted(self) -> MixtureFit:
+        """The fit's statistics (a mixture made from given parameters has none)."""
+        if self.fit_ is None:
+            raise BayesmatrixError("this mixture was not fitted: use DirichletMixture.fit")
+        return self.fit_
 
     def __repr__(self) -> str:
         return f"DirichletMixture(m={self.m}, K={self.k}, weights={np.round(self.weights, 3)})"
@@ -171,7 +178,7 @@ class DirichletMixture:
         best: DirichletMixture | None = None
         for _ in range(restarts):
             run = cls._em(x, log_x, k, rng, max_iter, tol)
-            if best is None or run.fit_.loglik > best.fit_.loglik:  # type: ignore[union-attr]
+            if best is None or run.fitted().loglik > best.fitted().loglik:
                 best = run
         assert best is not None and best.fit_ is not None
         best.fit_ = MixtureFit(
@@ -219,10 +226,11 @@ class DirichletMixture:
         return mix
 
     @classmethod
-    def select_k(cls, data: object, k_max: int, **kwargs: object) -> tuple[DirichletMixture, list]:
-        """Fit k = 1..k_max and return the BIC-best mixture and every fit (in order of k)."""
-        fits = [cls.fit(data, k, **kwargs) for k in range(1, k_max + 1)]  # type: ignore[arg-type]
-        return min(fits, key=lambda f: f.fit_.bic), fits  # type: ignore[union-attr]
+    def select_k(cls, data: object, k_max: int, **kwargs: Any) -> tuple[DirichletMixture, list]:
+        """Fit k = 1..k_max and return the BIC-best mixture and every fit (in order of k);
+        kwargs go to `fit`."""
+        fits = [cls.fit(data, k, **kwargs) for k in range(1, k_max + 1)]
+        return min(fits, key=lambda f: f.fitted().bic), fits
 
 
 def _kmeanspp_labels(features: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, Self, TypeVar
 
 import numpy as np
 
@@ -39,6 +39,9 @@ class Result(Protocol):
     def save(self, directory: str | Path) -> Path: ...
 
     def verdicts(self) -> list[Verdict]: ...
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Self: ...
 
 
 R = TypeVar("R", bound=Result)
@@ -349,7 +352,7 @@ class Claim(Generic[R]):
 
     def read(self, directory: str | Path) -> R:
         """A saved result of this claim (its result type's load)."""
-        return self.result.load(directory)  # type: ignore[attr-defined]
+        return self.result.load(directory)
 
     def reproduce(self, models: Sequence[str], profile: str, settings: Mapping[str, Any]) -> str:
         """The command that reproduces a result: `bayesmatrix run` with the models, the

@@ -112,6 +112,7 @@ def claim_callback(name: str) -> Any:
                 annotation=Annotated[str | None, option],
             )
         )
+    # typer reads the signature; a function declares no __signature__ to mypy
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in params}
     command.__name__ = claim.name.replace("-", "_")
@@ -126,6 +127,7 @@ def claim_callback(name: str) -> Any:
         def command(**given: Any) -> None:
             inner(**given, model=[], device="auto", dtype="float32")
 
+        # typer reads the signature; a function declares no __signature__ to mypy
         command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in params}
         command.__doc__ = inner.__doc__

@@ -112,7 +112,7 @@ def trace_cmd(
     if out is not None:
         output_dir(out)
     load = loader(device, dtype)
-    text = prompt if prompt is not None else read_text(file)  # type: ignore[arg-type]
+    text = read_text(file) if file is not None else str(prompt)  # exactly one was given
     lm = load(model)
     try:
         trace = lm.trace(text, top_k=top_k, truncate="left" if truncate_left else None)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from bayesmatrix.windtunnel.curve import CurveFit
+    from bayesmatrix.windtunnel.tasks import Task
 
 wt_app = typer.Typer(
     help="Bayesian wind tunnels: exact posteriors, trained models, gaps in bits.",
@@ -279,7 +280,7 @@ def geometry_cmd(
     console.print(f"results: {where}\nfigure: {figure}")
 
 
-def check_trained_on(folder: Path, task: object, name: str) -> None:
+def check_trained_on(folder: Path, task: Task, name: str) -> None:
     """Refuse a model trained on another task or other settings: its states would be read
     against the wrong exact posterior. The run's marker (beside the model folder) names the
     task it trained on; without one, the vocabulary is checked."""
@@ -299,8 +300,8 @@ def check_trained_on(folder: Path, task: object, name: str) -> None:
         return
     config = json.loads((folder / "config.json").read_text())
     vocab = int(config.get("vocab_size", -1)) - 1
-    if vocab != task.vocab:  # type: ignore[attr-defined]
+    if vocab != task.vocab:
         raise BayesmatrixError(
             f"the model in {folder} has a vocabulary of {vocab} symbols, the task "
-            f"{name} with these options has {task.vocab}; {settings}"  # type: ignore[attr-defined]
+            f"{name} with these options has {task.vocab}; {settings}"
         )

@@ -36,6 +36,7 @@ from bayesmatrix.results.verdicts import Rule, Verdict
 
 if TYPE_CHECKING:
     from bayesmatrix.models import LanguageModel
+    from bayesmatrix.windtunnel.tasks import Task
 
 DECODABLE_RHO = 0.5  # |Spearman(PC1, entropy)| must exceed this for "decodable along PC1"
 READOUT_BITS = 0.05  # ablating PC1 may change the Bayesian error by at most this (bits)
@@ -300,7 +301,7 @@ def run_sula_geometry(
 
 def run_windtunnel_geometry(
     lm: LanguageModel,
-    task: object,
+    task: Task,
     n: int = 400,
     bootstrap: int = 1000,
     seed: int = 10_000,
@@ -309,9 +310,9 @@ def run_windtunnel_geometry(
     """A wind-tunnel transformer (saved and loaded as a LanguageModel) on fresh task
     sequences: states at every scored position (all positions unless the task has a
     score_mask) against the exact posterior entropy there."""
-    x = task.sample(n, seed)  # type: ignore[attr-defined]
-    vocab = task.vocab  # type: ignore[attr-defined]
-    exact = task.predictive(x)  # type: ignore[attr-defined]
+    x = task.sample(n, seed)
+    vocab = task.vocab
+    exact = task.predictive(x)
     mask = getattr(task, "score_mask", None)
     positions = np.flatnonzero(mask) if mask is not None else np.arange(x.shape[1])
     sources = [[vocab, *row.tolist()] for row in x]  # BOS (id V) first: state t predicts x_t

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,9 @@ from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.matrix.ideal import MAX_DEPTH, IdealMatrix
 from bayesmatrix.results.cells import Cell, Cells
 from bayesmatrix.results.frame import FrameResult, Schema
+
+if TYPE_CHECKING:
+    from bayesmatrix.models import LanguageModel
 
 LAMBDAS = np.round(np.linspace(0.0, 1.0, 21), 2)
 COMPARE_VERSION = 1  # of the per-window comparison: part of its cache key
@@ -34,12 +37,14 @@ def _kl_bits(p: np.ndarray, q: np.ndarray) -> float:
 
 
 def compare_window(
-    matrix: IdealMatrix, lm: object, ids: list[int], prior: str, max_depth: int
+    matrix: IdealMatrix, lm: LanguageModel, ids: list[int], prior: str, max_depth: int
 ) -> pd.DataFrame:
     """Rows for every position t >= 1 of one window (the LM sees the window from its start)."""
-    lm_ids = lm.with_bos(ids)  # type: ignore[attr-defined]
+    lm_ids = lm.with_bos(ids)
     shift = len(lm_ids) - len(ids)
-    rows = lm.trace(lm_ids, top_k=0, rows="float32").rows  # type: ignore[attr-defined]
+    rows = lm.trace(lm_ids, top_k=0, rows="float32").rows
+    if rows is None:
+        raise BayesmatrixError(f"{lm.name} gave no next-token rows; compare needs full rows")
     vocab = min(matrix.vocab_size, rows.shape[1])
     out = []
     for t in range(1, len(ids)):
@@ -94,7 +99,7 @@ PARTS = ("positions", "by_matched", "mixture")
 
 def comparison_inputs(
     matrix: IdealMatrix,
-    lm: object,
+    lm: LanguageModel,
     ids: list[int],
     window: int,
     prior: str,
@@ -218,7 +223,7 @@ def summarise(frame: pd.DataFrame) -> Comparison:
 
 
 def _window(
-    matrix: IdealMatrix, lm: object, piece: list[int], prior: str, max_depth: int, w: int
+    matrix: IdealMatrix, lm: LanguageModel, piece: list[int], prior: str, max_depth: int, w: int
 ) -> pd.DataFrame:
     """One window's per-position comparison, tagged with its number."""
     return compare_window(matrix, lm, piece, prior, max_depth).assign(window=w)
@@ -226,7 +231,7 @@ def _window(
 
 def compare(
     matrix: IdealMatrix,
-    lm: object,
+    lm: LanguageModel,
     text: str,
     out: str | Path | None = None,
     window: int = 256,
@@ -240,7 +245,7 @@ def compare(
     (a damaged one is named, or with `force` computed again)."""
     if getattr(lm, "tokenizer", None) is None:
         raise BayesmatrixError("compare needs a LanguageModel from bayesmatrix.load")
-    matrix.check_tokenizer(lm.tokenizer, lm.name)  # type: ignore[attr-defined]
+    matrix.check_tokenizer(lm.tokenizer, lm.name)
     if window < 2 or max_tokens < 2:
         raise BayesmatrixError("window and max_tokens must be at least 2")
     ids = matrix.encode(text)[:max_tokens]

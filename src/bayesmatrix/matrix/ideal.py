@@ -227,12 +227,12 @@ def build(
     from bayesmatrix.models.hf_load import load_tokenizer
 
     tokenizer, label = load_tokenizer(tokenizer_name)
-    separator = tokenizer.eos_token_id  # type: ignore[attr-defined]
+    separator = tokenizer.eos_token_id
     if separator is None:
         separator = 0
     builder = IndexBuilder(
         out,
-        len(tokenizer),  # type: ignore[arg-type]
+        len(tokenizer),
         label,
         tokenizer_fingerprint(tokenizer),
         int(separator),
@@ -245,8 +245,8 @@ def build(
         tok_s = idx_s = 0.0
         clock = time.perf_counter()
         documents = (
-            parallel_tokenized_documents(files, tokenizer_name, executor)  # type: ignore[arg-type]
-            if parallel
+            parallel_tokenized_documents(files, tokenizer_name, executor)
+            if parallel and executor is not None
             else tokenized_documents(files, tokenizer)
         )
         for ids, end in documents:

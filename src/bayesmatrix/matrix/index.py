@@ -39,9 +39,9 @@ INDEX_PREFIXES = ("sa-", "bigram_")
 _SMALL = 2048  # ranges up to this size are searched with one vectorised gather
 
 
-def tokenizer_fingerprint(tokenizer: object) -> str:
+def tokenizer_fingerprint(tokenizer: Any) -> str:
     """A hash of the tokenizer's vocabulary: indexes and models must share it for rows to align."""
-    vocab = sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])  # type: ignore[attr-defined]
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])
     return hashlib.sha256(json.dumps(vocab, ensure_ascii=False).encode()).hexdigest()[:16]
 
 

@@ -174,5 +174,6 @@ def checked(method: Callable[..., Any], name: str) -> Callable[..., Any]:
     def reading(self: Any, *args: Any, **kwargs: Any) -> Any:
         return check(method(self, *args, **kwargs), Reading(self, name), args, kwargs)
 
+    # a marker on the wrapper function (read with getattr), not an attribute mypy knows
     reading.__checked__ = True  # type: ignore[attr-defined]
     return reading

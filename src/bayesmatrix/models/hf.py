@@ -247,7 +247,7 @@ class HFLanguageModel(LanguageModel):
                     rows=stats.rows,
                     hidden={k: v[row, :n].float().cpu().numpy() for k, v in hidden.items()},
                 )
-        return results  # type: ignore[return-value]
+        return [r for r in results if r is not None]  # every index was filled above
 
     @torch.inference_mode()
     def continuation_logprobs(
@@ -394,10 +394,10 @@ def _cache_arg(module: Any, cache: object) -> dict[str, object]:
 _CACHE_NAMES: dict[type, str] = {}
 
 
-def _cache_name(kind: type) -> str:
+def _cache_name(kind: type[torch.nn.Module]) -> str:
     """Read once per module class: the sampling and stream loops call forward at every step."""
     if kind not in _CACHE_NAMES:
-        forward = inspect.signature(kind.forward).parameters  # type: ignore[attr-defined]
+        forward = inspect.signature(kind.forward).parameters
         _CACHE_NAMES[kind] = "cache" if "cache" in forward else "past_key_values"
     return _CACHE_NAMES[kind]
 

@@ -91,7 +91,7 @@ def local_dir(name_or_path: str | os.PathLike[str] | ModelRef) -> tuple[Path | s
     return Path(ref.location), ref.label
 
 
-def load_tokenizer(name_or_path: str | os.PathLike[str]) -> tuple[object, str]:
+def load_tokenizer(name_or_path: str | os.PathLike[str]) -> tuple[Any, str]:
     """(tokenizer, label) without loading the weights (after a GGUF's one-time conversion)."""
     directory, label = local_dir(name_or_path)
     try:

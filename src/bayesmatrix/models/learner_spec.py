@@ -60,6 +60,7 @@ class LearnerSpec:
                 raise ModelNotFoundError(
                     f"learner key {key}={text!r} is not a {kind_of.__name__}"
                 ) from None
+        # each value was parsed to its field's declared type above
         spec = cls(kind, **values)  # type: ignore[arg-type]
         spec.check()
         return spec

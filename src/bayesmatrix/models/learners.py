@@ -61,12 +61,12 @@ def _task_inputs(extra: str) -> dict[str, tuple[int, tuple[str, ...]]]:
     clash: set[str] = set()
     for path in paths + ([Path(extra)] if extra else []):
         records = [r for _, r in read_jsonl(path, "task file")]
-        header, examples = records[0], records[1:]
-        head: Any = header
+        head: Any = records[0]  # JSON records: checked key by key below
+        examples: list[Any] = records[1:]
         labels = list(head["labels"])
         templates = {head.get("template", PLAIN_TEMPLATE), PLAIN_TEMPLATE}
         for example in examples:
-            text, label = example["input"], example["label"]  # type: ignore[index]
+            text, label = example["input"], example["label"]
             index = labels.index(label)
             heads = tuple(
                 t[: t.index("{label}")].replace("{input}", text).rstrip() for t in templates

@@ -38,10 +38,16 @@ def load(
     weights: "float32", "bfloat16" or "float16" (statistics are float32 whatever it is);
     device_map="auto" spreads a model too large for one device over the available ones
     (accelerate). A served model's device and dtype are the server's."""
+    from bayesmatrix.models.base import LanguageModel
+
     ref = ModelRef.parse(name_or_path)
     if ref.backend.name == "hf":
-        return ref.backend.load(ref.text, device=device, dtype=dtype, device_map=device_map)  # type: ignore[return-value]
-    return ref.backend.load(ref.text)  # type: ignore[return-value]
+        model = ref.backend.load(ref.text, device=device, dtype=dtype, device_map=device_map)
+    else:
+        model = ref.backend.load(ref.text)
+    if not isinstance(model, LanguageModel):  # a backend's factory broke its contract
+        raise BayesmatrixError(f"the {ref.backend.name} backend gave a {type(model).__name__}")
+    return model
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,8 @@ class Preloaded(Loader):
     """A loader of models already in memory, by the names given (tests, notebooks, a model
     built in this process): its identity and capabilities are the model's own."""
 
+    models: dict[str, LanguageModel]
+
     def __init__(self, models: LanguageModel | Mapping[str, LanguageModel]) -> None:
         super().__init__()
         given = models if isinstance(models, Mapping) else {models.name: models}
@@ -142,7 +150,7 @@ class Preloaded(Loader):
 
     def model(self, name: str | os.PathLike[str]) -> LanguageModel:
         """The model a name stands for (the only one, whatever the name, when one is given)."""
-        models: dict[str, LanguageModel] = self.models  # type: ignore[attr-defined]
+        models = self.models
         if len(models) == 1 and str(name) not in models:
             return next(iter(models.values()))
         if str(name) not in models:
@@ -169,4 +177,4 @@ class Preloaded(Loader):
         return self.model(name).num_parameters or None
 
     def __repr__(self) -> str:
-        return f"Preloaded({', '.join(self.models)})"  # type: ignore[attr-defined]
+        return f"Preloaded({', '.join(self.models)})"

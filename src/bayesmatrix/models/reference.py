@@ -212,6 +212,7 @@ def parse_server(reference: str, model: str | None = None) -> ServerOptions:
         raise BayesmatrixError(
             f"model URL option rung={rung!r}: choose from {', '.join(RUNG_NAMES)}"
         )
+    # the keys were checked against OPTIONS and each value parsed to its field's type
     return replace(chosen, rung=rung, **numbers)  # type: ignore[arg-type]
 
 
@@ -238,12 +239,14 @@ def converted_folder(reference: str | os.PathLike[str]) -> Path:
     return gguf_cache_dir(gguf)
 
 
-def backend_for(reference: object) -> Backend:
+def backend_for(reference: str | os.PathLike[str] | ModelRef) -> Backend:
     """The backend that serves a model reference."""
-    return ModelRef.parse(reference).backend  # type: ignore[arg-type]
+    return ModelRef.parse(reference).backend
 
 
-def missing_capabilities(reference: object, required: Iterable[str]) -> list[str]:
+def missing_capabilities(
+    reference: str | os.PathLike[str] | ModelRef, required: Iterable[str]
+) -> list[str]:
     """What a claim requires that the reference's backend can never give (sorted)."""
     return sorted(set(required) - backend_for(reference).capabilities)
 

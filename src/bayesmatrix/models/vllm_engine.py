@@ -28,7 +28,10 @@ class EngineTransport:
     line the worker marks as its answer."""
 
     def __init__(self, worker: subprocess.Popen, folder: str, log: Path | None = None) -> None:
+        if worker.stdin is None or worker.stdout is None:
+            raise BayesmatrixError("a vLLM engine worker needs pipes to stdin and stdout")
         self.worker, self.where, self.log = worker, f"vllm:{folder}", log
+        self.stdin = worker.stdin
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -38,8 +41,8 @@ class EngineTransport:
         with self._lock:
             if self.worker.poll() is not None:
                 raise BayesmatrixError(exited(self.worker.returncode, self.log))
-            self.worker.stdin.write(json.dumps(body) + "\n")  # type: ignore[union-attr]
-            self.worker.stdin.flush()  # type: ignore[union-attr]
+            self.stdin.write(json.dumps(body) + "\n")
+            self.stdin.flush()
             reply = read_reply(self.worker, self.log)
         if "error" in reply:
             raise BayesmatrixError(f"the vLLM engine refused the request: {reply['error']}")
@@ -49,7 +52,7 @@ class EngineTransport:
         """Stop the worker (also done when the transport is collected); its log is removed
         once it has exited cleanly, kept when it says why it failed."""
         if self.worker.poll() is None:
-            self.worker.stdin.close()  # type: ignore[union-attr]
+            self.stdin.close()
             try:
                 self.worker.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -81,7 +84,7 @@ def read_reply(worker: subprocess.Popen, log: Path | None = None) -> dict:
     """The worker's next answer line (anything vLLM prints besides is skipped)."""
     from bayesmatrix.models.vllm_worker import PREFIX
 
-    for line in worker.stdout:  # type: ignore[union-attr]
+    for line in worker.stdout or ():
         if line.startswith(PREFIX):
             reply = json.loads(line[len(PREFIX) :])
             if not isinstance(reply, dict):

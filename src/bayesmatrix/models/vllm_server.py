@@ -140,6 +140,7 @@ def _opener(read: float, connect: float) -> urllib.request.OpenerDirector:
     `read` seconds for each reply (urllib alone has one timeout for both)."""
 
     def timed(kind: type[http.client.HTTPConnection]) -> type[http.client.HTTPConnection]:
+        # a subclass of a class passed in: mypy cannot take a variable as a base
         class Timed(kind):  # type: ignore[valid-type, misc]
             def connect(self) -> None:
                 self.timeout = connect

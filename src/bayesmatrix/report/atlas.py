@@ -27,6 +27,7 @@ from bayesmatrix.executor import Executor, Job, LocalExecutor
 from bayesmatrix.models.learner_spec import PREFIX as LEARNER
 from bayesmatrix.models.learner_spec import LearnerSpec
 from bayesmatrix.models.loading import Loader
+from bayesmatrix.report.atlas_page import render_atlas
 from bayesmatrix.report.validate import profile_settings, run_validation
 from bayesmatrix.results.compare import number_repeats, verdict_key
 from bayesmatrix.results.io import write_parquet
@@ -117,9 +118,7 @@ def atlas(
     parts += [] if claims is None else ["--claims", ",".join(claims)]
     for assignment in assignments:
         parts += ["-s", assignment]
-    from bayesmatrix.report.atlas_page import render_atlas  # the page imports this module
-
-    render_atlas(table, names, shlex.join(parts), out / PAGE)
+    render_atlas(table, separation(table), names, shlex.join(parts), out / PAGE)
     return table
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from bayesmatrix.report.atlas import separation
 from bayesmatrix.report.html import STYLE, fmt_number, status_class
 from bayesmatrix.results.io import write_text
 from bayesmatrix.viz.atlas_plot import plot_size
@@ -36,12 +35,15 @@ def _cell(row: pd.Series | None) -> str:
     )
 
 
-def render_atlas(table: pd.DataFrame, models: list[str], command: str, path: str | Path) -> Path:
-    """Write the atlas page and return its path."""
+def render_atlas(
+    table: pd.DataFrame, separation: pd.DataFrame, models: list[str], command: str, path: str | Path
+) -> Path:
+    """Write the atlas page (the table of atlas(), with each rule's separation of the
+    reference learners) and return its path."""
     refs = [m for m in models if table.loc[table["model"] == m, "reference"].any()]
     real = [m for m in models if m not in refs]
     order = real + refs
-    sep = separation(table).set_index(["claim", "rule", "key"])
+    sep = separation.set_index(["claim", "rule", "key"])
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         "<title>bayesmatrix atlas</title>",

@@ -145,15 +145,13 @@ def adjust(records: Sequence[VerdictRecord], alpha: float = FAMILY_ALPHA) -> lis
     """Holm's step-down adjusted p-values over the records that carry a p-value (the tests of
     one run); the others unchanged. Family-wise error at `alpha` is controlled by comparing
     each adjusted p-value with `alpha`."""
-    tested = sorted(
-        (i for i, r in enumerate(records) if r.p_value is not None),
-        key=lambda i: records[i].p_value or 0.0,  # never None here: filtered above
-    )
+    p = {i: r.p_value for i, r in enumerate(records) if r.p_value is not None}
+    tested = sorted(p, key=p.__getitem__)
     m = len(tested)
     adjusted: dict[int, float] = {}
     running = 0.0
     for rank, i in enumerate(tested):
-        running = max(running, min(1.0, (m - rank) * records[i].p_value))  # type: ignore[operator]
+        running = max(running, min(1.0, (m - rank) * p[i]))
         adjusted[i] = running
     return [replace(r, p_adjusted=adjusted.get(i)) for i, r in enumerate(records)]
 

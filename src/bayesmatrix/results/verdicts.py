@@ -147,7 +147,9 @@ class Rule:
             return "not supported" if outside else "inconclusive"
         if self.above is not None:
             return rule(lo, hi, above=self.above * scale, refute_at=refute)
-        return rule(lo, hi, below=self.below * scale, refute_at=refute)  # type: ignore[operator]
+        if self.below is None:  # a Rule is built with exactly one of above, below, within
+            raise ValueError(f"rule {self.id or self.quantity!r} has no threshold")
+        return rule(lo, hi, below=self.below * scale, refute_at=refute)
 
     def sentence(self) -> str:
         """The rule in words, with its thresholds."""

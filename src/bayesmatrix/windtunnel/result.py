@@ -16,6 +16,7 @@ from bayesmatrix.bayes.stats import bootstrap_mean_ci
 from bayesmatrix.executor import Executor, Job, LocalExecutor
 from bayesmatrix.results.frame import FrameResult, Schema
 from bayesmatrix.results.verdicts import Rule, Verdict
+from bayesmatrix.windtunnel.tasks import Task
 
 TARGET_BITS = 0.01  # the transformer must match the posterior to this, per position
 MLP_FACTOR = 10  # and a parameter-matched MLP be at least this many times further
@@ -173,7 +174,7 @@ def run_dir(out: Path, arch: str, seed: int) -> Path:
 
 
 def compare_architectures(
-    task: object, task_name: str, archs: Sequence[str], steps: int, out: Path, **options: Any
+    task: Task, task_name: str, archs: Sequence[str], steps: int, out: Path, **options: Any
 ) -> WindTunnelResult:
     """Train each architecture with each training seed for a fixed number of steps (or until
     `minutes`; training resumes from checkpoints in run_dir) and score it on n fresh sequences
@@ -183,7 +184,7 @@ def compare_architectures(
 
 
 def train_runs(
-    task: object,
+    task: Task,
     archs: Sequence[str],
     steps: int,
     out: Path,
@@ -254,7 +255,7 @@ def peer_statistics(
 
 
 def train_and_score(
-    task: object,
+    task: Task,
     arch: str,
     seed: int,
     steps: int,
@@ -275,9 +276,9 @@ def train_and_score(
     from bayesmatrix.windtunnel.train import train
 
     model, log = train(task, arch, where, minutes=minutes, max_steps=steps, seed=seed, force=force)
-    x = task.sample(n, seed=10_000)  # type: ignore[attr-defined]
-    exact = task.predictive(x)  # type: ignore[attr-defined]
-    pred = model_predictive(model, x, task.vocab)  # type: ignore[attr-defined]
+    x = task.sample(n, seed=10_000)
+    exact = task.predictive(x)
+    pred = model_predictive(model, x, task.vocab)
     save = getattr(model, "save", None)
     if callable(save):
         save(where / "model")

@@ -7,7 +7,9 @@ trained on samples can be scored against it in bits, position by position.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from scipy.special import logsumexp
@@ -15,6 +17,21 @@ from scipy.special import logsumexp
 from bayesmatrix.bayes import DirichletMixture
 from bayesmatrix.bayes.validation import as_alpha
 from bayesmatrix.errors import BayesmatrixError
+
+
+class Task(Protocol):
+    """What every task gives: its vocabulary and sequence length, a seeded sampler of [n, T]
+    sequences and the exact predictive [n, T, V] of sequences."""
+
+    @property
+    def vocab(self) -> int: ...
+
+    @property
+    def length(self) -> int: ...
+
+    def sample(self, n: int, seed: int | np.random.Generator | None = 0) -> np.ndarray: ...
+
+    def predictive(self, x: np.ndarray) -> np.ndarray: ...
 
 
 def _check(vocab: int, length: int) -> None:
@@ -376,7 +393,7 @@ class HMMInContext:
         return out
 
 
-TASKS = {
+TASKS: dict[str, Callable[..., Task]] = {
     "dirichlet": DirichletCategorical.symmetric,
     "markov": DirichletMarkov,
     "bijection": BijectionElimination,
@@ -386,13 +403,13 @@ TASKS = {
 }
 
 
-def make_task(name: str, **kwargs: object) -> object:
+def make_task(name: str, **kwargs: object) -> Task:
     """A task by name: dirichlet (vocab, alpha, length), markov (vocab, alpha, length),
     bijection (keys), bijection-peer (keys, pairs), hmm (states, vocab, length, stay, seed),
     hmm-incontext (states, symbols, steps, floor)."""
     if name not in TASKS:
         raise BayesmatrixError(f"unknown wind-tunnel task '{name}'; choose from {', '.join(TASKS)}")
     try:
-        return TASKS[name](**kwargs)  # type: ignore[operator]
+        return TASKS[name](**kwargs)
     except TypeError as exc:
         raise BayesmatrixError(f"bad settings for task '{name}': {exc}") from None

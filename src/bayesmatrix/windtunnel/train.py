@@ -16,6 +16,7 @@ from torch import nn
 
 from bayesmatrix.errors import BayesmatrixError
 from bayesmatrix.windtunnel.nets import build, n_params
+from bayesmatrix.windtunnel.tasks import Task
 
 
 @dataclass
@@ -95,13 +96,13 @@ def _read_checkpoint(path: Path, force: bool) -> dict | None:
         ) from None
 
 
-def check_memory(task: object, batch: int) -> None:
+def check_memory(task: Task, batch: int) -> None:
     """Fail fast when a wind tunnel on this vocabulary cannot fit: training holds parameters
     (weights, gradients, two Adam moments) and per step the logits over V + 1 tokens with their
     gradients; scoring holds about six float64 [n, T, V] arrays for n evaluation sequences."""
     from bayesmatrix.resources import check_memory as check
 
-    vocab, length = task.vocab + 1, task.length  # type: ignore[attr-defined]
+    vocab, length = task.vocab + 1, task.length
     params = vocab * 64 * 2 + 200_000
     training = 4.0 * (4 * params + 4 * batch * length * vocab)
     scoring = 8.0 * 6 * EVAL_SEQUENCES * length * vocab

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
@@ -176,8 +176,10 @@ class LMSampler:
         tokens = np.column_stack([digit, np.tile(rest, (len(flips), 1))]).astype(np.int64)
         return self._p(self.stream.feed(tokens))
 
-    def _p(self, logprobs: object) -> np.ndarray:
-        chosen = logprobs[:, self.digits]  # type: ignore[index]
+    def _p(self, logprobs: Any) -> np.ndarray:
+        """P(1) renormalised over the two digits, from [paths, V] log-probabilities (a torch
+        tensor from transformers, numpy from learners and servers)."""
+        chosen = logprobs[:, self.digits]
         if hasattr(chosen, "cpu"):  # a torch tensor (transformers); learners give numpy
             chosen = chosen.double().cpu().numpy()
         two = np.exp(np.asarray(chosen, dtype=float))

@@ -178,8 +178,9 @@ def fit_law(name: str, n: np.ndarray, y: np.ndarray) -> tuple[dict[str, float], 
             best = fit
     # the pull decided the flat directions; the exact least-squares fit from there removes
     # its bias (~1e-7) in the directions the data determine
+    assert best is not None  # the starts are never empty
     exact = least_squares(
-        lambda t: law(n, *scalar(t)) - y, best.x,  # type: ignore[union-attr]
+        lambda t: law(n, *scalar(t)) - y, best.x,
         jac=lambda t: jacobian(n, t), method="lm", **tolerances,
     )  # fmt: skip
     params = tuple(float(v) for v in to_params(exact.x))
