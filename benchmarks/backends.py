@@ -10,7 +10,7 @@ give the same samples across backends, so they are compared in distribution).
 The server and engine get both cores (OMP_NUM_THREADS=2), as the HF path has them; vLLM
 alone would drop to one thread for serving.
 Run: .venv/bin/python benchmarks/backends.py [--shots 8 16 32] [--no-engine] [--no-sampling]
-     [--pass-only]
+     [--pass-only] [--paths-only]
      (needs .venv-vllm: `make vllm`; about 30 minutes here)
 """
 
@@ -45,7 +45,9 @@ CONDITIONS = ("regular", "flipped", "sul")
 SEEDS = 5
 
 
-def start_server(weights: Path) -> tuple[subprocess.Popen, str]:
+def start_server(weights: Path, block_size: int | None = 32) -> tuple[subprocess.Popen, str]:
+    """vLLM's OpenAI server on a free port; `block_size` None keeps vLLM's default (128 on
+    CPU, under which prompts shorter than a block never hit the prefix cache)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -53,6 +55,7 @@ def start_server(weights: Path) -> tuple[subprocess.Popen, str]:
         *(str(VLLM_PYTHON), "-m", "vllm.entrypoints.openai.api_server", "--model", str(weights)),
         *("--served-model-name", "smollm2", "--host", "127.0.0.1", "--port", str(port)),
         *("--max-logprobs", "-1", "--dtype", "float32", "--max-model-len", "4096"),
+        *(() if block_size is None else ("--block-size", str(block_size))),
     ]
     proc = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -158,12 +161,42 @@ def compare_sampling(hf: object, server: object) -> None:
     print("martingale paths: bias 0.5, n = 8 and 16, 40 paths of 12 sampled flips:")
     for name, lm in (("in process", hf), ("server", server)):
         start = time.perf_counter()
-        paths = run_paths(LMSampler(lm), name, [0.5], [8, 16], [0], 40, 12)  # type: ignore[arg-type]
+        paths = run_paths(LMSampler(lm), name, *PATHS)  # type: ignore[arg-type]
         seconds = time.perf_counter() - start
         tests = cell_tests(paths)
         pairs = zip(tests["drift"], tests["drift_se2"], strict=True)
         drift = ", ".join(f"{d:+.3f} (se {np.sqrt(v):.3f})" for d, v in pairs)
         print(f"  {name:<10} {seconds:6.1f} s  drift E[p_n+m] - p_n by n: {drift}")
+
+
+PATHS = ([0.5], [8, 16], [0], 40, 12)  # bias, n, seeds, paths, flips: as compare_sampling
+
+
+def paths_seconds(lm: object, name: str) -> float:
+    start = time.perf_counter()
+    run_paths(LMSampler(lm), name, *PATHS)  # type: ignore[arg-type]
+    return time.perf_counter() - start
+
+
+def compare_paths_block_size(weights: Path, hf: object) -> None:
+    """Sampled coin-flip paths in process, then over a server with vLLM's CPU default KV
+    block (128 tokens) and with 32-token blocks, each server alone on the machine."""
+    print("sampled coin-flip paths (bias 0.5, n = 8 and 16, 40 paths of 12 flips; one request")
+    print("per step for all paths, each prompt ~40-90 tokens), each backend alone:")
+    alone = paths_seconds(hf, "in process")
+    print(f"  {'in process (HF)':<32} {alone:6.1f} s")
+    for label, size in (("server, default block (128)", None), ("server, --block-size 32", 32)):
+        proc, url = start_server(weights, size)
+        try:
+            lm = bayesmatrix.load(url + "?model=smollm2")
+            paths_seconds(lm, "warm-up")
+            seconds = paths_seconds(lm, label)
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=60)
+        print(f"  {label:<32} {seconds:6.1f} s  {seconds / alone:5.1f}x in process")
+    again = paths_seconds(hf, "in process")
+    print(f"  {'in process (HF), again':<32} {again:6.1f} s")
 
 
 def main() -> None:
@@ -174,9 +207,15 @@ def main() -> None:
     parser.add_argument(
         "--pass-only", action="store_true", help="the demonstrations' pass alone (no zero-shot)"
     )
+    parser.add_argument(
+        "--paths-only", action="store_true", help="sampled paths alone, by the server's KV block"
+    )
     args = parser.parse_args()
     weights = converted_folder("smollm2-135m")
     hf = bayesmatrix.load("smollm2-135m")
+    if args.paths_only:
+        compare_paths_block_size(weights, hf)
+        return
     # in process first, with no vLLM process alive (an idle vLLM engine still takes CPU)
     whole = not args.pass_only
     base = {n: sweep(hf, n, whole) for n in args.shots}

@@ -58,6 +58,7 @@ class Server:
             *("--model", str(weights), "--served-model-name", "smollm2"),
             *("--host", "127.0.0.1", "--port", str(self.port), "--max-logprobs", "-1"),
             *("--dtype", "float32", "--max-model-len", "2048", "--enforce-eager"),
+            *("--block-size", "32"),  # prefix caching on prompts shorter than CPU's 128
         ]
         env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
         with open(self.log, "w") as log:

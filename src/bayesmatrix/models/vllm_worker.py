@@ -56,12 +56,19 @@ def choice(index: int, out: Any, sample: Any) -> dict:
     return entry
 
 
+# KV-cache block on CPU: vLLM's CPU default (128 tokens) leaves prompts shorter than a block
+# out of the prefix cache, so a sampled path re-reads its whole prompt at every step;
+# 32 (CPU kernels want multiples of 32; 16 fails to start): `benchmarks/backends.py --paths-only`
+CPU_BLOCK = 32
+
+
 def main() -> None:
     # run as a script, this file's folder is first on sys.path: a sibling module named like
     # one vLLM imports must never be found instead of it
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     options = json.loads(sys.argv[1])
+    import torch
     from vllm import LLM, SamplingParams
 
     llm = LLM(
@@ -70,6 +77,7 @@ def main() -> None:
         max_model_len=options.get("max_model_len", 2048),
         max_logprobs=-1,
         enforce_eager=bool(options.get("eager", False)),
+        **({} if torch.cuda.is_available() else {"block_size": CPU_BLOCK}),
     )
     send({"ready": True, "max_model_len": llm.llm_engine.model_config.max_model_len})
     for line in sys.stdin:
