@@ -35,6 +35,9 @@ def example_run() -> Path:
 
 def on_files(files: Files, config: object) -> Files:
     files.append(File.generated(config, "index.md", content=home_page(README.read_text())))  # type: ignore[arg-type]
+    for notebook in sorted((ROOT / "examples").glob("*.ipynb")):  # README links them
+        path = f"examples/{notebook.name}"
+        files.append(File.generated(config, path, content=notebook.read_bytes()))  # type: ignore[arg-type]
     for path, content in claim_pages(example_run()).items():
         files.append(File.generated(config, path, content=content))  # type: ignore[arg-type]
     return files

@@ -89,9 +89,9 @@ __all__ = [
 
 
 def __dir__() -> list[str]:
-    """The public API with the lazily resolved names (`dir(bayesmatrix)` shows `load`,
-    `run` and the rest before their first use)."""
-    return sorted(set(__all__) | {k for k in globals() if not k.startswith("_")})
+    """The public API, lazily resolved names included (`dir(bayesmatrix)` shows `load`, `run`
+    and the rest before their first use; not the module's own imports)."""
+    return sorted(__all__)
 
 
 def __getattr__(name: str) -> object:

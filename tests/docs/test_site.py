@@ -93,6 +93,10 @@ def test_the_home_page_is_readme_with_its_links_kept(site):
                 if line.startswith("## ")]  # fmt: skip
     assert headings and all(h in home for h in headings)
     assert 'href="getting-started.html"' in home and 'href="docs/' not in home
+    notebooks = sorted(p.name for p in (ROOT / "examples").glob("*.ipynb"))
+    assert notebooks and all(f'href="examples/{name}"' in home for name in notebooks)
+    for name in notebooks:  # the site carries them, so the links work offline
+        assert (site / "examples" / name).read_bytes() == (ROOT / "examples" / name).read_bytes()
 
 
 def test_the_site_opens_from_disk_without_a_request_outside_its_folder(site):

@@ -50,3 +50,14 @@ def test_every_bayesmatrix_import_resolves(path):
             except ImportError:
                 broken.append(f"line {line}: {module} has no {name}")
     assert broken == []
+
+
+def test_dir_lists_the_public_api_and_nothing_else():
+    import bayesmatrix
+
+    listed = dir(bayesmatrix)
+    assert listed == sorted(bayesmatrix.__all__)
+    assert {"load", "run", "atlas", "read_verdicts"} <= set(listed)
+    assert not {"TYPE_CHECKING", "annotations", "warnings"} & set(listed)
+    public = [name for name in listed if not name.startswith("__")]  # __version__ aside
+    assert all(callable(getattr(bayesmatrix, n)) or n.isupper() for n in public)

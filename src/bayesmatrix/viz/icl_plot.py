@@ -51,6 +51,11 @@ def plot_learning_curves(analysis: IclAnalysis, task: str) -> Figure:
     return fig
 
 
+def tick(task: str, width: int = 24) -> str:
+    """A task's name as a tick label: a long one (a file path) keeps its end."""
+    return task if len(task) <= width else "…" + task[-(width - 1) :]
+
+
 def plot_kappa(analysis: IclAnalysis) -> Figure:
     """Left: prior strength kappa (pseudo-counts, log scale) with 95% profile intervals per
     fit; a kappa that is not a measurement (experiments.updating.kappa_measured) is hollow and
@@ -59,7 +64,7 @@ def plot_kappa(analysis: IclAnalysis) -> Figure:
     from bayesmatrix.experiments.updating import DECAY_MARGIN, NO_UPDATE_KAPPA, kappa_measured
 
     fits = analysis.fits
-    labels = [f"{r.model}\n{r.task} · {r.condition}" for r in fits.itertuples()]
+    labels = [f"{r.model}\n{tick(str(r.task))} · {r.condition}" for r in fits.itertuples()]
     fig = Figure(figsize=(max(7.0, 1.2 * len(fits) + 3), 3.6))
     left, right = fig.subplots(1, 2)
     x = np.arange(len(fits))
