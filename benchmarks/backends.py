@@ -36,6 +36,7 @@ from bayesmatrix.experiments.icl.sweep import Condition, prequential_label_probs
 from bayesmatrix.experiments.icl.tasks import get_task
 from bayesmatrix.experiments.semantic_entropy import run_semantic_entropy
 from bayesmatrix.models.reference import converted_folder
+from bayesmatrix.models.vllm_worker import CPU_BLOCK
 
 VLLM_PYTHON = Path(__file__).parents[1] / ".venv-vllm" / "bin" / "python"
 THREADS = {"OMP_NUM_THREADS": "2", "VLLM_CPU_KVCACHE_SPACE": "1"}
@@ -45,7 +46,7 @@ CONDITIONS = ("regular", "flipped", "sul")
 SEEDS = 5
 
 
-def start_server(weights: Path, block_size: int | None = 32) -> tuple[subprocess.Popen, str]:
+def start_server(weights: Path, block_size: int | None = CPU_BLOCK) -> tuple[subprocess.Popen, str]:
     """vLLM's OpenAI server on a free port; `block_size` None keeps vLLM's default (128 on
     CPU, under which prompts shorter than a block never hit the prefix cache)."""
     with socket.socket() as s:
@@ -185,7 +186,9 @@ def compare_paths_block_size(weights: Path, hf: object) -> None:
     print("per step for all paths, each prompt ~40-90 tokens), each backend alone:")
     alone = paths_seconds(hf, "in process")
     print(f"  {'in process (HF)':<32} {alone:6.1f} s")
-    for label, size in (("server, default block (128)", None), ("server, --block-size 32", 32)):
+    blocks: list[tuple[str, int | None]] = [("server, default block (128)", None)]
+    blocks.append((f"server, --block-size {CPU_BLOCK}", CPU_BLOCK))
+    for label, size in blocks:
         proc, url = start_server(weights, size)
         try:
             lm = bayesmatrix.load(url + "?model=smollm2")

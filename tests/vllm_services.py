@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from bayesmatrix.models.vllm_worker import CPU_BLOCK
+
 VLLM_PYTHON = Path(__file__).parents[1] / ".venv-vllm" / "bin" / "python"
 START_LIMIT = 600  # seconds before a start that has not answered is a failure
 SHARED = "BAYESMATRIX_TEST_VLLM_PORT"  # under xdist: the port of the controller's server
@@ -49,16 +51,14 @@ class Server:
     """`vllm serve` of SmolLM2's converted folder on a free port of 127.0.0.1."""
 
     def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.base = f"http://127.0.0.1:{self.port}/v1"
-        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"vllm-{self.port}.log"
+        self.place(port or free_port())
         weights = converted()
         command = [
             *(str(VLLM_PYTHON), "-m", "vllm.entrypoints.openai.api_server"),
             *("--model", str(weights), "--served-model-name", "smollm2"),
             *("--host", "127.0.0.1", "--port", str(self.port), "--max-logprobs", "-1"),
             *("--dtype", "float32", "--max-model-len", "2048", "--enforce-eager"),
-            *("--block-size", "32"),  # prefix caching on prompts shorter than CPU's 128
+            *("--block-size", str(CPU_BLOCK)),  # prefix caching on prompts under 128 tokens
         ]
         env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
         with open(self.log, "w") as log:
@@ -66,6 +66,10 @@ class Server:
                 command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
         self.started = time.monotonic()
+
+    def place(self, port: int) -> None:
+        self.port, self.base = port, f"http://127.0.0.1:{port}/v1"
+        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"vllm-{port}.log"
 
     def url(self) -> str:
         """The base URL once the server answers (fails the test if it never does). Asked at
@@ -95,8 +99,7 @@ class SharedServer(Server):
     """Under xdist, in a worker: the server the controller started on the shared port."""
 
     def __init__(self, port: int) -> None:
-        self.port, self.base = port, f"http://127.0.0.1:{port}/v1"
-        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"vllm-{port}.log"
+        self.place(port)
         self.started, self.proc = time.monotonic(), None
 
     def stop(self) -> None:
