@@ -68,7 +68,8 @@ def _row(**changes) -> pd.Series:
         "sigma": 1.0, "rho": 0.0, "phi": 1.0, "kappa": 5.0, "kappa_lo": 3.0, "kappa_hi": 8.0,
         "kappa_identified": True, "decay": 1.0, "decay_lo": 0.95, "decay_hi": 1.0,
         "decay_identified": True, "kappa_discounted": 5.0, "lr_update": 80.0,
-        "p_update": 1e-19, "lr_forget": 0.0, "p_forget": 1.0, "r2": 0.5, "kappa_early": 5.0,
+        "p_update": 1e-19, "lr_forget": 0.0, "p_forget": 1.0, "lr_material": 0.0,
+        "p_material": 1.0, "r2": 0.5, "kappa_early": 5.0,
         "kappa_late": 5.2, "p_drift": 0.8, "label_mass_k0": 0.9,
     }  # fmt: skip
     return pd.Series({**row, **changes})
@@ -78,16 +79,20 @@ def _row(**changes) -> pd.Series:
     ("changes", "expected", "because"),
     [
         ({}, "supported", "decay 1.000 [0.950, 1.000]"),
-        ({"p_forget": 0.003, "lr_forget": 7.6, "decay": 0.8, "decay_lo": 0.7, "decay_hi": 0.9},
-         "not supported", "a forgetting learner explains the readings better"),
+        ({"p_material": 0.003, "lr_material": 7.6, "p_forget": 1e-4, "lr_forget": 14.0,
+          "decay": 0.8, "decay_lo": 0.7, "decay_hi": 0.88},
+         "not supported", "forgetting faster than decay 0.9 explains the readings better"),
         # a refutation wins over every reason to abstain but constant evidence
-        ({"p_forget": 0.003, "p_update": 0.5}, "not supported", "forgetting learner"),
+        ({"p_material": 0.003, "p_update": 0.5}, "not supported", "forgetting faster"),
+        # forgetting that the data show but shorter of the margin refutes nothing
+        ({"p_forget": 0.001, "lr_forget": 9.5, "decay": 0.97, "decay_lo": 0.93},
+         "supported", "any forgetting vs Beta-Bernoulli: LR 9.50, p 0.001"),
         ({"p_update": 0.2}, "inconclusive", "no measurable updating"),
         ({"decay_identified": False, "decay_lo": 0.02}, "inconclusive", "cannot identify"),
         ({"r2": -0.1}, "inconclusive", "worse than a constant"),
         ({"decay_lo": 0.85}, "inconclusive", "as fast as decay 0.850"),
         ({"decay_lo": 0.9}, "inconclusive", "the margin is 0.9"),  # the margin is strict
-        ({"constant_evidence": True, "p_forget": 0.001}, "inconclusive", "evidence is constant"),
+        ({"constant_evidence": True, "p_material": 0.001}, "inconclusive", "evidence is constant"),
     ],
 )  # fmt: skip
 def test_icl_updating_verdict(changes, expected, because):

@@ -138,3 +138,37 @@ def test_shipped_rates_are_read_by_rule_and_claim_version(runs, tmp_path):
     kept = rule_rates("coin-flips.stand-in", get_claim("coin-flips").version, path)
     assert len(kept) == len(LEARNERS_USED)
     assert set(LEARNERS_USED) <= set(LEARNERS)
+
+
+def test_the_central_icl_rule_reads_no_bootstrap(tmp_path):
+    """The shipped icl.updating rates are measured with the scaling law's bootstrap off
+    (benchmarks/verdict_calibration.py --set bootstrap=0): the rule's verdict is the same,
+    word for word, with it on; the law's intervals are not."""
+    from bayesmatrix.claims import run_claim, verdicts_of
+    from bayesmatrix.models.loading import Loader
+
+    claim = get_claim("icl")
+    ref = [LEARNERS["window-8"] + "&seed=3"]
+    found = {}
+    for boot in (0, 20):
+        results = run_claim(
+            claim, ref, claim.configure("test", bootstrap=boot), tmp_path / f"b{boot}", Loader()
+        )
+        found[boot] = {v.rule: v for v in verdicts_of(results)}
+    assert found[0]["icl.updating"] == found[20]["icl.updating"]
+    assert found[0]["icl.law"].evidence != found[20]["icl.law"].evidence
+
+
+def test_a_study_of_one_rule_keeps_the_other_rules_rates(runs, tmp_path):
+    path = tmp_path / "calibration.json"
+    rates = error_rates(runs)
+    save_rates(rates, "test", 2, path)
+    updating = rates[rates["rule"] == "icl.updating"]
+    save_rates(updating, "test", 2, path, overrides={"bootstrap": 0})
+    version = get_claim("icl").version
+    law = rule_rates("icl.law", version, path)
+    assert len(law) == len(LEARNERS_USED) and all(not r["overrides"] for r in law)
+    rows = rule_rates("icl.updating", version, path)
+    assert len(rows) == len(LEARNERS_USED)
+    assert all(r["overrides"] == {"bootstrap": 0} for r in rows)
+    assert "(test profile, bootstrap=0, 2 replicates" in rule_summary("icl.updating", version, path)

@@ -22,6 +22,12 @@ Tests (a parameter on the boundary of its space: the null distribution is the ch
 mixture 1/2 chi2_0 + 1/2 chi2_1, Self & Liang 1987):
 - updating: Beta-Bernoulli against fixed (kappa = infinity is the boundary);
 - forgetting: discounted against Beta-Bernoulli (d = 1 is the boundary);
+- material forgetting: the decay below MARGIN against any decay at or above it (the profile
+  likelihood ratio against the best decay in [MARGIN, 1]; a one-sided test at an interior
+  point, with the same mixture null at the point). A misspecified Bayesian learner (a noisy
+  zero-shot reading in place of its prior, say) fits a decay a little under 1 whose test
+  against d = 1 rejects more often as readings accumulate; this test asks whether the memory
+  is shorter than 1 / (1 - MARGIN) observations, which such a learner's is not;
 - drift: one kappa against separate kappas for the early and late halves (chi2_1).
 Intervals: profile likelihood (the set of values whose statistic stays below the 95% chi2_1
 quantile), ends found by root finding, so they move smoothly with the readings; an interval
@@ -46,6 +52,7 @@ DECAY_LOW = 0.02  # the smallest decay searched (it forgets all but the last out
 CRITICAL = float(chi2.ppf(0.95, 1))  # 95% profile-likelihood intervals
 MAX_RHO = 0.9  # residual autocorrelation is capped here (phi at most 19)
 SIGMA_FLOOR = 1e-3  # logits: far below any model's scatter, far above float rounding
+MARGIN = 0.9  # a decay at or above this forgets nothing material: a memory of 10+ observations
 SHIFT = 3.0  # a shared shift of the priors (shift_prior) is searched on [-3, 3] logits
 _KAPPA_GRID = np.linspace(*LOG_KAPPA, 97)
 _DECAY_GRID = np.concatenate([np.linspace(DECAY_LOW, 0.9, 45), np.linspace(0.905, 1.0, 20)])
@@ -106,6 +113,8 @@ class UpdatingFit:
     p_update: float
     lr_forget: float
     p_forget: float
+    lr_material: float  # the decay below MARGIN against the best at or above it
+    p_material: float
     r2: float  # Beta-Bernoulli's predictions against a constant, probability scale
     kappa_early: float
     kappa_late: float
@@ -264,10 +273,15 @@ def fit_updating(
     if rss2 >= rss1:
         decay, lk2 = 1.0, lk1
     ll0, ll1, ll2 = _loglik(rss0, n), _loglik(rss1, n), _loglik(rss2, n)
+    # the best discounted fit with a decay at or above MARGIN (the null of material forgetting)
+    rss_margin = min(
+        [curves.best_kappa(MARGIN)[1], rss1] + [v[1] for d, v in profile.items() if d >= MARGIN]
+    )
     residuals = y - logit(np.clip(predictive(m, o, np.exp(lk2), decay), CLIP, 1 - CLIP))
     rho = _autocorrelation(residuals, weights)
     phi = (1 + rho) / (1 - rho) if rho > 0 else 1.0
     lr_update, lr_forget = max(0.0, 2 * (ll1 - ll0)), max(0.0, 2 * (ll2 - ll1))
+    lr_material = max(0.0, 2 * (ll2 - _loglik(rss_margin, n))) if decay < MARGIN else 0.0
     critical = CRITICAL * phi
 
     def kappa_statistic(x: float) -> float:
@@ -296,6 +310,7 @@ def fit_updating(
         kappa_discounted=float(np.exp(lk2)),
         lr_update=lr_update, p_update=chibar_p(lr_update / phi),
         lr_forget=lr_forget, p_forget=chibar_p(lr_forget / phi),
+        lr_material=lr_material, p_material=chibar_p(lr_material / phi),
         r2=r2, kappa_early=early, kappa_late=late, p_drift=p_drift, prior_shift=prior_shift,
     )  # fmt: skip
 

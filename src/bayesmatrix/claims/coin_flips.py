@@ -244,6 +244,6 @@ CLAIM = register(
         requires=frozenset({"logprobs"}),
         order=55,
         results_page="capabilities/icl.md",
-        version=2,
+        version=3,
     )
 )

@@ -122,6 +122,6 @@ CLAIM = register(
         requires=frozenset({"logprobs"}),
         order=30,
         results_page="capabilities/icl.md",
-        version=2,
+        version=3,
     )
 )

@@ -247,7 +247,10 @@ class HFLanguageModel(LanguageModel):
                     rows=stats.rows,
                     hidden={k: v[row, :n].float().cpu().numpy() for k, v in hidden.items()},
                 )
-        return [r for r in results if r is not None]  # every index was filled above
+        missing = [i for i, r in enumerate(results) if r is None]
+        if missing:  # the batches above cover every index; a gap is a bug, never dropped
+            raise BayesmatrixError(f"trace_many lost the traces of texts {missing}")
+        return [r for r in results if r is not None]
 
     @torch.inference_mode()
     def continuation_logprobs(

@@ -20,7 +20,7 @@ stated (None) is reported, not scored.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -60,21 +60,36 @@ def calibrated_claims() -> list[Any]:
     return [c for c in list_claims() if c.calibration]
 
 
-def one_replicate(claim_name: str, learner: str, replicate: int, profile: str, out: str) -> list:
+def one_replicate(
+    claim_name: str,
+    learner: str,
+    replicate: int,
+    profile: str,
+    out: str,
+    overrides: Mapping[str, Any] | None = None,
+) -> list:
     """The verdicts of one claim on one learner in one replicate: (rule, statement, status)
-    of every verdict whose rule the claim calibrates. Results are saved under `out` and
-    reused, so a killed study resumes."""
+    of every verdict whose rule the claim calibrates. `overrides` change the profile's
+    settings (a setting the measured rules do not read, to save time: the caller says why).
+    Results are saved under `out` and reused, so a killed study resumes."""
     from bayesmatrix.claims import get_claim, run_claim, verdicts_of
     from bayesmatrix.models.loading import Loader
 
     claim = get_claim(claim_name)
-    base = claim.configure(profile if profile in claim.profiles else "full")
+    base = claim.configure(profile if profile in claim.profiles else "full", **(overrides or {}))
     seeds = base.get("seeds", 1)
     settings = {**base, "first_seed": replicate * seeds} if "first_seed" in base else base
     where = Path(out) / claim_name / learner / f"r{replicate}"
+    if overrides:
+        where = Path(out) / _tag(overrides) / claim_name / learner / f"r{replicate}"
     results = run_claim(claim, [reference(learner, replicate)], settings, where, Loader())
     rules = {rule.id for rule in claim.calibration}
     return [(v.rule, v.statement, v.status) for v in verdicts_of(results) if v.rule in rules]
+
+
+def _tag(overrides: Mapping[str, Any]) -> str:
+    """A folder name for a study's setting overrides (runs at other settings are kept apart)."""
+    return "_".join(f"{k}-{v}" for k, v in sorted(overrides.items()))
 
 
 def calibration_runs(
@@ -86,13 +101,17 @@ def calibration_runs(
     learners: Iterable[str] = tuple(LEARNERS),
     workers: int = 1,
     first: int = 0,
+    overrides: Mapping[str, Any] | None = None,
+    rules: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """Every calibrated verdict of the claims on the learners over replicates first ..
     first + replicates - 1: one row each (claim, rule, learner, replicate, status,
-    statement). `workers` processes run replicates side by side."""
+    statement); only the `rules` given (ids), when given. `workers` processes run replicates
+    side by side; `overrides` change the profile's settings (one_replicate)."""
     names = list(claims) if claims else [c.name for c in calibrated_claims()]
+    wanted = set(rules) if rules else None
     jobs = [
-        (name, learner, r, profile, str(out))
+        (name, learner, r, profile, str(out), dict(overrides or {}))
         for name in names
         for learner in learners
         for r in range(first, first + replicates)
@@ -102,6 +121,8 @@ def calibration_runs(
     def collect(job: tuple, found: list) -> None:
         name, learner, r = job[:3]
         for rule, statement, status in found:
+            if wanted is not None and rule not in wanted:
+                continue
             rows.append(
                 {"claim": name, "rule": rule, "learner": learner, "replicate": r,
                  "status": status, "statement": statement}
@@ -192,11 +213,16 @@ def markdown_table(rates: pd.DataFrame) -> str:
 
 
 def save_rates(
-    rates: pd.DataFrame, profile: str, replicates: int, path: Path, merge: bool = True
+    rates: pd.DataFrame,
+    profile: str,
+    replicates: int,
+    path: Path,
+    merge: bool = True,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Path:
-    """The rates as JSON the report reads, each row with the profile, the replicates and the
-    claim version it was measured at; with `merge`, rows of other claims already in the file
-    are kept (cheap claims can be measured with more replicates than expensive ones)."""
+    """The rates as JSON the report reads, each row with the profile, its setting overrides,
+    the replicates and the claim version it was measured at; with `merge`, rows of other rules
+    already in the file are kept (a rule can be measured with more replicates than another)."""
     from bayesmatrix.claims import get_claim
     from bayesmatrix.results.io import write_text
     from bayesmatrix.results.store import digest
@@ -204,19 +230,25 @@ def save_rates(
     claims = {c: get_claim(c) for c in rates["claim"].unique()}
     versions = {c: claim.version for c, claim in claims.items()}
     digests = {
-        c: digest(claim.configure(profile if profile in claim.profiles else "full"))
+        c: digest(
+            claim.configure(profile if profile in claim.profiles else "full", **(overrides or {}))
+        )
         for c, claim in claims.items()
     }
     rows = rates.assign(
         profile=profile,
+        overrides=[dict(overrides or {})] * len(rates),
         replicates=replicates,
         version=rates["claim"].map(versions),
         settings=rates["claim"].map(digests),
     ).to_dict("records")
     if merge and path.is_file():
-        mine = {r["claim"] for r in rows}
+        mine = {r["rule"] for r in rows}
         kept = json.loads(path.read_text(encoding="utf-8")).get("rates", [])
-        rows = [r for r in kept if r["claim"] not in mine and "version" in r] + rows
+        current = {c.name: c.version for c in calibrated_claims()}
+        rows = [
+            r for r in kept if r["rule"] not in mine and r.get("version") == current.get(r["claim"])
+        ] + rows  # fmt: skip
     body = {"learners": LEARNERS, "targets": {"size": SIZE, "power": POWER, "abstain": ABSTAIN},
             "rates": rows}  # fmt: skip
     return write_text(path, json.dumps(body, indent=1, default=float) + "\n")

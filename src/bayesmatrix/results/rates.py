@@ -55,8 +55,9 @@ def rule_summary(rule: str, version: int, path: Path | None = None) -> str:
     else:
         met = "cannot tell every target"
     first = rows[0]
+    changed = "".join(f", {k}={v}" for k, v in sorted((first.get("overrides") or {}).items()))
     return (
-        f"measured on learners by construction ({first['profile']} profile, "
+        f"measured on learners by construction ({first['profile']} profile{changed}, "
         f"{first['n']} replicates each): " + "; ".join(parts) + f"; {met}"
     )
 

@@ -50,7 +50,7 @@ CONSTANT = ("regular", "flipped", "sul")  # conditions whose evidence is constan
 FIT_COLUMNS = {
     "model": "O", "task": "O", "condition": "O", "model_params": "i", "kappa": "f",
     "kappa_lo": "f", "kappa_hi": "f", "decay": "f", "decay_lo": "f", "decay_hi": "f",
-    "p_update": "f", "p_forget": "f", "r2": "f", "label_mass_k0": "f",
+    "p_update": "f", "p_forget": "f", "p_material": "f", "r2": "f", "label_mass_k0": "f",
 }  # fmt: skip
 
 
@@ -247,7 +247,7 @@ def updating_verdict(row: pd.Series) -> Verdict:
 
 
 # bump when the analysis of a group changes, so that saved group checkpoints are recomputed
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 3
 
 
 @dataclass
