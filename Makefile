@@ -8,7 +8,7 @@ OUT ?= runs/validate
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup vllm run test lint bench docs clean
+.PHONY: setup vllm run test lint bench calibration docs clean
 
 setup: $(STAMP)
 
@@ -61,6 +61,16 @@ docs: setup
 
 bench: setup
 	for f in benchmarks/*.py; do $(BIN)/python $$f || exit 1; done
+
+# the shipped verdict-rule rates (src/bayesmatrix/data/calibration.json; about 70 min on 2
+# cores, resumable): the central ICL rule over 200 noisy learners each, with the scaling law's
+# bootstrap off (the rule does not read it: tests/report/test_calibration.py), then coin flips
+CAL_LEARNERS := bayesian-exact,bayesian,bayesian-strong,window-4,window-8,decay-0.8
+calibration: setup
+	$(BIN)/python benchmarks/verdict_calibration.py --claims icl --rules icl.updating \
+		--set bootstrap=0 --replicates 200 --learners $(CAL_LEARNERS) --workers 2 --save
+	$(BIN)/python benchmarks/verdict_calibration.py --claims coin-flips --replicates 200 \
+		--workers 2 --save --out runs/calibration-coin
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) runs site .pytest_cache

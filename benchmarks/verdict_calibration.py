@@ -5,14 +5,16 @@ with --save, writes the rates the report cites (src/bayesmatrix/data/calibration
 by rule, with the claim version they were measured at). Resumable: every run is saved under
 --out and reused, so a killed study continues where it stopped.
 
-The commands that regenerate the shipped rates (docs/guides/verdict-calibration.md): the
-central ICL rule over 200 replicates with the scaling law's bootstrap off (`--set
-bootstrap=0`: the rule reads profile-likelihood intervals, no bootstrap, which
-tests/report/test_calibration.py checks; the bootstrap is 80% of a replicate's time), then
-the other rules over fewer:
+`make calibration` runs the commands that regenerate the shipped rates
+(docs/guides/verdict-calibration.md): the central ICL rule over 200 replicates with the
+scaling law's bootstrap off (`--set bootstrap=0`: the rule reads profile-likelihood
+intervals, no bootstrap, which tests/report/test_calibration.py checks; the bootstrap is 80%
+of a replicate's time), then the coin-flip rules:
 
     .venv/bin/python benchmarks/verdict_calibration.py --claims icl --rules icl.updating \
         --set bootstrap=0 --replicates 200 --workers 2 --save
+    .venv/bin/python benchmarks/verdict_calibration.py --claims coin-flips --replicates 200 \
+        --workers 2 --save --out runs/calibration-coin
 """
 
 from __future__ import annotations
