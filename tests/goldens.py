@@ -11,7 +11,8 @@ why:
 
 `compare` holds verdicts to a golden list: the same statements and statuses in the same
 order, the same words, and every number within one unit of its last printed digit (the
-precision it is printed to; the stability test shows each number holds it under float noise).
+precision it is printed to; the stability test shows each number holds it under float noise),
+except a measurement of float rounding itself (ROUNDING), held under its rule's tolerance.
 Wall-clock seconds are left out.
 """
 
@@ -25,6 +26,11 @@ from pathlib import Path
 
 VERDICTS = Path(__file__).parent / "report" / "data" / "verdicts_test_profile.json"
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*(?:e[-+]?\d+)?|nan)", re.I)
+# verdicts whose small numbers are float rounding by construction (the rows claim: one row
+# computed twice in float32): they move with the CPU (9.5e-06 on one machine, 1.6e-05 on
+# another, same code and threads), so a number under the rule's tolerance is held to stay
+# under it, not to its printed digits
+ROUNDING = {"traced rows equal separate forward passes per prefix": 1e-4}
 SECONDS = re.compile(r"\d+ s\)")
 
 
@@ -44,8 +50,12 @@ def compare(verdicts: list[dict], golden: list[dict]) -> None:
     for v, g in zip(verdicts, golden, strict=True):
         text, ref = _text(v["evidence"]), _text(g["evidence"])
         assert NUMBER.sub("#", text) == NUMBER.sub("#", ref), (text, ref)
+        tolerance = next((t for k, t in ROUNDING.items() if k in g["statement"]), None)
         for (got, _), (want, unit) in zip(numbers(text), numbers(ref), strict=True):
             if want != want and got != got:  # both NaN
+                continue
+            if tolerance is not None and abs(want) < tolerance:
+                assert abs(got) < tolerance, (got, tolerance, ref)
                 continue
             assert abs(got - want) <= unit * (1 + 1e-9), (got, want, ref)
 

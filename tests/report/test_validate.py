@@ -86,11 +86,30 @@ def assert_numbers_unchanged(verdicts: list[dict]) -> None:
     History: rewritten on purpose for issue #17 (fit quality, carrying learner, label-mass
     warning), #23 (estimators that moved with float noise), #25 (the instructed ICL format,
     coin flips, bounds shown as bounds), and #34 (ICL judged by likelihood under a design
-    whose evidence varies, the scaling law without rho and K)."""
+    whose evidence varies, the scaling law without rho and K; the updating rule refuting on
+    forgetting beyond its margin)."""
     import tests.goldens as goldens
 
     golden = json.loads(goldens.VERDICTS.read_text())
     goldens.compare(verdicts, golden)
+
+
+def test_goldens_hold_rounding_under_its_tolerance_and_the_rest_to_its_digits():
+    """The rows claim's numbers are float rounding (they moved from 9.5e-06 to 1.6e-05 between
+    two machines): held under the rule's 1e-4; any other verdict to its printed digits."""
+    import tests.goldens as goldens
+
+    rows = "smollm2-135m: traced rows equal separate forward passes per prefix"
+    ref = "max |difference| 9.5e-06 over 12 rows of 49152 tokens; rows sum to 1 within 2.4e-07"
+    golden = [{"statement": rows, "status": "supported", "evidence": ref}]
+    moved = [{**golden[0], "evidence": ref.replace("9.5e-06", "1.6e-05")}]
+    goldens.compare(moved, golden)
+    for bad in (ref.replace("9.5e-06", "2.0e-04"), ref.replace("12 rows", "14 rows")):
+        with pytest.raises(AssertionError):
+            goldens.compare([{**golden[0], "evidence": bad}], golden)
+    other = [{**golden[0], "statement": "another claim"}]
+    with pytest.raises(AssertionError):
+        goldens.compare([{**moved[0], "statement": "another claim"}], other)
 
 
 def assert_results_round_trip(out: Path, verdicts: list[dict]) -> None:
