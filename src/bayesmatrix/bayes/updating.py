@@ -55,7 +55,8 @@ SIGMA_FLOOR = 1e-3  # logits: far below any model's scatter, far above float rou
 MARGIN = 0.9  # a decay at or above this forgets nothing material: a memory of 10+ observations
 SHIFT = 3.0  # a shared shift of the priors (shift_prior) is searched on [-3, 3] logits
 _KAPPA_GRID = np.linspace(*LOG_KAPPA, 97)
-_DECAY_GRID = np.concatenate([np.linspace(DECAY_LOW, 0.9, 45), np.linspace(0.905, 1.0, 20)])
+# MARGIN is a grid point: the profile at it is the null of material forgetting
+_DECAY_GRID = np.concatenate([np.linspace(DECAY_LOW, MARGIN, 45), np.linspace(0.905, 1.0, 20)])
 
 
 def chibar_p(statistic: float) -> float:
@@ -273,15 +274,14 @@ def fit_updating(
     if rss2 >= rss1:
         decay, lk2 = 1.0, lk1
     ll0, ll1, ll2 = _loglik(rss0, n), _loglik(rss1, n), _loglik(rss2, n)
-    # the best discounted fit with a decay at or above MARGIN (the null of material forgetting)
-    rss_margin = min(
-        [curves.best_kappa(MARGIN)[1], rss1] + [v[1] for d, v in profile.items() if d >= MARGIN]
-    )
     residuals = y - logit(np.clip(predictive(m, o, np.exp(lk2), decay), CLIP, 1 - CLIP))
     rho = _autocorrelation(residuals, weights)
     phi = (1 + rho) / (1 - rho) if rho > 0 else 1.0
     lr_update, lr_forget = max(0.0, 2 * (ll1 - ll0)), max(0.0, 2 * (ll2 - ll1))
-    lr_material = max(0.0, 2 * (ll2 - _loglik(rss_margin, n))) if decay < MARGIN else 0.0
+    lr_material = 0.0
+    if decay < MARGIN:  # against the best discounted fit with a decay at or above MARGIN
+        rss_margin = min([rss1] + [v[1] for d, v in profile.items() if d >= MARGIN])
+        lr_material = max(0.0, 2 * (ll2 - _loglik(rss_margin, n)))
     critical = CRITICAL * phi
 
     def kappa_statistic(x: float) -> float:
